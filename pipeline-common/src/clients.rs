@@ -1,0 +1,72 @@
+//! Client construction from [`Settings`]: the only place where configuration becomes librdkafka
+//! properties or OpenSearch transport options.
+//!
+//! Every property set here is named in code from a typed setting. Nothing user-supplied (pipeline
+//! definitions, request bodies) is ever passed through as a raw client property.
+
+use crate::config::{ExposeSecret, Settings};
+use opensearch::auth::Credentials;
+use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use opensearch::OpenSearch;
+use rdkafka::ClientConfig;
+use std::time::Duration;
+
+/// Base librdkafka configuration: bootstrap servers, security and timeouts.
+///
+/// Producers and consumers add their own properties on top of it.
+pub fn kafka_base_config(settings: &Settings) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config
+        .set("bootstrap.servers", settings.mq.bootstrap_servers())
+        .set("security.protocol", settings.mq.security_protocol())
+        .set(
+            "socket.timeout.ms",
+            settings.kafka.socket_timeout_ms.to_string(),
+        )
+        // Keep librdkafka's own log lines out of stderr; errors surface through the API.
+        .set("log_level", "3");
+    if !settings.mq.username.is_empty() {
+        config
+            .set("sasl.mechanism", settings.mq.mechanism.as_str())
+            .set("sasl.username", &settings.mq.username)
+            .set("sasl.password", settings.mq.password.expose_secret());
+    }
+    config
+}
+
+/// An idempotent producer that waits for all in-sync replicas (`acks=all`).
+pub fn kafka_producer_config(settings: &Settings) -> ClientConfig {
+    let mut config = kafka_base_config(settings);
+    config
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "30000");
+    config
+}
+
+/// Builds an OpenSearch client for the first configured URL, with basic auth when set.
+pub fn opensearch_client(settings: &Settings) -> Result<OpenSearch, opensearch::Error> {
+    opensearch_client_for(
+        &settings.opensearch.urls[0],
+        &settings.opensearch.username,
+        settings.opensearch.password.expose_secret(),
+    )
+}
+
+/// Builds an OpenSearch client for `url`; an empty `username` means no authentication.
+pub fn opensearch_client_for(
+    url: &str,
+    username: &str,
+    password: &str,
+) -> Result<OpenSearch, opensearch::Error> {
+    let url = opensearch::http::Url::parse(url)
+        .map_err(|e| opensearch::Error::from(std::io::Error::other(e.to_string())))?;
+    let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+        .timeout(Duration::from_secs(30))
+        .disable_proxy();
+    if !username.is_empty() {
+        builder = builder.auth(Credentials::Basic(username.to_owned(), password.to_owned()));
+    }
+    Ok(OpenSearch::new(builder.build()?))
+}
