@@ -29,7 +29,8 @@ impl EnvSource {
                 message: "names no configuration key (see the config module docs for the naming)"
                     .into(),
             })?;
-            let value = typed(raw, default).map_err(|message| ConfigError::key(path.join("."), message))?;
+            let value =
+                typed(raw, default).map_err(|message| ConfigError::key(path.join("."), message))?;
             insert(&mut overrides, &path, value);
         }
         let yaml = serde_yaml::to_string(&overrides).map_err(|e| ConfigError::Env {

@@ -260,28 +260,52 @@ impl Settings {
             ("server.flushMiB", self.server.flush_mib as u64),
             ("server.flushItems", self.server.flush_items as u64),
             ("server.flushIntervalSec", self.server.flush_interval_sec),
-            ("server.failureThreshold", self.server.failure_threshold as u64),
+            (
+                "server.failureThreshold",
+                self.server.failure_threshold as u64,
+            ),
             (
                 "server.watchWorkersIntervalMin",
                 self.server.watch_workers_interval_min,
             ),
-            ("server.maxRequestBytes", self.server.max_request_bytes as u64),
+            (
+                "server.maxRequestBytes",
+                self.server.max_request_bytes as u64,
+            ),
             ("server.maxEventBytes", self.server.max_event_bytes as u64),
             ("server.maxEventDepth", self.server.max_event_depth as u64),
-            ("worker.reconcileIntervalMs", self.worker.reconcile_interval_ms),
-            ("worker.heartbeatIntervalMs", self.worker.heartbeat_interval_ms),
+            (
+                "worker.reconcileIntervalMs",
+                self.worker.reconcile_interval_ms,
+            ),
+            (
+                "worker.heartbeatIntervalMs",
+                self.worker.heartbeat_interval_ms,
+            ),
             ("worker.bulkTimeoutMs", self.worker.bulk_timeout_ms),
-            ("worker.retryInitialBackoffMs", self.worker.retry_initial_backoff_ms),
+            (
+                "worker.retryInitialBackoffMs",
+                self.worker.retry_initial_backoff_ms,
+            ),
             ("worker.retryMaxBackoffMs", self.worker.retry_max_backoff_ms),
             ("worker.shutdownGraceMs", self.worker.shutdown_grace_ms),
-            ("kafka.sessionTimeoutMs", self.kafka.session_timeout_ms as u64),
+            (
+                "kafka.sessionTimeoutMs",
+                self.kafka.session_timeout_ms as u64,
+            ),
             ("kafka.socketTimeoutMs", self.kafka.socket_timeout_ms as u64),
-            ("kafka.maxPollIntervalMs", self.kafka.max_poll_interval_ms as u64),
+            (
+                "kafka.maxPollIntervalMs",
+                self.kafka.max_poll_interval_ms as u64,
+            ),
             (
                 "kafka.queuedMaxMessagesKbytes",
                 self.kafka.queued_max_messages_kbytes as u64,
             ),
-            ("database.maxConnections", self.database.max_connections as u64),
+            (
+                "database.maxConnections",
+                self.database.max_connections as u64,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -309,7 +333,10 @@ impl Settings {
             ));
         }
         if self.opensearch.urls.is_empty() {
-            return Err(ConfigError::key("opensearch.urls", "must list at least one URL"));
+            return Err(ConfigError::key(
+                "opensearch.urls",
+                "must list at least one URL",
+            ));
         }
         for (i, url) in self.opensearch.urls.iter().enumerate() {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

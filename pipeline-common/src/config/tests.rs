@@ -8,7 +8,11 @@ fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn load_with(file: Option<PathBuf>, env: Option<&str>, pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+fn load_with(
+    file: Option<PathBuf>,
+    env: Option<&str>,
+    pairs: &[(&str, &str)],
+) -> Result<Settings, ConfigError> {
     Settings::load(&ConfigSource {
         file,
         environment: env.map(str::to_owned),
@@ -40,7 +44,10 @@ fn defaults_match_design() {
     assert_eq!(s.mq.bootstrap_servers(), "127.0.0.1:9092");
     assert_eq!(s.mq.mechanism, SaslMechanism::Plain);
     assert!(!s.mq.tls);
-    assert_eq!(s.database.url.expose_secret(), "mysql://pipeline@127.0.0.1:3306/pipelines");
+    assert_eq!(
+        s.database.url.expose_secret(),
+        "mysql://pipeline@127.0.0.1:3306/pipelines"
+    );
     assert_eq!(s.database.max_connections, 10);
     assert_eq!(s.opensearch.urls, vec!["http://127.0.0.1:9200".to_string()]);
     assert_eq!(s.geoip.database, "");
@@ -49,7 +56,11 @@ fn defaults_match_design() {
     assert!(!s.log.develop_mode);
     assert_eq!(
         s.default_flush(),
-        FlushDefaults { max_bytes: 5 * 1024 * 1024, max_items: 10000, interval_ms: 3000 }
+        FlushDefaults {
+            max_bytes: 5 * 1024 * 1024,
+            max_items: 10000,
+            interval_ms: 3000
+        }
     );
 }
 
@@ -59,7 +70,8 @@ fn repository_config_file_loads_and_names_every_key() {
     let s = load_with(Some(file.clone()), None, &[]).unwrap();
     assert_eq!(s.server.http_port, 13012);
     // The shipped file documents every key of the defaults, so operators see them all.
-    let shipped: serde_json::Value = serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+    let shipped: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let defaults: serde_json::Value = serde_yaml::from_str(DEFAULTS_YAML).unwrap();
     for (section, keys) in defaults.as_object().unwrap() {
         for key in keys.as_object().unwrap().keys() {
@@ -84,10 +96,18 @@ fn file_then_overlay_then_env() {
         "pipeline-config.staging.yaml",
         "server:\n  flushItems: 700\nkafka:\n  topicPrefix: staged\n",
     );
-    let s = load_with(Some(base.clone()), Some("staging"), &[("FLOW__KAFKA__TOPIC_PREFIX", "from-env")]).unwrap();
+    let s = load_with(
+        Some(base.clone()),
+        Some("staging"),
+        &[("FLOW__KAFKA__TOPIC_PREFIX", "from-env")],
+    )
+    .unwrap();
     assert_eq!(s.server.http_port, 14000, "base file applies");
     assert_eq!(s.server.flush_items, 700, "overlay overrides the base");
-    assert_eq!(s.kafka.topic_prefix, "from-env", "environment overrides the overlay");
+    assert_eq!(
+        s.kafka.topic_prefix, "from-env",
+        "environment overrides the overlay"
+    );
     assert_eq!(s.server.flush_mib, 5, "untouched keys keep their defaults");
 
     // Without the selector the overlay is not read.
@@ -107,7 +127,10 @@ fn env_overrides_every_kind_of_key() {
             ("FLOW__SERVER__HTTPPORT_IGNORED_NOT", "x"),
         ],
     );
-    assert!(matches!(s, Err(ConfigError::Env { .. })), "unknown keys are rejected");
+    assert!(
+        matches!(s, Err(ConfigError::Env { .. })),
+        "unknown keys are rejected"
+    );
 
     let s = load_with(
         None,
@@ -145,27 +168,48 @@ fn env_overrides_every_kind_of_key() {
 #[test]
 fn bad_values_fail_with_one_line_naming_the_key() {
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("FLOW__SERVER__HTTP_PORT", "not-a-port")], "server.httpPort"),
+        (
+            &[("FLOW__SERVER__HTTP_PORT", "not-a-port")],
+            "server.httpPort",
+        ),
         (&[("FLOW__SERVER__HTTP_PORT", "70000")], "server.httpPort"),
         (&[("FLOW__SERVER__FLUSH_ITEMS", "0")], "server.flushItems"),
-        (&[("FLOW__KAFKA__AUTO_OFFSET_RESET", "sometimes")], "kafka.autoOffsetReset"),
-        (&[("FLOW__KAFKA__TOPIC_PREFIX", "bad prefix!")], "kafka.topicPrefix"),
+        (
+            &[("FLOW__KAFKA__AUTO_OFFSET_RESET", "sometimes")],
+            "kafka.autoOffsetReset",
+        ),
+        (
+            &[("FLOW__KAFKA__TOPIC_PREFIX", "bad prefix!")],
+            "kafka.topicPrefix",
+        ),
         (&[("FLOW__MQ__TLS", "perhaps")], "mq.tls"),
-        (&[("FLOW__OPENSEARCH__URLS", "ftp://x")], "opensearch.urls[0]"),
+        (
+            &[("FLOW__OPENSEARCH__URLS", "ftp://x")],
+            "opensearch.urls[0]",
+        ),
         (&[("FLOW__DATABASE__URL", "postgres://x")], "database.url"),
         (&[("FLOW__LOG__LOG_LEVEL", "[[[")], "log.logLevel"),
         (
-            &[("FLOW__AUTH__TOKENS", r#"[{"name":"x","role":"admin","sha256":"short"}]"#)],
+            &[(
+                "FLOW__AUTH__TOKENS",
+                r#"[{"name":"x","role":"admin","sha256":"short"}]"#,
+            )],
             "auth.tokens[0].sha256",
         ),
         (
-            &[("FLOW__AUTH__TOKENS", r#"[{"name":"x","role":"root","sha256":"short"}]"#)],
+            &[(
+                "FLOW__AUTH__TOKENS",
+                r#"[{"name":"x","role":"root","sha256":"short"}]"#,
+            )],
             "auth.tokens[0].role",
         ),
     ];
     for (pairs, key) in cases {
         let err = load_with(None, None, pairs).unwrap_err().to_string();
-        assert!(err.contains(key), "{pairs:?}: error {err:?} should name {key}");
+        assert!(
+            err.contains(key),
+            "{pairs:?}: error {err:?} should name {key}"
+        );
         assert!(!err.contains('\n'), "one line: {err:?}");
     }
 }
@@ -202,8 +246,12 @@ fn secrets_are_redacted_in_debug() {
     }
     assert!(debug.contains("REDACTED"));
     // A bad value of a secret key names the key but never echoes the value.
-    let err = load_with(None, None, &[("FLOW__DATABASE__URL", "http://u:db-pass-789@h")])
-        .unwrap_err()
-        .to_string();
+    let err = load_with(
+        None,
+        None,
+        &[("FLOW__DATABASE__URL", "http://u:db-pass-789@h")],
+    )
+    .unwrap_err()
+    .to_string();
     assert!(!err.contains("db-pass-789"), "{err}");
 }

@@ -1,0 +1,106 @@
+//! decode + default chain + bulk serialization over the baseline's sample events, on one core.
+//!
+//! Events come from the file named by `FLOW_BENCH_EVENTS` (JSON lines, as written by
+//! `../shared/baseline/gen_events.py`); without it, 20 000 events are generated with that script.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::Utc;
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use pipeline_common::chain::{Chain, EngineContext, Outcome};
+use pipeline_common::document::SourceMeta;
+use pipeline_common::event::{decode_message, DecodeLimits};
+use pipeline_common::model::{PipelineDefinition, ValidationContext};
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn events() -> Vec<Vec<u8>> {
+    let text = match std::env::var_os("FLOW_BENCH_EVENTS") {
+        Some(path) => std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("FLOW_BENCH_EVENTS={}: {e}", PathBuf::from(&path).display())
+        }),
+        None => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            let script = root.join("../shared/baseline/gen_events.py");
+            let out = std::process::Command::new("python3")
+                .arg(&script)
+                .arg("20000")
+                .current_dir(&root)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot run python3 {}: {e}; set FLOW_BENCH_EVENTS to an events file",
+                        script.display()
+                    )
+                });
+            assert!(
+                out.status.success(),
+                "python3 {} failed: {}; set FLOW_BENCH_EVENTS to an events file",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap()
+        }
+    };
+    let lines: Vec<Vec<u8>> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+    assert!(!lines.is_empty(), "no events to run");
+    lines
+}
+
+fn bench(c: &mut Criterion) {
+    let events = events();
+    let def = PipelineDefinition::parse(
+        &serde_json::json!({"name": "bench"}),
+        &ValidationContext::new(false),
+    )
+    .unwrap();
+    let chain = Chain::build(&def, &EngineContext::default()).unwrap();
+    let limits = DecodeLimits::default();
+    let no_headers: [(&str, &[u8]); 0] = [];
+    let now = Utc::now();
+
+    let mut g = c.benchmark_group("stages");
+    g.throughput(Throughput::Elements(events.len() as u64));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_secs(2));
+    g.measurement_time(Duration::from_secs(8));
+
+    g.bench_function("decode", |b| {
+        b.iter(|| {
+            for e in &events {
+                black_box(decode_message(no_headers, e, &limits).unwrap());
+            }
+        })
+    });
+
+    let mut out = Vec::with_capacity(4 << 20);
+    g.bench_function("default_chain", |b| {
+        b.iter(|| {
+            out.clear();
+            for (i, e) in events.iter().enumerate() {
+                let meta = SourceMeta {
+                    topic: "pipeline.bench.input",
+                    partition: 0,
+                    offset: i as i64,
+                    ingested_at: now,
+                };
+                match chain.process_message(no_headers, e, &meta) {
+                    Outcome::Document(d) => {
+                        let index = d.index_name(def.index());
+                        d.write_bulk(&index, &mut out);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            black_box(out.len());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

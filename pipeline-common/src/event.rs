@@ -1,0 +1,508 @@
+//! Event decoding (DESIGN §4 step 2): CloudEvents binary mode, structured mode, or a plain JSON
+//! object, within size and nesting limits. Anything else is a [`DecodeError`], reported at stage
+//! `decode`.
+
+use crate::time::parse_rfc3339;
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+/// The stage name under which decoding failures are reported.
+pub const DECODE_STAGE: &str = "decode";
+
+/// Bounds on what an event may be (config `server.maxEventBytes`, `server.maxEventDepth`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecodeLimits {
+    /// Largest accepted event, in bytes (default 1 MiB).
+    pub max_bytes: usize,
+    /// Deepest accepted nesting of arrays and objects (default 64).
+    pub max_depth: usize,
+}
+
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_bytes: 1 << 20,
+            max_depth: 64,
+        }
+    }
+}
+
+impl DecodeLimits {
+    /// From `server.maxEventBytes` and `server.maxEventDepth`.
+    pub fn from_settings(settings: &crate::config::Settings) -> Self {
+        DecodeLimits {
+            max_bytes: settings.server.max_event_bytes,
+            max_depth: settings.server.max_event_depth,
+        }
+    }
+}
+
+/// Why a message is not an event.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Over `max_bytes`.
+    #[error("event is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Size of the message.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Not valid UTF-8.
+    #[error("event is not valid UTF-8")]
+    NotUtf8,
+    /// Not JSON.
+    #[error("event is not valid JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not an object.
+    #[error("event is JSON {0}, not an object")]
+    NotObject(&'static str),
+    /// Nested deeper than `max_depth`.
+    #[error("event is nested deeper than {limit} levels")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// A CloudEvents envelope or header that breaks the rules.
+    #[error("invalid CloudEvent: {0}")]
+    BadEnvelope(String),
+}
+
+/// The CloudEvents context attributes of an event, when it came as a CloudEvent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CloudEventAttributes {
+    /// `specversion`.
+    pub specversion: String,
+    /// `id`.
+    pub id: Option<String>,
+    /// `source`.
+    pub source: Option<String>,
+    /// `type`.
+    pub ty: Option<String>,
+    /// `subject`.
+    pub subject: Option<String>,
+    /// `time`, as sent.
+    pub time: Option<String>,
+    /// `datacontenttype`.
+    pub datacontenttype: Option<String>,
+    /// `dataschema`.
+    pub dataschema: Option<String>,
+}
+
+/// A decoded event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// The data object: the event as received, which the hash stage hashes.
+    pub data: Map<String, Value>,
+    /// CloudEvents attributes, when the event was a CloudEvent.
+    pub cloudevent: Option<CloudEventAttributes>,
+    /// Event time: the CloudEvents `time`, else an RFC 3339 `@timestamp` or `timestamp` field at
+    /// the top of the data.
+    pub time: Option<DateTime<Utc>>,
+}
+
+impl Event {
+    /// A plain event around `data`, its time taken from the data.
+    pub fn from_data(data: Map<String, Value>) -> Event {
+        let time = data_time(&data);
+        Event {
+            data,
+            cloudevent: None,
+            time,
+        }
+    }
+}
+
+fn data_time(data: &Map<String, Value>) -> Option<DateTime<Utc>> {
+    ["@timestamp", "timestamp"]
+        .iter()
+        .find_map(|k| data.get(*k).and_then(Value::as_str).and_then(parse_rfc3339))
+}
+
+/// True when `bytes`, taken as JSON, nests arrays and objects deeper than `max_depth`. Scans
+/// bytes without recursion and without parsing, so hostile input cannot exhaust the stack.
+pub fn exceeds_depth(bytes: &[u8], max_depth: usize) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                // Skip the string: jump to the next quote or backslash.
+                i += 1;
+                loop {
+                    match memchr::memchr2(b'"', b'\\', &bytes[i.min(bytes.len())..]) {
+                        None => return false,
+                        Some(off) => {
+                            let at = i + off;
+                            if bytes[at] == b'\\' {
+                                i = at + 2;
+                            } else {
+                                i = at + 1;
+                                break;
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max_depth {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// Nesting depth of a parsed value, without recursion; stops counting past `limit`.
+fn value_exceeds_depth(v: &Value, limit: usize) -> bool {
+    let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
+    while let Some((v, d)) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                if d > limit {
+                    return true;
+                }
+                stack.extend(a.iter().map(|x| (x, d + 1)));
+            }
+            Value::Object(m) => {
+                if d > limit {
+                    return true;
+                }
+                stack.extend(m.values().map(|x| (x, d + 1)));
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+/// Parses a JSON object from bytes within `limits`.
+pub fn parse_object(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Map<String, Value>, DecodeError> {
+    if bytes.len() > limits.max_bytes {
+        return Err(DecodeError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| DecodeError::NotUtf8)?;
+    if exceeds_depth(bytes, limits.max_depth) {
+        return Err(DecodeError::TooDeep {
+            limit: limits.max_depth,
+        });
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(other) => Err(DecodeError::NotObject(json_type(&other))),
+        Err(e) => Err(DecodeError::NotJson(e.to_string())),
+    }
+}
+
+/// Decodes one message: CloudEvents binary mode when the headers carry `ce_specversion` (Kafka
+/// binding) or `ce-specversion` (HTTP binding, any case), with the body as the data object;
+/// otherwise a JSON object, which is a structured-mode CloudEvent when it has `specversion`, and a
+/// plain event otherwise.
+pub fn decode_message<'h, I>(
+    headers: I,
+    payload: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Event, DecodeError>
+where
+    I: IntoIterator<Item = (&'h str, &'h [u8])>,
+{
+    let mut attrs: Option<CloudEventAttributes> = None;
+    for (name, value) in headers {
+        let Some(attr) = ce_header_attribute(name) else {
+            continue;
+        };
+        let value = std::str::from_utf8(value)
+            .map_err(|_| DecodeError::BadEnvelope(format!("header {name} is not UTF-8")))?;
+        let a = attrs.get_or_insert_with(CloudEventAttributes::default);
+        set_attribute(a, &attr, value.to_owned());
+    }
+    match attrs {
+        Some(a) if !a.specversion.is_empty() => {
+            let data = parse_object(payload, limits)?;
+            let time = a
+                .time
+                .as_deref()
+                .and_then(parse_rfc3339)
+                .or_else(|| data_time(&data));
+            Ok(Event {
+                data,
+                cloudevent: Some(a),
+                time,
+            })
+        }
+        _ => decode_object(parse_object(payload, limits)?, limits),
+    }
+}
+
+/// Decodes a JSON value that was already parsed (dry-run, HTTP batch mode): a structured-mode
+/// CloudEvent or a plain object, checked against `limits.max_depth`.
+pub fn decode_value(value: Value, limits: &DecodeLimits) -> Result<Event, DecodeError> {
+    match value {
+        Value::Object(m) => {
+            if value_exceeds_depth_map(&m, limits.max_depth) {
+                return Err(DecodeError::TooDeep {
+                    limit: limits.max_depth,
+                });
+            }
+            decode_object(m, limits)
+        }
+        other => Err(DecodeError::NotObject(json_type(&other))),
+    }
+}
+
+fn value_exceeds_depth_map(m: &Map<String, Value>, limit: usize) -> bool {
+    limit == 0 || m.values().any(|v| value_exceeds_depth(v, limit - 1))
+}
+
+fn ce_header_attribute(name: &str) -> Option<String> {
+    let b = name.as_bytes();
+    if b.len() > 3 && b[..2].eq_ignore_ascii_case(b"ce") && (b[2] == b'_' || b[2] == b'-') {
+        Some(name[3..].to_ascii_lowercase())
+    } else {
+        None
+    }
+}
+
+fn set_attribute(a: &mut CloudEventAttributes, name: &str, value: String) {
+    match name {
+        "specversion" => a.specversion = value,
+        "id" => a.id = Some(value),
+        "source" => a.source = Some(value),
+        "type" => a.ty = Some(value),
+        "subject" => a.subject = Some(value),
+        "time" => a.time = Some(value),
+        "datacontenttype" => a.datacontenttype = Some(value),
+        "dataschema" => a.dataschema = Some(value),
+        // Extension attributes are not kept.
+        _ => {}
+    }
+}
+
+/// A parsed JSON object: structured CloudEvent or plain event.
+fn decode_object(mut obj: Map<String, Value>, limits: &DecodeLimits) -> Result<Event, DecodeError> {
+    let Some(spec) = obj.get("specversion") else {
+        return Ok(Event::from_data(obj));
+    };
+    let Value::String(specversion) = spec else {
+        return Err(DecodeError::BadEnvelope(
+            "specversion is not a string".into(),
+        ));
+    };
+    let mut a = CloudEventAttributes {
+        specversion: specversion.clone(),
+        ..Default::default()
+    };
+    for key in [
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "dataschema",
+    ] {
+        match obj.get(key) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => set_attribute(&mut a, key, s.clone()),
+            Some(_) => {
+                return Err(DecodeError::BadEnvelope(format!(
+                    "attribute {key} is not a string"
+                )))
+            }
+        }
+    }
+    let data = match (obj.remove("data"), obj.remove("data_base64")) {
+        (Some(Value::Object(m)), None) => m,
+        (Some(other), None) => {
+            return Err(DecodeError::BadEnvelope(format!(
+                "data is a {}, not a JSON object",
+                json_type(&other)
+            )))
+        }
+        (None, Some(Value::String(b64))) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .map_err(|e| DecodeError::BadEnvelope(format!("data_base64: {e}")))?;
+            parse_object(&bytes, limits).map_err(|e| match e {
+                DecodeError::TooDeep { .. } | DecodeError::TooLarge { .. } => e,
+                other => DecodeError::BadEnvelope(format!("data_base64: {other}")),
+            })?
+        }
+        (None, Some(_)) => {
+            return Err(DecodeError::BadEnvelope(
+                "data_base64 is not a string".into(),
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Err(DecodeError::BadEnvelope(
+                "both data and data_base64 are set".into(),
+            ))
+        }
+        (None, None) => {
+            return Err(DecodeError::BadEnvelope(
+                "structured event has no data".into(),
+            ))
+        }
+    };
+    let time = a
+        .time
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .or_else(|| data_time(&data));
+    Ok(Event {
+        data,
+        cloudevent: Some(a),
+        time,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const L: DecodeLimits = DecodeLimits {
+        max_bytes: 1 << 20,
+        max_depth: 64,
+    };
+
+    fn no_headers() -> Vec<(&'static str, &'static [u8])> {
+        Vec::new()
+    }
+
+    #[test]
+    fn plain_object() {
+        let e = decode_message(
+            no_headers(),
+            br#"{"a":1,"timestamp":"2026-01-02T03:04:05Z"}"#,
+            &L,
+        )
+        .unwrap();
+        assert_eq!(e.data["a"], 1);
+        assert!(e.cloudevent.is_none());
+        assert_eq!(e.time.unwrap().to_rfc3339(), "2026-01-02T03:04:05+00:00");
+    }
+
+    #[test]
+    fn structured_mode() {
+        let body = json!({"specversion":"1.0","id":"1","source":"s","type":"t","time":"2026-11-04T00:47:17Z",
+            "data":{"log_message":"x"}});
+        let e = decode_message(no_headers(), body.to_string().as_bytes(), &L).unwrap();
+        assert_eq!(Value::Object(e.data.clone()), json!({"log_message":"x"}));
+        let ce = e.cloudevent.unwrap();
+        assert_eq!(ce.id.as_deref(), Some("1"));
+        assert_eq!(ce.ty.as_deref(), Some("t"));
+        assert!(e.time.is_some());
+        let b64 = json!({"specversion":"1.0","data_base64": base64::engine::general_purpose::STANDARD.encode(b"{\"k\":2}")});
+        let e = decode_value(b64, &L).unwrap();
+        assert_eq!(e.data["k"], 2);
+    }
+
+    #[test]
+    fn binary_mode() {
+        let headers: Vec<(&str, &[u8])> = vec![
+            ("ce_specversion", b"1.0"),
+            ("ce_id", b"abc"),
+            ("ce_time", b"2026-11-04T00:47:17Z"),
+            ("other", b"\xff"),
+        ];
+        let e = decode_message(headers, br#"{"specversion":"not-an-envelope"}"#, &L).unwrap();
+        assert_eq!(e.data["specversion"], "not-an-envelope");
+        assert_eq!(e.cloudevent.unwrap().id.as_deref(), Some("abc"));
+        let http: Vec<(&str, &[u8])> = vec![("Ce-Specversion", b"1.0"), ("Ce-Type", b"t")];
+        let e = decode_message(http, b"{}", &L).unwrap();
+        assert_eq!(e.cloudevent.unwrap().ty.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn rejects() {
+        let cases: Vec<(&[u8], &str)> = vec![
+            (b"\xff\xfe", "UTF-8"),
+            (b"{not json", "not valid JSON"),
+            (b"[1,2]", "array, not an object"),
+            (b"\"s\"", "string, not an object"),
+            (
+                br#"{"specversion":"1.0","data":"text"}"#,
+                "data is a string",
+            ),
+            (br#"{"specversion":"1.0"}"#, "no data"),
+            (br#"{"specversion":1,"data":{}}"#, "specversion"),
+            (
+                br#"{"specversion":"1.0","data_base64":"!!"}"#,
+                "data_base64",
+            ),
+        ];
+        for (bytes, want) in cases {
+            let err = decode_message(no_headers(), bytes, &L)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(want), "{err} !~ {want}");
+        }
+        let deep = format!(
+            "{}{}",
+            "{\"a\":".repeat(65),
+            "1".to_owned() + &"}".repeat(65)
+        );
+        assert_eq!(
+            decode_message(no_headers(), deep.as_bytes(), &L).unwrap_err(),
+            DecodeError::TooDeep { limit: 64 }
+        );
+        let ok = format!(
+            "{}{}",
+            "{\"a\":".repeat(64),
+            "1".to_owned() + &"}".repeat(64)
+        );
+        assert!(decode_message(no_headers(), ok.as_bytes(), &L).is_ok());
+        let small = DecodeLimits {
+            max_bytes: 4,
+            max_depth: 64,
+        };
+        assert!(matches!(
+            decode_message(no_headers(), b"{\"a\":1}", &small),
+            Err(DecodeError::TooLarge { .. })
+        ));
+        let very_deep = "[".repeat(100_000);
+        assert!(matches!(
+            decode_message(no_headers(), very_deep.as_bytes(), &L),
+            Err(DecodeError::TooDeep { .. })
+        ));
+        // Brackets inside strings do not count.
+        let s = format!("{{\"a\":\"{}\\\"{}\"}}", "[".repeat(100), "{".repeat(100));
+        assert!(decode_message(no_headers(), s.as_bytes(), &L).is_ok());
+    }
+
+    #[test]
+    fn value_depth() {
+        let mut v = json!(1);
+        for _ in 0..64 {
+            v = json!({ "a": v });
+        }
+        assert!(decode_value(v.clone(), &L).is_ok());
+        assert!(decode_value(json!({ "a": v }), &L).is_err());
+        assert!(decode_value(json!([1]), &L).is_err());
+    }
+}

@@ -1,0 +1,17 @@
+//! What pipeline-mgmt and pipeline-worker share: configuration, the validated pipeline model, the
+//! stage engine with event decoding and document building, telemetry set-up, and the rows and
+//! queries of the tables both services touch.
+#![warn(missing_docs)]
+
+pub mod build_info;
+pub mod chain;
+pub mod clients;
+pub mod config;
+pub mod document;
+pub mod dry_run;
+pub mod event;
+pub mod model;
+pub mod stages;
+pub mod store;
+pub mod telemetry;
+mod time;

@@ -1,0 +1,333 @@
+//! Names that end up in Kafka topic and OpenSearch index names, valid by construction.
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::fmt;
+
+/// A pipeline name: `^[a-z0-9][a-z0-9-]{0,62}$`, so topic and index names built from it are legal.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct PipelineName(String);
+
+impl PipelineName {
+    /// Validates `s` as a pipeline name.
+    pub fn parse(s: &str) -> Result<PipelineName, String> {
+        let b = s.as_bytes();
+        let ok_char = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        match b.first() {
+            None => return Err("must not be empty".into()),
+            Some(c) if !ok_char(c) => {
+                return Err("must start with a lowercase letter or a digit".into())
+            }
+            _ => {}
+        }
+        if b.len() > 63 {
+            return Err("must be at most 63 characters".into());
+        }
+        if !b.iter().all(|c| ok_char(c) || *c == b'-') {
+            return Err("may only hold lowercase letters, digits and '-'".into());
+        }
+        Ok(PipelineName(s.to_owned()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PipelineName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for PipelineName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        PipelineName::parse(&s)
+    }
+}
+
+impl From<PipelineName> for String {
+    fn from(n: PipelineName) -> String {
+        n.0
+    }
+}
+
+impl AsRef<str> for PipelineName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The three Kafka topics of a pipeline: `<prefix>.<name>.input|output|error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PipelineTopics {
+    /// Where producers write raw events.
+    pub input: String,
+    /// Where workers write processed documents.
+    pub output: String,
+    /// Where workers write dead letters.
+    pub error: String,
+}
+
+impl PipelineTopics {
+    /// The topics of pipeline `name` under `prefix` (config `kafka.topicPrefix`).
+    pub fn new(prefix: &str, name: &PipelineName) -> Self {
+        Self {
+            input: format!("{prefix}.{name}.input"),
+            output: format!("{prefix}.{name}.output"),
+            error: format!("{prefix}.{name}.error"),
+        }
+    }
+}
+
+/// One element of a date suffix pattern such as `{yyyy.MM.dd}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DatePart {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Sep(u8),
+}
+
+/// An OpenSearch index name, optionally ending in a date pattern (`web-logs-{yyyy.MM.dd}`) resolved
+/// from each document's `@timestamp`.
+///
+/// Rules (OpenSearch's): lowercase; none of `\ / * ? " < > | , # :` or space; must not start with
+/// `_`, `-` or `+`; not `.` or `..`; at most 255 bytes, also once a date pattern is resolved.
+/// Pattern tokens: `yyyy`, `MM`, `dd`, `HH`, separated by `.`, `-` or `_`, in one trailing `{…}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct IndexName {
+    raw: String,
+    /// Byte length of the part before `{` when the name is a pattern.
+    prefix_len: usize,
+    pattern: Vec<DatePart>,
+}
+
+impl PartialEq for IndexName {
+    fn eq(&self, other: &Self) -> bool {
+        self.raw == other.raw
+    }
+}
+impl Eq for IndexName {}
+
+fn check_concrete_index(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if s.len() > 255 {
+        return Err("must be at most 255 bytes".into());
+    }
+    if s == "." || s == ".." {
+        return Err("must not be '.' or '..'".into());
+    }
+    if s.starts_with(['_', '-', '+']) {
+        return Err("must not start with '_', '-' or '+'".into());
+    }
+    if let Some(c) = s.chars().find(|c| {
+        matches!(
+            c,
+            '\\' | '/' | '*' | '?' | '"' | '<' | '>' | '|' | ',' | '#' | ':' | ' '
+        ) || c.is_control()
+    }) {
+        return Err(format!("must not contain {c:?}"));
+    }
+    if s.chars().any(char::is_uppercase) {
+        return Err("must be lowercase".into());
+    }
+    Ok(())
+}
+
+impl IndexName {
+    /// Validates `s` as an index name or index name pattern.
+    pub fn parse(s: &str) -> Result<IndexName, String> {
+        let Some(open) = s.find('{') else {
+            if s.contains('}') {
+                return Err("has '}' without '{'".into());
+            }
+            check_concrete_index(s)?;
+            return Ok(IndexName {
+                raw: s.to_owned(),
+                prefix_len: s.len(),
+                pattern: Vec::new(),
+            });
+        };
+        if !s.ends_with('}') || s[open + 1..].contains('{') || s[open..s.len() - 1].contains('}') {
+            return Err("a date pattern must be one trailing {…}, e.g. logs-{yyyy.MM.dd}".into());
+        }
+        let spec = &s[open + 1..s.len() - 1];
+        let mut pattern = Vec::new();
+        let mut rest = spec;
+        while !rest.is_empty() {
+            let (part, len) = if rest.starts_with("yyyy") {
+                (DatePart::Year, 4)
+            } else if rest.starts_with("MM") {
+                (DatePart::Month, 2)
+            } else if rest.starts_with("dd") {
+                (DatePart::Day, 2)
+            } else if rest.starts_with("HH") {
+                (DatePart::Hour, 2)
+            } else if let Some(c @ (b'.' | b'-' | b'_')) = rest.bytes().next() {
+                (DatePart::Sep(c), 1)
+            } else {
+                return Err(format!(
+                    "unsupported date pattern {{{spec}}}: use yyyy, MM, dd, HH and . - _"
+                ));
+            };
+            pattern.push(part);
+            rest = &rest[len..];
+        }
+        if !pattern.iter().any(|p| !matches!(p, DatePart::Sep(_))) {
+            return Err("date pattern names no date field".into());
+        }
+        let name = IndexName {
+            raw: s.to_owned(),
+            prefix_len: open,
+            pattern,
+        };
+        // The resolved names share the prefix's rules; check one of them.
+        check_concrete_index(&name.resolve(DateTime::<Utc>::UNIX_EPOCH))?;
+        Ok(name)
+    }
+
+    /// The name as written, with its pattern if any.
+    pub fn as_str(&self) -> &str {
+        &self.raw
+    }
+
+    /// True when the name ends in a date pattern.
+    pub fn is_pattern(&self) -> bool {
+        !self.pattern.is_empty()
+    }
+
+    /// The concrete index for a document whose `@timestamp` is `ts`.
+    pub fn resolve(&self, ts: DateTime<Utc>) -> Cow<'_, str> {
+        if self.pattern.is_empty() {
+            return Cow::Borrowed(&self.raw);
+        }
+        let mut out = String::with_capacity(self.prefix_len + 16);
+        out.push_str(&self.raw[..self.prefix_len]);
+        for p in &self.pattern {
+            use std::fmt::Write;
+            // Writing to a String cannot fail.
+            let _ = match p {
+                DatePart::Year => write!(out, "{:04}", ts.year()),
+                DatePart::Month => write!(out, "{:02}", ts.month()),
+                DatePart::Day => write!(out, "{:02}", ts.day()),
+                DatePart::Hour => write!(out, "{:02}", ts.hour()),
+                DatePart::Sep(c) => {
+                    out.push(char::from(*c));
+                    Ok(())
+                }
+            };
+        }
+        Cow::Owned(out)
+    }
+
+    /// A concrete name to check or create at provisioning time: the name itself, or the pattern
+    /// resolved for the current time.
+    pub fn concrete_for_check(&self) -> String {
+        self.resolve(Utc::now()).into_owned()
+    }
+
+    /// The wildcard covering every index of a pattern (`web-logs-*`), e.g. for an index template;
+    /// the name itself when it is not a pattern.
+    pub fn wildcard(&self) -> String {
+        if self.is_pattern() {
+            format!("{}*", &self.raw[..self.prefix_len])
+        } else {
+            self.raw.clone()
+        }
+    }
+}
+
+impl fmt::Display for IndexName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw)
+    }
+}
+
+impl TryFrom<String> for IndexName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        IndexName::parse(&s)
+    }
+}
+
+impl From<IndexName> for String {
+    fn from(n: IndexName) -> String {
+        n.raw
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn pipeline_names() {
+        assert!(PipelineName::parse("web-logs").is_ok());
+        assert!(PipelineName::parse("0").is_ok());
+        assert!(PipelineName::parse(&"a".repeat(63)).is_ok());
+        for bad in ["", "-a", "Web", "a_b", "a.b", &"a".repeat(64), "é"] {
+            assert!(PipelineName::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn index_names() {
+        for ok in ["web-logs", "logs.2024", ".hidden"] {
+            let n = IndexName::parse(ok).unwrap();
+            assert!(!n.is_pattern());
+            assert_eq!(n.resolve(Utc::now()), ok);
+        }
+        for bad in [
+            "",
+            "Web",
+            "a b",
+            "a:b",
+            "a#b",
+            "_a",
+            "-a",
+            "+a",
+            ".",
+            "..",
+            "a*",
+            "a,b",
+            "a\"b",
+            "a{yyyy",
+            "a-{xx}",
+            "a-{yyyy}-b",
+            "a-{}",
+            "a-{..}",
+        ] {
+            assert!(IndexName::parse(bad).is_err(), "{bad}");
+        }
+        assert!(IndexName::parse(&"a".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn index_pattern_resolves_from_timestamp() {
+        let n = IndexName::parse("web-logs-{yyyy.MM.dd}").unwrap();
+        assert!(n.is_pattern());
+        let ts = Utc.with_ymd_and_hms(2026, 3, 7, 23, 59, 0).unwrap();
+        assert_eq!(n.resolve(ts), "web-logs-2026.03.07");
+        assert_eq!(n.wildcard(), "web-logs-*");
+        let h = IndexName::parse("x-{yyyy-MM-dd_HH}").unwrap();
+        assert_eq!(h.resolve(ts), "x-2026-03-07_23");
+    }
+
+    #[test]
+    fn topics() {
+        let t = PipelineTopics::new("pipeline", &PipelineName::parse("web").unwrap());
+        assert_eq!(t.input, "pipeline.web.input");
+        assert_eq!(t.output, "pipeline.web.output");
+        assert_eq!(t.error, "pipeline.web.error");
+    }
+}

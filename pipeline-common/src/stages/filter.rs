@@ -1,0 +1,98 @@
+//! The `filter` stage: drops events whose field meets the condition (`eq`, `in`, `exists`,
+//! `regex`). `regex` tests strings, and numbers and booleans by their JSON text.
+
+use super::{EventDoc, Stage, StageResult};
+use crate::model::{FieldPath, FilterCondition, FilterSpec};
+use serde_json::Value;
+
+/// The runtime `filter` stage.
+#[derive(Debug, Clone)]
+pub struct FilterStage {
+    field: FieldPath,
+    condition: FilterCondition,
+}
+
+impl FilterStage {
+    /// Builds the stage.
+    pub fn new(spec: &FilterSpec) -> Self {
+        FilterStage {
+            field: spec.field.clone(),
+            condition: spec.condition.clone(),
+        }
+    }
+
+    /// True when the event should be dropped.
+    pub fn matches(&self, doc: &EventDoc) -> bool {
+        let v = self.field.get(&doc.fields);
+        match (&self.condition, v) {
+            (FilterCondition::Exists(want), v) => v.is_some() == *want,
+            (_, None) => false,
+            (FilterCondition::Eq(want), Some(v)) => v == want,
+            (FilterCondition::In(list), Some(v)) => list.contains(v),
+            (FilterCondition::Regex(re), Some(Value::String(s))) => re.regex().is_match(s),
+            (FilterCondition::Regex(re), Some(v @ (Value::Number(_) | Value::Bool(_)))) => {
+                re.regex().is_match(&v.to_string())
+            }
+            (FilterCondition::Regex(_), Some(_)) => false,
+        }
+    }
+}
+
+impl Stage for FilterStage {
+    fn name(&self) -> &'static str {
+        "filter"
+    }
+
+    fn apply(&self, doc: &mut EventDoc) -> StageResult {
+        if self.matches(doc) {
+            StageResult::Drop
+        } else {
+            StageResult::Continue
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::UserRegex;
+    use serde_json::json;
+
+    fn doc() -> EventDoc {
+        EventDoc::new(
+            json!({"severity": "DEBUG", "n": 5, "p": {"level": "debug"}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            None,
+        )
+    }
+
+    fn drops(field: &str, condition: FilterCondition) -> bool {
+        FilterStage::new(&FilterSpec {
+            field: FieldPath::parse(field).unwrap(),
+            condition,
+        })
+        .apply(&mut doc())
+            == StageResult::Drop
+    }
+
+    #[test]
+    fn conditions() {
+        assert!(drops("severity", FilterCondition::Eq(json!("DEBUG"))));
+        assert!(!drops("severity", FilterCondition::Eq(json!("INFO"))));
+        assert!(drops(
+            "severity",
+            FilterCondition::In(vec![json!("TRACE"), json!("DEBUG")])
+        ));
+        assert!(drops("n", FilterCondition::In(vec![json!(5)])));
+        assert!(drops("p.level", FilterCondition::Exists(true)));
+        assert!(drops("missing", FilterCondition::Exists(false)));
+        assert!(!drops("missing", FilterCondition::Eq(json!(null))));
+        let re = UserRegex::compile("(?i)^debug$", 1 << 20).unwrap();
+        assert!(drops("p.level", FilterCondition::Regex(re.clone())));
+        assert!(!drops("p", FilterCondition::Regex(re)));
+        let num = UserRegex::compile("^5$", 1 << 20).unwrap();
+        assert!(drops("n", FilterCondition::Regex(num)));
+    }
+}

@@ -1,0 +1,284 @@
+//! The `hash` stage: sha256 (hex) of the canonical JSON of the event as received.
+//!
+//! Canonical JSON here: object keys sorted by their UTF-8 bytes (sorted explicitly, whatever order
+//! the map keeps), no whitespace, strings escaped minimally (`"`, `\`, and control characters;
+//! `\b \f \n \r \t` short forms, others `\u00xx`), numbers as serde_json writes them. So the same
+//! event gets the same id whatever its key order, whitespace or delivery attempt, and whatever
+//! stages ran before: the chain computes the digest before the first stage changes anything.
+//! With `fields`, the digest covers the object `{"<path>": value, …}` of the listed fields that
+//! are present.
+
+use super::{EventDoc, Stage, StageResult};
+use crate::model::{FieldPath, HashSpec};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+/// Where canonical JSON bytes go.
+pub trait Sink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Feeds a sha256 through a small buffer, so that the many tiny writes of a serializer do not
+/// each go through the hasher.
+struct HashSink {
+    hasher: Sha256,
+    buf: [u8; 256],
+    len: usize,
+}
+
+impl HashSink {
+    fn new() -> Self {
+        HashSink {
+            hasher: Sha256::new(),
+            buf: [0; 256],
+            len: 0,
+        }
+    }
+
+    fn finish(mut self) -> String {
+        self.hasher.update(&self.buf[..self.len]);
+        hex::encode(self.hasher.finalize())
+    }
+}
+
+impl Sink for HashSink {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > self.buf.len() {
+            self.hasher.update(&self.buf[..self.len]);
+            self.len = 0;
+            if bytes.len() > self.buf.len() {
+                self.hasher.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+}
+
+/// Lets serde_json's (table-driven) string and number writers feed a [`Sink`].
+struct SinkWriter<'a, S: Sink>(&'a mut S);
+
+impl<S: Sink> std::io::Write for SinkWriter<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.put(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// serde_json escapes minimally: `"`, `\\`, `\b \f \n \r \t`, other control characters as
+/// `\u00xx`, nothing else.
+fn write_str<S: Sink>(s: &str, out: &mut S) {
+    let b = s.as_bytes();
+    if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
+        out.put(b"\"");
+        out.put(b);
+        out.put(b"\"");
+    } else {
+        // Writing to a Sink cannot fail.
+        let _ = serde_json::to_writer(SinkWriter(out), s);
+    }
+}
+
+fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
+    out.put(b"{");
+    let sorted = m
+        .keys()
+        .zip(m.keys().skip(1))
+        .all(|(a, b)| a.as_bytes() < b.as_bytes());
+    let mut first = true;
+    let mut entry = |k: &str, v: &Value, out: &mut S| {
+        if !first {
+            out.put(b",");
+        }
+        first = false;
+        write_str(k, out);
+        out.put(b":");
+        write_canonical(v, out);
+    };
+    if sorted {
+        for (k, v) in m {
+            entry(k, v, out);
+        }
+    } else {
+        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (k, v) in entries {
+            entry(k, v, out);
+        }
+    }
+    out.put(b"}");
+}
+
+/// Writes the canonical JSON of `v`.
+pub fn write_canonical<S: Sink>(v: &Value, out: &mut S) {
+    match v {
+        Value::Null => out.put(b"null"),
+        Value::Bool(true) => out.put(b"true"),
+        Value::Bool(false) => out.put(b"false"),
+        Value::Number(n) => {
+            let _ = serde_json::to_writer(SinkWriter(out), n);
+        }
+        Value::String(s) => write_str(s, out),
+        Value::Array(items) => {
+            out.put(b"[");
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.put(b",");
+                }
+                write_canonical(x, out);
+            }
+            out.put(b"]");
+        }
+        Value::Object(m) => write_map(m, out),
+    }
+}
+
+/// The canonical JSON of `v` as bytes.
+pub fn canonical_json(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(v, &mut out);
+    out
+}
+
+/// sha256 hex of the canonical JSON of an object.
+pub fn hash_object(m: &Map<String, Value>) -> String {
+    let mut sink = HashSink::new();
+    write_map(m, &mut sink);
+    sink.finish()
+}
+
+/// The runtime `hash` stage.
+#[derive(Debug, Clone)]
+pub struct HashStage {
+    target: FieldPath,
+    /// Listed fields, sorted by path.
+    fields: Option<Vec<FieldPath>>,
+    slot: usize,
+}
+
+impl HashStage {
+    /// Builds the stage; `slot` is its index among the chain's hash stages.
+    pub fn new(spec: &HashSpec, slot: usize) -> Self {
+        let fields = spec.fields.as_ref().map(|f| {
+            let mut f = f.clone();
+            f.sort_by(|a, b| a.as_str().as_bytes().cmp(b.as_str().as_bytes()));
+            f.dedup();
+            f
+        });
+        HashStage {
+            target: spec.target.clone(),
+            fields,
+            slot,
+        }
+    }
+
+    /// The digest of `received`, the event as received.
+    pub fn digest(&self, received: &Map<String, Value>) -> String {
+        match &self.fields {
+            None => hash_object(received),
+            Some(paths) => {
+                let mut sink = HashSink::new();
+                sink.put(b"{");
+                let mut first = true;
+                for p in paths {
+                    if let Some(v) = p.get(received) {
+                        if !first {
+                            sink.put(b",");
+                        }
+                        first = false;
+                        write_str(p.as_str(), &mut sink);
+                        sink.put(b":");
+                        write_canonical(v, &mut sink);
+                    }
+                }
+                sink.put(b"}");
+                sink.finish()
+            }
+        }
+    }
+}
+
+impl Stage for HashStage {
+    fn name(&self) -> &'static str {
+        "hash"
+    }
+
+    fn apply(&self, doc: &mut EventDoc) -> StageResult {
+        // Run alone (outside a chain), the fields are still the event as received.
+        let digest = match doc.received_hashes.get(self.slot) {
+            Some(d) => d.clone(),
+            None => self.digest(&doc.fields),
+        };
+        if self
+            .target
+            .set(&mut doc.fields, Value::String(digest.clone()))
+            .is_err()
+        {
+            return StageResult::Fail(format!(
+                "target {} is under a field that is not an object",
+                self.target
+            ));
+        }
+        doc.id = Some(digest);
+        StageResult::Continue
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn canonical_form() {
+        let v: Value = serde_json::from_str(
+            "{ \"b\": [1, 2.5, -3, 1e3, true, null], \"a\": {\"z\": \"q\\\"\\n\\u0001é/\", \"y\": {}} }",
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(canonical_json(&v)).unwrap(),
+            r#"{"a":{"y":{},"z":"q\"\n\u0001é/"},"b":[1,2.5,-3,1000.0,true,null]}"#
+        );
+    }
+
+    #[test]
+    fn digest_matches_sha256_of_canonical_bytes() {
+        let v = json!({"b": "x".repeat(600), "a": [1, {"c": "d"}]});
+        let m = v.as_object().unwrap();
+        let want = hex::encode(Sha256::digest(canonical_json(&v)));
+        assert_eq!(hash_object(m), want);
+    }
+
+    #[test]
+    fn subset_of_fields() {
+        let st = HashStage::new(
+            &HashSpec {
+                target: FieldPath::parse("h").unwrap(),
+                fields: Some(vec![
+                    FieldPath::parse("m.x").unwrap(),
+                    FieldPath::parse("a").unwrap(),
+                    FieldPath::parse("missing").unwrap(),
+                ]),
+            },
+            0,
+        );
+        let one = json!({"a": 1, "m": {"x": 2, "y": 3}, "noise": 1});
+        let two = json!({"a": 1, "m": {"x": 2, "y": 4}, "noise": 2});
+        let d1 = st.digest(one.as_object().unwrap());
+        assert_eq!(d1, st.digest(two.as_object().unwrap()));
+        let want = hex::encode(Sha256::digest(br#"{"a":1,"m.x":2}"#));
+        assert_eq!(d1, want);
+    }
+}

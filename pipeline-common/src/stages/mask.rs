@@ -1,0 +1,553 @@
+//! The `mask` stage: redacts PII in every string of the document (values and keys), or in the
+//! listed subtrees only.
+//!
+//! Built-in rules are byte scanners (email: one regex), run only on strings that could hold a match
+//! (a digit for IPv4 and card numbers, `:` for IPv6, `@` for email), in a fixed order: IPv6, IPv4,
+//! card numbers, email, then custom rules as listed. Passes repeat until the string settles, so
+//! masking is idempotent: `mask(mask(x)) == mask(x)`.
+
+use super::{EventDoc, Stage, StageResult};
+use crate::model::{FieldPath, Ipv4Mode, MaskRule, MaskSpec};
+use regex::{NoExpand, Regex};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+/// Replacement for email addresses.
+pub const EMAIL_REDACTED: &str = "[EMAIL_REDACTED]";
+/// Replacement for IPv4 addresses in `redact` mode.
+pub const IPV4_REDACTED: &str = "[IPV4_REDACTED]";
+/// Replacement for IPv6 addresses.
+pub const IPV6_REDACTED: &str = "[IPV6_REDACTED]";
+/// Replacement for card numbers.
+pub const CC_REDACTED: &str = "[CC_REDACTED]";
+
+fn email_regex() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}").ok())
+        .as_ref()
+}
+
+/// The runtime `mask` stage.
+#[derive(Debug, Clone)]
+pub struct MaskStage {
+    email: bool,
+    ipv4: Option<Ipv4Mode>,
+    ipv6: bool,
+    credit_card: bool,
+    salt: String,
+    custom: Vec<(Regex, String)>,
+    fields: Option<Vec<FieldPath>>,
+}
+
+impl MaskStage {
+    /// Builds the stage.
+    pub fn new(spec: &MaskSpec) -> Self {
+        let mut st = MaskStage {
+            email: false,
+            ipv4: None,
+            ipv6: false,
+            credit_card: false,
+            salt: spec.salt.clone().unwrap_or_default(),
+            custom: Vec::new(),
+            fields: spec.fields.clone(),
+        };
+        for r in &spec.rules {
+            match r {
+                MaskRule::Email => st.email = true,
+                MaskRule::Ipv4 => st.ipv4 = Some(spec.ipv4),
+                MaskRule::Ipv6 => st.ipv6 = true,
+                MaskRule::CreditCard => st.credit_card = true,
+                MaskRule::Custom(c) => st
+                    .custom
+                    .push((c.regex.regex().clone(), c.replacement.clone())),
+            }
+        }
+        st
+    }
+
+    /// The masked form of `s`, or `None` when nothing in it is PII.
+    ///
+    /// One pass can expose a new match (a replacement changes what surrounds a neighbour), so
+    /// passes repeat until nothing changes; a string that has not settled after a few passes is
+    /// hostile or pathological and is redacted whole (to the empty string, which no rule
+    /// matches). That makes masking idempotent.
+    pub fn mask_str(&self, s: &str) -> Option<String> {
+        if self.custom.is_empty() && !may_hold_pii(s.as_bytes()) {
+            return None;
+        }
+        let mut cur = self.mask_once(s)?;
+        for _ in 0..4 {
+            match self.mask_once(&cur) {
+                None => return Some(cur),
+                Some(next) => cur = next,
+            }
+        }
+        Some(String::new())
+    }
+
+    fn mask_once(&self, s: &str) -> Option<String> {
+        let mut cur = Cow::Borrowed(s);
+        if self.ipv6 && memchr::memchr(b':', cur.as_bytes()).is_some() {
+            if let Some(n) = mask_ipv6(&cur) {
+                cur = Cow::Owned(n);
+            }
+        }
+        if let Some(mode) = self.ipv4 {
+            if memchr::memchr(b'.', cur.as_bytes()).is_some() {
+                if let Some(n) = mask_ipv4(&cur, mode, &self.salt) {
+                    cur = Cow::Owned(n);
+                }
+            }
+        }
+        if self.credit_card && cur.len() >= 13 && count_digits(cur.as_bytes()) >= 13 {
+            if let Some(n) = mask_cards(&cur) {
+                cur = Cow::Owned(n);
+            }
+        }
+        if self.email && memchr::memchr(b'@', cur.as_bytes()).is_some() {
+            if let Some(re) = email_regex() {
+                if let Cow::Owned(n) = re.replace_all(&cur, EMAIL_REDACTED) {
+                    cur = Cow::Owned(n);
+                }
+            }
+        }
+        for (re, replacement) in &self.custom {
+            if let Cow::Owned(n) = re.replace_all(&cur, NoExpand(replacement)) {
+                cur = Cow::Owned(n);
+            }
+        }
+        match cur {
+            Cow::Owned(n) => Some(n),
+            Cow::Borrowed(_) => None,
+        }
+    }
+
+    /// Masks every string in `v`, recursively.
+    pub fn mask_value(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(n) = self.mask_str(s) {
+                    *s = n;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| self.mask_value(x)),
+            Value::Object(m) => self.mask_map(m),
+            _ => {}
+        }
+    }
+
+    /// Masks every value and key of `m`, recursively.
+    pub fn mask_map(&self, m: &mut Map<String, Value>) {
+        for v in m.values_mut() {
+            self.mask_value(v);
+        }
+        // Keys rarely hold PII; rebuild the map only when one does.
+        if m.keys().any(|k| self.mask_str(k).is_some()) {
+            let old = std::mem::take(m);
+            for (k, v) in old {
+                let k = self.mask_str(&k).unwrap_or(k);
+                m.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Stage for MaskStage {
+    fn name(&self) -> &'static str {
+        "mask"
+    }
+
+    fn apply(&self, doc: &mut EventDoc) -> StageResult {
+        match &self.fields {
+            None => self.mask_map(&mut doc.fields),
+            Some(paths) => {
+                for p in paths {
+                    if let Some(v) = p.remove(&mut doc.fields) {
+                        let mut v = v;
+                        self.mask_value(&mut v);
+                        // The parent existed a moment ago, so this cannot fail.
+                        let _ = p.set(&mut doc.fields, v);
+                    }
+                }
+            }
+        }
+        StageResult::Continue
+    }
+}
+
+/// Rebuilds `s` with the spans in `hits` replaced; `None` when there are none.
+fn splice(s: &str, hits: &[(usize, usize, Cow<'_, str>)]) -> Option<String> {
+    if hits.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut last = 0;
+    for (start, end, rep) in hits {
+        out.push_str(&s[last..*start]);
+        out.push_str(rep);
+        last = *end;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Reads one IPv4 octet at `i`: 1–3 digits, at most 255. Returns the end.
+fn octet(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    let mut v: u32 = 0;
+    while j < b.len() && j - i < 3 && b[j].is_ascii_digit() {
+        v = v * 10 + u32::from(b[j] - b'0');
+        j += 1;
+    }
+    if j == i || v > 255 || b.get(j).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(j)
+}
+
+/// An IPv4 address starting at `i`; returns its end and the end of the first octet.
+fn ipv4_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
+    let first = octet(b, i)?;
+    let mut j = first;
+    for _ in 0..3 {
+        if b.get(j) != Some(&b'.') {
+            return None;
+        }
+        j = octet(b, j + 1)?;
+    }
+    // Not part of a longer dotted number such as 1.2.3.4.5.
+    if b.get(j) == Some(&b'.') && b.get(j + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    Some((j, first))
+}
+
+fn ipv4_replacement<'a>(
+    s: &'a str,
+    start: usize,
+    first: usize,
+    end: usize,
+    mode: Ipv4Mode,
+    salt: &str,
+) -> Cow<'a, str> {
+    match mode {
+        Ipv4Mode::Partial => Cow::Owned(format!("{}.x.x.x", &s[start..first])),
+        Ipv4Mode::Redact => Cow::Borrowed(IPV4_REDACTED),
+        Ipv4Mode::Hash => {
+            let mut h = Sha256::new();
+            h.update(salt.as_bytes());
+            h.update(b"\0");
+            h.update(&s.as_bytes()[start..end]);
+            let digest = h.finalize();
+            Cow::Owned(format!("[IPV4_HASH:{}]", hex::encode(&digest[..6])))
+        }
+    }
+}
+
+/// IPv4 addresses: four dot-separated octets (0–255), not part of a longer number or dotted
+/// number. Found from the dots, so strings without one cost a single `memchr`.
+fn mask_ipv4(s: &str, mode: Ipv4Mode, salt: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut hits = Vec::new();
+    let mut floor = 0;
+    let mut pos = 0;
+    while let Some(off) = memchr::memchr(b'.', &b[pos..]) {
+        let dot = pos + off;
+        let mut start = dot;
+        while start > floor && dot - start < 3 && b[start - 1].is_ascii_digit() {
+            start -= 1;
+        }
+        let starts = start < dot
+            && (start == 0
+                || !(b[start - 1].is_ascii_digit()
+                    || (b[start - 1] == b'.' && start >= 2 && b[start - 2].is_ascii_digit())));
+        if starts {
+            if let Some((end, first)) = ipv4_at(b, start) {
+                hits.push((
+                    start,
+                    end,
+                    ipv4_replacement(s, start, first, end, mode, salt),
+                ));
+                floor = end;
+                pos = end;
+                continue;
+            }
+        }
+        pos = dot + 1;
+    }
+    splice(s, &hits)
+}
+
+/// True when `b` has a byte that a built-in rule needs (a digit, `.`, `:` or `@`): one pass,
+/// which most field values (names, levels, keys) fail quickly.
+fn may_hold_pii(b: &[u8]) -> bool {
+    b.iter()
+        .any(|&c| c.is_ascii_digit() || c == b'.' || c == b':' || c == b'@')
+}
+
+fn count_digits(b: &[u8]) -> usize {
+    b.iter().filter(|c| c.is_ascii_digit()).count()
+}
+
+fn is_ipv6_char(b: u8) -> bool {
+    b.is_ascii_hexdigit() || b == b':' || b == b'.'
+}
+
+/// IPv6 addresses: a run of hex digits, `:` and `.` with at least two colons, not glued to a
+/// word character, that parses as an address (or does once trailing `.`/`:` are dropped).
+fn mask_ipv6(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut hits = Vec::new();
+    let mut pos = 0;
+    while let Some(off) = memchr::memchr(b':', &b[pos..]) {
+        let colon = pos + off;
+        let mut start = colon;
+        while start > pos && is_ipv6_char(b[start - 1]) {
+            start -= 1;
+        }
+        let mut end = colon + 1;
+        while end < b.len() && is_ipv6_char(b[end]) {
+            end += 1;
+        }
+        pos = end;
+        let bounded =
+            (start == 0 || !is_word(b[start - 1])) && (end == b.len() || !is_word(b[end]));
+        let run = &s[start..end];
+        if !bounded || memchr::memchr_iter(b':', run.as_bytes()).count() < 2 {
+            continue;
+        }
+        let candidate = if run.parse::<std::net::Ipv6Addr>().is_ok() {
+            Some(run)
+        } else {
+            // "at fe80::1." or "fe80::1:" at the end of a clause.
+            let trimmed = run.trim_end_matches(['.', ':']);
+            trimmed
+                .parse::<std::net::Ipv6Addr>()
+                .is_ok()
+                .then_some(trimmed)
+        };
+        if let Some(c) = candidate {
+            hits.push((start, start + c.len(), Cow::Borrowed(IPV6_REDACTED)));
+        }
+    }
+    splice(s, &hits)
+}
+
+fn luhn(digits: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, d) in digits.iter().rev().enumerate() {
+        let mut v = u32::from(*d);
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// Card numbers: 13–19 digits in groups separated by single spaces or dashes, starting with 2–6
+/// (the issuer ranges of the major networks), Luhn-valid, not glued to letters or digits. Groups
+/// are never split, so a match always covers whole digit groups.
+fn mask_cards(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut hits = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || (i > 0 && b[i - 1].is_ascii_alphanumeric()) {
+            i += 1;
+            continue;
+        }
+        // Measure the run of digit groups first; most runs (dates, counters) are too short.
+        let mut j = i;
+        let mut ndigits = 0;
+        loop {
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+                ndigits += 1;
+            }
+            if j + 1 < b.len() && (b[j] == b' ' || b[j] == b'-') && b[j + 1].is_ascii_digit() {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let run_end = j;
+        if ndigits < 13 {
+            i = run_end;
+            continue;
+        }
+        // Collect the run's digit groups: (start, end) of each.
+        let mut groups: Vec<(usize, usize)> = Vec::new();
+        let mut j = i;
+        loop {
+            let g = j;
+            while j < run_end && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            groups.push((g, j));
+            if j < run_end {
+                j += 1;
+            } else {
+                break;
+            }
+        }
+        let glued = run_end < b.len() && b[run_end].is_ascii_alphanumeric();
+        let mut g0 = 0;
+        let mut next = run_end;
+        while g0 < groups.len() {
+            let mut found = None;
+            if (b'2'..=b'6').contains(&b[groups[g0].0]) {
+                let mut digits: Vec<u8> = Vec::with_capacity(19);
+                for (k, &(gs, ge)) in groups.iter().enumerate().skip(g0) {
+                    digits.extend(b[gs..ge].iter().map(|c| c - b'0'));
+                    if digits.len() > 19 {
+                        break;
+                    }
+                    let last = k == groups.len() - 1;
+                    if digits.len() >= 13 && !(last && glued) && luhn(&digits) {
+                        found = Some(k);
+                    }
+                }
+            }
+            match found {
+                Some(k) => {
+                    hits.push((groups[g0].0, groups[k].1, Cow::Borrowed(CC_REDACTED)));
+                    g0 = k + 1;
+                }
+                None => g0 += 1,
+            }
+        }
+        if run_end == i {
+            next = i + 1;
+        }
+        i = next;
+    }
+    splice(s, &hits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn default_stage() -> MaskStage {
+        MaskStage::new(&MaskSpec::default())
+    }
+
+    fn m(s: &str) -> String {
+        default_stage().mask_str(s).unwrap_or_else(|| s.to_owned())
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            m("User john@example.com login"),
+            "User [EMAIL_REDACTED] login"
+        );
+        assert_eq!(
+            m("a.b-c@corp.example.org,x_y@mail.test"),
+            "[EMAIL_REDACTED],[EMAIL_REDACTED]"
+        );
+        assert_eq!(m("no at sign"), "no at sign");
+    }
+
+    #[test]
+    fn ipv4_modes() {
+        assert_eq!(m("from 192.168.1.9 port 22"), "from 192.x.x.x port 22");
+        assert_eq!(m("ip=10.0.0.1,8.8.8.8."), "ip=10.x.x.x,8.x.x.x.");
+        assert_eq!(m("host192.168.1.1"), "host192.x.x.x");
+        assert_eq!(
+            m("version 1.2.3.4.5 and 999.1.1.1"),
+            "version 1.2.3.4.5 and 999.1.1.1"
+        );
+        let redact = MaskStage::new(&MaskSpec {
+            ipv4: Ipv4Mode::Redact,
+            ..MaskSpec::default()
+        });
+        assert_eq!(redact.mask_str("x 1.2.3.4").unwrap(), "x [IPV4_REDACTED]");
+        let hash = MaskStage::new(&MaskSpec {
+            ipv4: Ipv4Mode::Hash,
+            salt: Some("pepper-pepper".into()),
+            ..MaskSpec::default()
+        });
+        let a = hash.mask_str("1.2.3.4").unwrap();
+        assert_eq!(a, hash.mask_str("1.2.3.4").unwrap());
+        assert_ne!(a, hash.mask_str("1.2.3.5").unwrap());
+        assert!(a.starts_with("[IPV4_HASH:") && a.len() == "[IPV4_HASH:]".len() + 12);
+        assert_eq!(hash.mask_str(&a), None);
+    }
+
+    #[test]
+    fn ipv6() {
+        assert_eq!(m("from 2001:db8::1 port"), "from [IPV6_REDACTED] port");
+        assert_eq!(m("[fe80::1%eth0]:80"), "[[IPV6_REDACTED]%eth0]:80");
+        assert_eq!(m("at ::1."), "at [IPV6_REDACTED].");
+        assert_eq!(m("::ffff:192.168.1.1"), "[IPV6_REDACTED]");
+        assert_eq!(
+            m("10:15:00 std::net aa:bb:cc:dd:ee:ff"),
+            "10:15:00 std::net aa:bb:cc:dd:ee:ff"
+        );
+    }
+
+    #[test]
+    fn cards() {
+        assert_eq!(m("card 4111 1111 1111 1111 ok"), "card [CC_REDACTED] ok");
+        assert_eq!(m("4111-1111-1111-1111"), "[CC_REDACTED]");
+        assert_eq!(m("4111111111111111 2023"), "[CC_REDACTED] 2023");
+        assert_eq!(m("5500 0000 0000 0004"), "[CC_REDACTED]");
+        assert_eq!(m("378282246310005"), "[CC_REDACTED]");
+        // Not Luhn-valid, too long, or glued to other text.
+        assert_eq!(m("4111 1111 1111 1112"), "4111 1111 1111 1112");
+        assert_eq!(m("41111111111111111111111"), "41111111111111111111111");
+        assert_eq!(m("x4111111111111111"), "x4111111111111111");
+        assert_eq!(m("ts 1700000000000"), "ts 1700000000000");
+    }
+
+    #[test]
+    fn every_field_and_keys() {
+        let st = default_stage();
+        let mut doc = EventDoc::new(
+            json!({"log_message": "john@example.com from 10.1.1.1",
+                   "parsed": {"message": "john@example.com", "list": ["1.2.3.4", 5]},
+                   "john@example.com": 1})
+            .as_object()
+            .cloned()
+            .unwrap(),
+            None,
+        );
+        st.apply(&mut doc);
+        assert_eq!(
+            Value::Object(doc.fields),
+            json!({"log_message": "[EMAIL_REDACTED] from 10.x.x.x",
+                   "parsed": {"message": "[EMAIL_REDACTED]", "list": ["1.x.x.x", 5]},
+                   "[EMAIL_REDACTED]": 1})
+        );
+    }
+
+    #[test]
+    fn listed_fields_only() {
+        let st = MaskStage::new(&MaskSpec {
+            fields: Some(vec![FieldPath::parse("a.b").unwrap()]),
+            ..MaskSpec::default()
+        });
+        let mut doc = EventDoc::new(
+            json!({"a": {"b": "x@y.org"}, "c": "x@y.org"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            None,
+        );
+        st.apply(&mut doc);
+        assert_eq!(doc.fields["a"]["b"], "[EMAIL_REDACTED]");
+        assert_eq!(doc.fields["c"], "x@y.org");
+    }
+}

@@ -1,0 +1,185 @@
+//! Time parsing and RFC 3339 formatting for the hot path.
+
+use chrono::{
+    DateTime, Datelike, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Timelike, Utc,
+};
+
+/// Parses an RFC 3339 timestamp (`T` or space separator) into UTC.
+pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    // Cheap shape check first: most strings handed here are not timestamps.
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || !b[0].is_ascii_digit() {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Parses the timestamps found in log lines: RFC 3339, then `YYYY-MM-DD HH:MM:SS[.,fff]` taken as
+/// UTC.
+pub(crate) fn parse_log_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Some(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    if s.len() < 19 {
+        return None;
+    }
+    let normalized;
+    let s = if s.contains(',') {
+        normalized = s.replacen(',', ".", 1);
+        normalized.as_str()
+    } else {
+        s
+    };
+    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, fmt) {
+            return Some(Utc.from_utc_datetime(&t));
+        }
+    }
+    None
+}
+
+/// Parses nginx's `$time_local`, e.g. `21/Nov/2026:10:15:00 +0000`.
+pub(crate) fn parse_nginx_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Parses an RFC 3164 timestamp (`Nov  5 10:57:16`), which has no year: takes the year of
+/// `reference`, or the year before when that would put the time more than a week after it.
+pub(crate) fn parse_bsd_time(s: &str, reference: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let mut parts = s.split_ascii_whitespace();
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let day: u32 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':');
+    let h: u32 = hms.next()?.parse().ok()?;
+    let m: u32 = hms.next()?.parse().ok()?;
+    let sec: u32 = hms.next()?.parse().ok()?;
+    let at = |year: i32| {
+        NaiveDate::from_ymd_opt(year, month, day)
+            .and_then(|d| d.and_hms_opt(h, m, sec))
+            .map(|t| Utc.from_utc_datetime(&t))
+    };
+    let year = reference.year();
+    match at(year) {
+        Some(t) if t > reference + chrono::Duration::days(7) => at(year - 1),
+        Some(t) => Some(t),
+        None => at(year - 1),
+    }
+}
+
+fn push2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
+}
+
+/// Formats as RFC 3339 in UTC with `Z`, and a fraction only when there is one (as
+/// `SecondsFormat::AutoSi`), without going through `fmt`.
+pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
+    let year = t.year();
+    if !(0..=9999).contains(&year) {
+        return t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    }
+    let mut out = String::with_capacity(30);
+    push2(&mut out, (year / 100) as u32);
+    push2(&mut out, (year % 100) as u32);
+    out.push('-');
+    push2(&mut out, t.month());
+    out.push('-');
+    push2(&mut out, t.day());
+    out.push('T');
+    push2(&mut out, t.hour());
+    out.push(':');
+    push2(&mut out, t.minute());
+    out.push(':');
+    push2(
+        &mut out,
+        t.second().min(59) + t.nanosecond() / 1_000_000_000,
+    );
+    let nanos = t.nanosecond() % 1_000_000_000;
+    if nanos != 0 {
+        let (value, digits) = if nanos % 1_000_000 == 0 {
+            (nanos / 1_000_000, 3)
+        } else if nanos % 1_000 == 0 {
+            (nanos / 1_000, 6)
+        } else {
+            (nanos, 9)
+        };
+        out.push('.');
+        let s = value.to_string();
+        for _ in s.len()..digits {
+            out.push('0');
+        }
+        out.push_str(&s);
+    }
+    out.push('Z');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_like_chrono() {
+        for s in [
+            "2026-11-04T00:47:17Z",
+            "2026-11-04T00:47:17.120Z",
+            "1999-01-31T23:59:59.000001Z",
+            "0001-01-01T00:00:00.000000009Z",
+        ] {
+            let t = parse_rfc3339(s).unwrap();
+            assert_eq!(
+                format_rfc3339(&t),
+                t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+            );
+        }
+    }
+
+    #[test]
+    fn log_times() {
+        let want = "2023-10-01T12:00:00Z";
+        for s in [
+            "2023-10-01T12:00:00Z",
+            "2023-10-01 12:00:00",
+            "2023-10-01T12:00:00+00:00",
+        ] {
+            assert_eq!(format_rfc3339(&parse_log_time(s).unwrap()), want, "{s}");
+        }
+        assert_eq!(
+            format_rfc3339(&parse_log_time("2023-10-01 12:00:00,250").unwrap()),
+            "2023-10-01T12:00:00.250Z"
+        );
+        assert!(parse_log_time("yesterday").is_none());
+        assert_eq!(
+            format_rfc3339(&parse_nginx_time("21/Nov/2026:10:15:00 +0100").unwrap()),
+            "2026-11-21T09:15:00Z"
+        );
+        let reference = parse_rfc3339("2026-01-02T00:00:00Z").unwrap();
+        assert_eq!(
+            format_rfc3339(&parse_bsd_time("Dec 31 23:00:00", reference).unwrap()),
+            "2025-12-31T23:00:00Z"
+        );
+        assert_eq!(
+            format_rfc3339(&parse_bsd_time("Jan  1 10:00:00", reference).unwrap()),
+            "2026-01-01T10:00:00Z"
+        );
+    }
+}

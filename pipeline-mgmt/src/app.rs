@@ -1,0 +1,125 @@
+//! Assembly: configuration in, a bound HTTP server out.
+
+use crate::auth::TokenStore;
+use crate::metrics::Metrics;
+use crate::provision::topics::TopicAdmin;
+use crate::state::AppState;
+use crate::store;
+use anyhow::Context;
+use axum::Router;
+use pipeline_common::chain::EngineContext;
+use pipeline_common::config::Settings;
+use rdkafka::producer::{FutureProducer, Producer};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tokio::net::TcpListener;
+
+/// A built, bound, not yet serving pipeline-mgmt.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    producer: FutureProducer,
+}
+
+impl Application {
+    /// Connects to MariaDB and applies migrations, builds the Kafka and OpenSearch clients, and
+    /// binds `server.httpPort` (0 picks a free port; see [`Application::port`]).
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
+        let db = store::pool(&settings)?;
+        store::migrate(&db).await?;
+        let producer: FutureProducer = pipeline_common::clients::kafka_producer_config(&settings)
+            .create()
+            .context("building the Kafka producer")?;
+        let search = pipeline_common::clients::opensearch_client(&settings)
+            .context("building the OpenSearch client")?;
+        let engine = EngineContext::from_settings(&settings).context("opening geoip.database")?;
+        let state = AppState {
+            tokens: Arc::new(TokenStore::new(&settings.auth)?),
+            topics: TopicAdmin::new(&settings)?,
+            validation: Arc::new(engine.validation_context()),
+            engine: Arc::new(engine),
+            metrics: Arc::new(Metrics::new()?),
+            openapi: Arc::new(OnceLock::new()),
+            producer: producer.clone(),
+            search,
+            db,
+            settings: Arc::new(settings),
+        };
+        let (router, openapi) = crate::http::router(state.clone());
+        let rendered = openapi
+            .to_pretty_json()
+            .context("rendering the OpenAPI document")?;
+        let _ = state.openapi.set(rendered);
+
+        let address = SocketAddr::from(([0, 0, 0, 0], state.settings.server.http_port));
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("binding {address}"))?;
+        let port = listener.local_addr()?.port();
+        Ok(Application {
+            listener,
+            router,
+            port,
+            producer,
+        })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until SIGTERM or SIGINT, then finishes in-flight requests and flushes the producer.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_with_shutdown(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then drains like [`Application::run_until_stopped`].
+    pub async fn run_with_shutdown(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(port = self.port, "pipeline-mgmt listening");
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(signal)
+            .await
+            .context("serving HTTP")?;
+        // Every ingest answered 202 only after acknowledgement; this only catches stragglers
+        // of requests whose clients hung up.
+        let producer = self.producer;
+        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+        tracing::info!("pipeline-mgmt stopped");
+        Ok(())
+    }
+}
+
+/// Completes on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "listening for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "listening for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
+        () = terminate => tracing::info!("SIGTERM received, shutting down"),
+    }
+}

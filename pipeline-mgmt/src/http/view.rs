@@ -1,0 +1,109 @@
+//! The REST representation of a stored pipeline.
+
+use axum::http::{header, HeaderMap, HeaderValue};
+use chrono::SecondsFormat;
+use pipeline_common::model::{PipelineName, PipelineTopics};
+use pipeline_common::store::pipelines::PipelineRow;
+use serde_json::{Map, Value};
+
+/// The definition plus what the server adds (DESIGN §2): `id`, topic names, `state`,
+/// `stateReason`, `version`, `createdBy`, `createdAt`, `updatedAt`.
+pub fn pipeline_json(row: &PipelineRow, topic_prefix: &str) -> Value {
+    let mut body = match &row.definition {
+        Value::Object(map) => map.clone(),
+        _ => Map::new(),
+    };
+    let mut topics = match body.remove("topics") {
+        Some(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    topics.entry("retentionMs").or_insert(Value::Null);
+    if let Ok(name) = PipelineName::parse(&row.name) {
+        let names = PipelineTopics::new(topic_prefix, &name);
+        topics.insert("input".into(), names.input.into());
+        topics.insert("output".into(), names.output.into());
+        topics.insert("error".into(), names.error.into());
+    }
+    body.insert("id".into(), row.id.clone().into());
+    body.insert("name".into(), row.name.clone().into());
+    body.insert("topics".into(), Value::Object(topics));
+    body.insert("state".into(), row.state.as_str().into());
+    body.insert(
+        "stateReason".into(),
+        row.state_reason.clone().map_or(Value::Null, Value::from),
+    );
+    body.insert("version".into(), row.version.into());
+    body.insert("createdBy".into(), row.created_by.clone().into());
+    body.insert(
+        "createdAt".into(),
+        row.created_at
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+            .into(),
+    );
+    body.insert(
+        "updatedAt".into(),
+        row.updated_at
+            .to_rfc3339_opts(SecondsFormat::Millis, true)
+            .into(),
+    );
+    Value::Object(body)
+}
+
+/// `ETag: "<version>"`.
+pub fn etag(version: i64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        headers.insert(header::ETAG, value);
+    }
+    headers
+}
+
+/// What `If-Match` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header.
+    Absent,
+    /// `*`: any current version.
+    Any,
+    /// A version, from `"3"`, `W/"3"` or `3`.
+    Version(i64),
+}
+
+/// Parses `If-Match`; `Err` when it is present but names no version.
+pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, String> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(IfMatch::Absent);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| "If-Match is not ASCII".to_owned())?
+        .trim();
+    if text == "*" {
+        return Ok(IfMatch::Any);
+    }
+    let bare = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    bare.parse::<i64>()
+        .map(IfMatch::Version)
+        .map_err(|_| format!("If-Match must be a pipeline version such as \"3\", not {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+        h
+    }
+
+    #[test]
+    fn if_match_forms() {
+        assert_eq!(if_match(&HeaderMap::new()), Ok(IfMatch::Absent));
+        assert_eq!(if_match(&headers("*")), Ok(IfMatch::Any));
+        assert_eq!(if_match(&headers("\"3\"")), Ok(IfMatch::Version(3)));
+        assert_eq!(if_match(&headers("W/\"4\"")), Ok(IfMatch::Version(4)));
+        assert_eq!(if_match(&headers("5")), Ok(IfMatch::Version(5)));
+        assert!(if_match(&headers("abc")).is_err());
+    }
+}

@@ -1,0 +1,147 @@
+//! Kafka topics through rdkafka's AdminClient.
+
+use anyhow::{anyhow, Context};
+use pipeline_common::config::Settings;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long one admin request may wait for the broker. Short, because a client is waiting on the
+/// HTTP request; a broker that cannot answer in this time counts as unreachable.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What to create: the three topics of one pipeline and their settings.
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    /// Topic names (input, output, error).
+    pub names: Vec<String>,
+    /// Partitions of each topic.
+    pub partitions: i32,
+    /// Replication factor of each topic.
+    pub replication_factor: i32,
+    /// `retention.ms`, when set.
+    pub retention_ms: Option<i64>,
+}
+
+/// Creating topics failed; `created` lists those that may exist now and must be undone.
+#[derive(Debug)]
+pub struct CreateFailure {
+    /// Topics to delete when undoing.
+    pub created: Vec<String>,
+    /// The cause.
+    pub error: anyhow::Error,
+}
+
+/// The shared admin client.
+#[derive(Clone)]
+pub struct TopicAdmin {
+    admin: Arc<AdminClient<DefaultClientContext>>,
+}
+
+impl TopicAdmin {
+    /// Builds the admin client; it connects lazily, so a broker that is down fails later calls,
+    /// not start-up.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let admin = pipeline_common::clients::kafka_base_config(settings)
+            .create::<AdminClient<DefaultClientContext>>()
+            .context("building the Kafka admin client")?;
+        Ok(TopicAdmin {
+            admin: Arc::new(admin),
+        })
+    }
+
+    fn options() -> AdminOptions {
+        AdminOptions::new()
+            .request_timeout(Some(ADMIN_TIMEOUT))
+            .operation_timeout(Some(ADMIN_TIMEOUT))
+    }
+
+    /// Creates the topics of `spec`. A topic that already exists counts as created: it is ours,
+    /// left by an earlier attempt for the same (unique) pipeline name.
+    pub async fn create(&self, spec: &TopicSpec) -> Result<(), CreateFailure> {
+        let retention = spec.retention_ms.map(|ms| ms.to_string());
+        let topics: Vec<NewTopic<'_>> = spec
+            .names
+            .iter()
+            .map(|name| {
+                let topic = NewTopic::new(
+                    name,
+                    spec.partitions,
+                    TopicReplication::Fixed(spec.replication_factor),
+                );
+                match &retention {
+                    Some(ms) => topic.set("retention.ms", ms),
+                    None => topic,
+                }
+            })
+            .collect();
+        let results = match self.admin.create_topics(&topics, &Self::options()).await {
+            Ok(results) => results,
+            Err(err) => {
+                // Outcome unknown: any of them may exist now.
+                return Err(CreateFailure {
+                    created: spec.names.clone(),
+                    error: anyhow!(err).context("CreateTopics request failed"),
+                });
+            }
+        };
+        let mut created = Vec::new();
+        let mut failures = Vec::new();
+        for result in results {
+            match result {
+                Ok(name) | Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => created.push(name),
+                Err((name, code)) => failures.push(format!("{name}: {code}")),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(CreateFailure {
+                created,
+                error: anyhow!("creating topics failed: {}", failures.join("; ")),
+            })
+        }
+    }
+
+    /// Deletes `names`; topics that do not exist are fine.
+    pub async fn delete(&self, names: &[String]) -> anyhow::Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let results = self
+            .admin
+            .delete_topics(&refs, &Self::options())
+            .await
+            .context("DeleteTopics request failed")?;
+        let failures: Vec<String> = results
+            .into_iter()
+            .filter_map(|r| match r {
+                Ok(_) | Err((_, RDKafkaErrorCode::UnknownTopicOrPartition)) => None,
+                Err((name, code)) => Some(format!("{name}: {code}")),
+            })
+            .collect();
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!("deleting topics failed: {}", failures.join("; ")))
+        }
+    }
+
+    /// Fetches cluster metadata with a short timeout: the readiness check.
+    pub async fn ping(&self, timeout: Duration) -> anyhow::Result<()> {
+        let admin = Arc::clone(&self.admin);
+        // fetch_metadata blocks the calling thread; keep it off the async workers.
+        tokio::task::spawn_blocking(move || {
+            admin
+                .inner()
+                .fetch_metadata(None, timeout)
+                .map(|_| ())
+                .context("fetching Kafka metadata")
+        })
+        .await
+        .context("metadata task")?
+    }
+}

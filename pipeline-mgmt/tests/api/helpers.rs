@@ -1,0 +1,332 @@
+//! `spawn_app()`: a real pipeline-mgmt on port 0 against a fresh database, the shared broker and
+//! osmem; and a client whose every response is checked: never a 500, every 4xx problem+json.
+
+use pipeline_common::config::{ConfigSource, Settings};
+use pipeline_mgmt::Application;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::ClientConfig;
+use reqwest::header::{HeaderMap, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use sqlx::MySqlPool;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Bearer tokens, one per role.
+pub struct Tokens {
+    pub admin: String,
+    pub editor: String,
+    pub viewer: String,
+    pub ingest: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: MySqlPool,
+    pub tokens: Tokens,
+    pub brokers: String,
+    pub opensearch: String,
+    pub prefix: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A checked response.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+/// Options for [`spawn_app_with`].
+#[derive(Default)]
+pub struct Options {
+    /// Kafka bootstrap `host:port`; default the shared broker.
+    pub brokers: Option<String>,
+    /// Extra `FLOW__…` variables.
+    pub vars: Vec<(String, String)>,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Options::default()).await
+}
+
+fn token(role: &str) -> String {
+    format!("{role}-{}", uuid::Uuid::new_v4().simple())
+}
+
+fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+pub async fn spawn_app_with(options: Options) -> TestApp {
+    let servers = test_support::servers();
+    let db_url = test_support::fresh_database().await;
+    let brokers = options
+        .brokers
+        .unwrap_or_else(|| servers.kafka_brokers.clone());
+    let (host, port) = brokers.rsplit_once(':').unwrap();
+    let tokens = Tokens {
+        admin: token("admin"),
+        editor: token("editor"),
+        viewer: token("viewer"),
+        ingest: token("ingest"),
+    };
+    let auth = json!([
+        {"name": "alice-admin", "role": "admin", "sha256": digest(&tokens.admin)},
+        {"name": "eddie-editor", "role": "editor", "sha256": digest(&tokens.editor)},
+        {"name": "vera-viewer", "role": "viewer", "sha256": digest(&tokens.viewer)},
+        {"name": "ingo-ingest", "role": "ingest", "sha256": digest(&tokens.ingest)},
+    ]);
+    let prefix = test_support::unique_name("t");
+    let mut vars: Vec<(String, String)> = vec![
+        ("FLOW__DATABASE__URL".into(), db_url.clone()),
+        ("FLOW__MQ__MQ_HOST".into(), host.into()),
+        ("FLOW__MQ__MQ_PORT".into(), port.into()),
+        (
+            "FLOW__OPENSEARCH__URLS".into(),
+            servers.opensearch_url.clone(),
+        ),
+        ("FLOW__SERVER__HTTP_PORT".into(), "0".into()),
+        ("FLOW__KAFKA__TOPIC_PREFIX".into(), prefix.clone()),
+        ("FLOW__AUTH__TOKENS".into(), auth.to_string()),
+        (
+            "FLOW__LOG__LOG_LEVEL".into(),
+            "warn,rdkafka=off,librdkafka=off".into(),
+        ),
+    ];
+    vars.extend(options.vars);
+    let settings = Settings::load(&ConfigSource {
+        file: None,
+        environment: None,
+        vars,
+    })
+    .expect("test settings");
+    pipeline_common::telemetry::init(&settings.log);
+    let app = Application::build(settings).await.expect("build the app");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_with_shutdown(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        base,
+        client: reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .unwrap(),
+        db: MySqlPool::connect(&db_url).await.unwrap(),
+        tokens,
+        brokers,
+        opensearch: servers.opensearch_url.clone(),
+        prefix,
+        shutdown: Some(tx),
+        server: Some(server),
+    }
+}
+
+impl TestApp {
+    /// Sends a request and checks the response: never 500, every 4xx/5xx problem+json.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Resp {
+        let response = request.send().await.expect("request reaches the app");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap_or_default();
+        assert_ne!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the app answered 500: {text}"
+        );
+        if status.is_client_error() || status.is_server_error() {
+            let content_type = headers
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            assert_eq!(
+                content_type, "application/problem+json",
+                "{status} without problem+json: {text}"
+            );
+            let problem: Value = serde_json::from_str(&text).expect("problem body is JSON");
+            assert_eq!(problem["status"], status.as_u16(), "{text}");
+            for key in ["type", "title", "detail"] {
+                assert!(problem[key].is_string(), "problem without {key}: {text}");
+            }
+        }
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
+        let builder = self.client.request(method, self.url(path));
+        match token {
+            Some(t) => builder.bearer_auth(t),
+            None => builder,
+        }
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(self.request(Method::GET, path, Some(token)))
+            .await
+    }
+
+    pub async fn post_json(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send(self.request(Method::POST, path, Some(token)).json(body))
+            .await
+    }
+
+    pub async fn create(&self, definition: &Value) -> Resp {
+        self.post_json("/api/v1/pipelines", &self.tokens.editor, definition)
+            .await
+    }
+
+    /// Creates a pipeline named `name` and asserts 201.
+    pub async fn create_ok(&self, definition: &Value) -> Value {
+        let resp = self.create(definition).await;
+        assert_eq!(resp.status, StatusCode::CREATED, "{}", resp.text);
+        resp.body
+    }
+
+    /// Topic names present on `brokers`, read with a plain rdkafka metadata request (not the
+    /// app's code), with their partition counts.
+    pub fn topics_on(brokers: &str) -> Vec<(String, usize)> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", brokers)
+            .set("log_level", "3")
+            .create()
+            .unwrap();
+        let metadata = consumer
+            .fetch_metadata(None, Duration::from_secs(10))
+            .expect("broker metadata");
+        metadata
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| (t.name().to_owned(), t.partitions().len()))
+            .collect()
+    }
+
+    pub fn topic_names(&self, name: &str) -> BTreeSet<String> {
+        ["input", "output", "error"]
+            .iter()
+            .map(|k| format!("{}.{name}.{k}", self.prefix))
+            .collect()
+    }
+
+    pub async fn row_count(&self, name: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM pipelines WHERE name = ?")
+            .bind(name)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// A minimal valid definition.
+pub fn definition(name: &str, partitions: i32) -> Value {
+    json!({
+        "name": name,
+        "description": "test pipeline",
+        "index": name,
+        "topics": {"partitions": partitions, "replicationFactor": 1, "retentionMs": 3_600_000},
+        "stages": [
+            {"type": "parse", "field": "log_message", "formats": ["json"]},
+            {"type": "hash", "target": "event_hash"}
+        ],
+    })
+}
+
+/// A tansu broker whose storage outlives the process, so it can be killed and restarted on the
+/// same port with the same topics.
+pub struct RestartableBroker {
+    dir: tempfile::TempDir,
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl RestartableBroker {
+    pub fn start() -> Self {
+        let mut broker = RestartableBroker {
+            dir: tempfile::tempdir().unwrap(),
+            port: test_support::free_port(),
+            child: None,
+        };
+        broker.restart();
+        broker
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn restart(&mut self) {
+        let bin = std::env::var("FLOW_TANSU_BIN").expect("FLOW_TANSU_BIN");
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        // Four slashes: `sqlite://` then an absolute path (DESIGN §8).
+        let storage = format!("sqlite:///{}/tansu.db", self.dir.path().display());
+        let log = std::fs::File::create(self.dir.path().join("tansu.log")).unwrap();
+        let child = std::process::Command::new(bin)
+            .args(["broker", "--listener-url", &url])
+            .args(["--advertised-listener-url", &url])
+            .args(["--storage-engine", &storage])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(std::time::Instant::now() < deadline, "tansu did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Kills the broker (by the pid this test started) and waits for it.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().ok();
+            child.wait().ok();
+        }
+    }
+}
+
+impl Drop for RestartableBroker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

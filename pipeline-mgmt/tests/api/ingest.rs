@@ -1,0 +1,207 @@
+use crate::helpers::{definition, spawn_app, spawn_app_with, Options};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Reads `n` records from partition 0 of `topic`, from the beginning, with a plain consumer.
+fn read(brokers: &str, topic: &str, n: usize) -> Vec<(Value, BTreeMap<String, String>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", test_support::unique_name("g"))
+        .set("enable.auto.commit", "false")
+        .set("log_level", "3")
+        .create()
+        .unwrap();
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&assignment).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut out = Vec::new();
+    while out.len() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} records read",
+            out.len()
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let message = message.unwrap();
+        let value = serde_json::from_slice(message.payload().unwrap()).unwrap();
+        let mut headers = BTreeMap::new();
+        if let Some(h) = message.headers() {
+            for header in h.iter() {
+                headers.insert(
+                    header.key.to_owned(),
+                    String::from_utf8_lossy(header.value.unwrap_or_default()).into_owned(),
+                );
+            }
+        }
+        out.push((value, headers));
+    }
+    out
+}
+
+#[tokio::test]
+async fn binary_cloudevent_reaches_the_input_topic_with_its_attributes() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let created = app.create_ok(&definition(&name, 1)).await;
+    let path = format!(
+        "/api/v1/pipelines/{}/events",
+        created["id"].as_str().unwrap()
+    );
+    let data = json!({"log_message": "hello", "n": 1});
+    let resp = app
+        .send(
+            app.request(Method::POST, &path, Some(&app.tokens.ingest))
+                .header("Content-Type", "application/json")
+                .header("Ce-Specversion", "1.0")
+                .header("Ce-Id", "evt-1")
+                .header("Ce-Source", "/tests")
+                .header("Ce-Type", "com.example.log")
+                .header("Ce-Subject", "s1")
+                .body(data.to_string()),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::ACCEPTED, "{}", resp.text);
+    assert_eq!(resp.body, json!({"accepted": 1}));
+
+    let topic = created["topics"]["input"].as_str().unwrap().to_owned();
+    let brokers = app.brokers.clone();
+    let records = tokio::task::spawn_blocking(move || read(&brokers, &topic, 1))
+        .await
+        .unwrap();
+    let (value, headers) = &records[0];
+    assert_eq!(value, &data);
+    assert_eq!(headers["ce_specversion"], "1.0");
+    assert_eq!(headers["ce_id"], "evt-1");
+    assert_eq!(headers["ce_source"], "/tests");
+    assert_eq!(headers["ce_type"], "com.example.log");
+    assert_eq!(headers["ce_subject"], "s1");
+    assert_eq!(headers["content-type"], "application/json");
+}
+
+#[tokio::test]
+async fn structured_batch_ndjson_and_plain_json() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let created = app.create_ok(&definition(&name, 1)).await;
+    let path = format!(
+        "/api/v1/pipelines/{}/events",
+        created["id"].as_str().unwrap()
+    );
+    let post = |content_type: &'static str, body: String| {
+        app.send(
+            app.request(Method::POST, &path, Some(&app.tokens.admin))
+                .header("Content-Type", content_type)
+                .body(body),
+        )
+    };
+    let event = |id: &str| json!({"specversion": "1.0", "id": id, "source": "/t", "type": "t", "data": {"log_message": id}});
+    let structured = post("application/cloudevents+json", event("s1").to_string()).await;
+    assert_eq!(
+        structured.body,
+        json!({"accepted": 1}),
+        "{}",
+        structured.text
+    );
+    let batch = post(
+        "application/cloudevents-batch+json",
+        json!([event("b1"), event("b2")]).to_string(),
+    )
+    .await;
+    assert_eq!(batch.body, json!({"accepted": 2}), "{}", batch.text);
+    let ndjson = post(
+        "application/x-ndjson",
+        "{\"log_message\":\"a\"}\n{\"log_message\":\"b\"}\n\n{\"log_message\":\"c\"}\n".into(),
+    )
+    .await;
+    assert_eq!(ndjson.body, json!({"accepted": 3}), "{}", ndjson.text);
+    let plain = post("application/json", json!({"log_message": "p"}).to_string()).await;
+    assert_eq!(plain.body, json!({"accepted": 1}), "{}", plain.text);
+
+    let topic = created["topics"]["input"].as_str().unwrap().to_owned();
+    let brokers = app.brokers.clone();
+    let records = tokio::task::spawn_blocking(move || read(&brokers, &topic, 7))
+        .await
+        .unwrap();
+    assert_eq!(records[0].0["id"], "s1");
+    assert_eq!(records[0].1["content-type"], "application/cloudevents+json");
+    assert_eq!(records[2].0["id"], "b2");
+    assert_eq!(records[5].0["log_message"], "c");
+    assert_eq!(records[6].0["log_message"], "p");
+
+    // Malformed input.
+    for (content_type, body) in [
+        ("application/json", "{not json"),
+        ("application/json", "[1,2]"),
+        ("application/x-ndjson", "{\"a\":1}\nnope\n"),
+        ("application/cloudevents+json", "{\"id\":\"x\"}"),
+        ("application/cloudevents-batch+json", "{}"),
+    ] {
+        let resp = post(content_type, body.into()).await;
+        assert_eq!(
+            resp.status,
+            StatusCode::BAD_REQUEST,
+            "{content_type} {body}"
+        );
+    }
+    let unsupported = post("text/plain", "hello".into()).await;
+    assert_eq!(unsupported.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn garbage_is_400_and_oversize_is_413() {
+    let app = spawn_app_with(Options {
+        vars: vec![
+            ("FLOW__SERVER__MAX_REQUEST_BYTES".into(), "65536".into()),
+            ("FLOW__SERVER__MAX_EVENT_BYTES".into(), "1024".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    let name = test_support::unique_name("p");
+    let created = app.create_ok(&definition(&name, 1)).await;
+    let path = format!(
+        "/api/v1/pipelines/{}/events",
+        created["id"].as_str().unwrap()
+    );
+    let post = |body: Vec<u8>| {
+        app.send(
+            app.request(Method::POST, &path, Some(&app.tokens.ingest))
+                .header("Content-Type", "application/json")
+                .body(body),
+        )
+    };
+    let garbage = post(b"\x00\x01garbage{{".to_vec()).await;
+    assert_eq!(garbage.status, StatusCode::BAD_REQUEST);
+
+    let big = format!("{{\"log_message\":\"{}\"}}", "x".repeat(100_000));
+    let oversize = post(big.into_bytes()).await;
+    assert_eq!(oversize.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Under the request limit, over the per-event limit.
+    let event = format!("{{\"log_message\":\"{}\"}}", "x".repeat(2000));
+    let too_big_event = post(event.into_bytes()).await;
+    assert_eq!(too_big_event.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let unknown = app
+        .send(
+            app.request(
+                Method::POST,
+                "/api/v1/pipelines/00000000-0000-0000-0000-000000000000/events",
+                Some(&app.tokens.ingest),
+            )
+            .header("Content-Type", "application/json")
+            .body("{}"),
+        )
+        .await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+}

@@ -1,0 +1,13 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! pipeline-mgmt against real MariaDB, tansu and osmem (see test-support).
+
+mod auth;
+mod create;
+mod delete;
+mod dry_run;
+mod errors;
+mod helpers;
+mod ingest;
+mod ops;
+mod read;
+mod update;

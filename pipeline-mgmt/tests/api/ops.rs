@@ -1,0 +1,120 @@
+use crate::helpers::{definition, spawn_app, spawn_app_with, Options};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[tokio::test]
+async fn health_ready_version() {
+    let app = spawn_app().await;
+    let health = app.send(app.request(Method::GET, "/healthz", None)).await;
+    assert_eq!(health.status, StatusCode::OK);
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    let version = app.send(app.request(Method::GET, "/version", None)).await;
+    assert_eq!(version.body["name"], "pipeline-mgmt");
+    for key in ["version", "rustc", "os", "arch"] {
+        assert!(version.body[key].is_string(), "{key}");
+    }
+}
+
+#[tokio::test]
+async fn readyz_names_the_dependency_that_is_down() {
+    let dead = format!("127.0.0.1:{}", test_support::free_port());
+    let app = spawn_app_with(Options {
+        brokers: Some(dead),
+        ..Options::default()
+    })
+    .await;
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    let detail = ready.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("kafka") && !detail.contains("database"),
+        "{detail}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_pipelines_by_state() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let created = app.create_ok(&definition(&name, 1)).await;
+    let id = created["id"].as_str().unwrap();
+    app.get(&format!("/api/v1/pipelines/{id}"), &app.tokens.viewer)
+        .await;
+    let metrics = app.send(app.request(Method::GET, "/metrics", None)).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.text;
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/pipelines/{id}",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="POST",route="/api/v1/pipelines",status="201"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{route=\"/api/v1/pipelines/{id}\""),
+        "{text}"
+    );
+    assert!(text.contains(r#"pipelines{state="running"} 1"#), "{text}");
+    assert!(text.contains(r#"pipelines{state="stopped"} 0"#), "{text}");
+    assert!(!text.contains(id), "raw paths never become labels");
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let app = spawn_app().await;
+    let doc = app
+        .send(app.request(Method::GET, "/api/v1/openapi.json", None))
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    let doc: Value = serde_json::from_str(&doc.text).expect("OpenAPI document parses");
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let expected = [
+        ("post", "/api/v1/pipelines"),
+        ("get", "/api/v1/pipelines"),
+        ("get", "/api/v1/pipelines/{id}"),
+        ("put", "/api/v1/pipelines/{id}"),
+        ("delete", "/api/v1/pipelines/{id}"),
+        ("patch", "/api/v1/pipelines/{id}/state"),
+        ("get", "/api/v1/pipelines/{id}/status"),
+        ("post", "/api/v1/pipelines/{id}/events"),
+        ("post", "/api/v1/pipelines/{id}/dry-run"),
+        ("post", "/api/v1/dry-run"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/version"),
+        ("get", "/metrics"),
+        ("get", "/api/v1/openapi.json"),
+    ];
+    for (method, path) in expected {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} missing from the OpenAPI document"
+        );
+    }
+    let operations: usize = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|item| item.as_object().unwrap().len())
+        .sum();
+    assert_eq!(operations, expected.len(), "no undocumented extras");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn graceful_shutdown_ends_the_server() {
+    let app = spawn_app().await;
+    let health = app.send(app.request(Method::GET, "/healthz", None)).await;
+    assert_eq!(health.status, StatusCode::OK);
+    let url = app.url("/healthz");
+    tokio::time::timeout(std::time::Duration::from_secs(20), app.stop())
+        .await
+        .expect("the server stops within 20 s");
+    assert!(reqwest::get(url).await.is_err(), "nothing listens any more");
+}

@@ -1,0 +1,283 @@
+//! The bulk buffer: NDJSON action + source lines, plus what each item needs after the response.
+//!
+//! Documents are encoded once, straight into the request body. Each item remembers where its
+//! lines are (to resend only the retryable items, and to produce the source line to the output
+//! topic) and, in a side arena, its `_id` and the original Kafka key and value (a dead letter
+//! must carry the original bytes unchanged). Two flat buffers instead of per-item allocations keep
+//! the hot path cheap and the memory easy to bound.
+
+use crate::engine::Processed;
+use crate::offsets::Ticket;
+use bytes::Bytes;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+/// Flush thresholds of one pipeline: whichever is reached first triggers a flush.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlushPolicy {
+    /// Body size in bytes.
+    pub max_bytes: usize,
+    /// Number of documents.
+    pub max_items: usize,
+    /// Age of the oldest buffered document.
+    pub interval: Duration,
+}
+
+/// One buffered document.
+#[derive(Debug, Clone)]
+pub struct BufferedItem {
+    /// The Kafka message it came from.
+    pub ticket: Ticket,
+    /// Action line and source line, with both newlines, in the body.
+    pub lines: Range<usize>,
+    /// Where the source line starts in the body.
+    pub source_start: usize,
+    /// `_id`, in the side arena.
+    id: Range<usize>,
+    /// Original key, in the side arena.
+    key: Option<Range<usize>>,
+    /// Original value, in the side arena.
+    value: Option<Range<usize>>,
+}
+
+/// Documents being collected for the next bulk request.
+#[derive(Debug, Default)]
+pub struct BulkBuffer {
+    body: Vec<u8>,
+    side: Vec<u8>,
+    items: Vec<BufferedItem>,
+    oldest: Option<Instant>,
+}
+
+/// The original Kafka record, kept in case the document is rejected.
+#[derive(Debug, Clone, Copy)]
+pub struct Original<'a> {
+    /// Record key.
+    pub key: Option<&'a [u8]>,
+    /// Record value.
+    pub value: Option<&'a [u8]>,
+}
+
+impl BulkBuffer {
+    /// An empty buffer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs `process` on the body: when it returns [`Processed::Document`] it has appended the
+    /// action and source lines (each ending in `\n`) and the item is kept; for any other outcome
+    /// whatever it wrote is discarded. The outcome is handed back.
+    pub fn push(
+        &mut self,
+        ticket: Ticket,
+        original: Original<'_>,
+        process: impl FnOnce(&mut Vec<u8>) -> Processed,
+    ) -> Processed {
+        let start = self.body.len();
+        let processed = process(&mut self.body);
+        let Processed::Document { id } = &processed else {
+            self.body.truncate(start);
+            return processed;
+        };
+        let source_start = memchr::memchr(b'\n', &self.body[start..])
+            .map(|i| start + i + 1)
+            .unwrap_or(self.body.len());
+        let side_start = self.side.len();
+        self.side.extend_from_slice(id.as_bytes());
+        let id = side_start..self.side.len();
+        let key = original.key.map(|k| self.append_side(k));
+        let value = original.value.map(|v| self.append_side(v));
+        self.items.push(BufferedItem {
+            ticket,
+            lines: start..self.body.len(),
+            source_start,
+            id,
+            key,
+            value,
+        });
+        if self.oldest.is_none() {
+            self.oldest = Some(Instant::now());
+        }
+        processed
+    }
+
+    fn append_side(&mut self, bytes: &[u8]) -> Range<usize> {
+        let start = self.side.len();
+        self.side.extend_from_slice(bytes);
+        start..self.side.len()
+    }
+
+    /// Number of buffered documents.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Body size in bytes.
+    pub fn body_bytes(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether the size or count threshold is reached.
+    pub fn is_full(&self, policy: &FlushPolicy) -> bool {
+        self.body.len() >= policy.max_bytes || self.items.len() >= policy.max_items
+    }
+
+    /// When the interval threshold is reached, if anything is buffered.
+    pub fn deadline(&self, policy: &FlushPolicy) -> Option<Instant> {
+        self.oldest.map(|t| t + policy.interval)
+    }
+
+    /// Takes the buffered documents as a batch and leaves the buffer empty, with its capacity
+    /// sized for a batch like this one.
+    pub fn take(&mut self) -> Batch {
+        let body_capacity = self.body.len();
+        let side_capacity = self.side.len();
+        let items_capacity = self.items.len();
+        let batch = Batch {
+            body: Bytes::from(std::mem::replace(
+                &mut self.body,
+                Vec::with_capacity(body_capacity),
+            )),
+            side: std::mem::replace(&mut self.side, Vec::with_capacity(side_capacity)),
+            items: std::mem::replace(&mut self.items, Vec::with_capacity(items_capacity)),
+        };
+        self.oldest = None;
+        batch
+    }
+}
+
+/// A frozen set of documents: one bulk request and what its response needs.
+#[derive(Debug, Clone)]
+pub struct Batch {
+    body: Bytes,
+    side: Vec<u8>,
+    items: Vec<BufferedItem>,
+}
+
+impl Batch {
+    /// The items, in request order.
+    pub fn items(&self) -> &[BufferedItem] {
+        &self.items
+    }
+
+    /// Number of items.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether the batch holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The whole request body, without copying.
+    pub fn body(&self) -> Bytes {
+        self.body.clone()
+    }
+
+    /// The action and source lines of one item.
+    pub fn lines(&self, item: &BufferedItem) -> &[u8] {
+        &self.body[item.lines.clone()]
+    }
+
+    /// The document (source line without its newline) of one item.
+    pub fn source(&self, item: &BufferedItem) -> &[u8] {
+        let end = if item.lines.end > item.source_start && self.body[item.lines.end - 1] == b'\n' {
+            item.lines.end - 1
+        } else {
+            item.lines.end
+        };
+        &self.body[item.source_start..end]
+    }
+
+    /// The `_id` of one item.
+    pub fn id(&self, item: &BufferedItem) -> &[u8] {
+        &self.side[item.id.clone()]
+    }
+
+    /// The original Kafka key and value of one item.
+    pub fn original(&self, item: &BufferedItem) -> Original<'_> {
+        Original {
+            key: item.key.clone().map(|r| &self.side[r]),
+            value: item.value.clone().map(|r| &self.side[r]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::offsets::OffsetTracker;
+
+    fn push(buffer: &mut BulkBuffer, tracker: &mut OffsetTracker, offset: i64, id: &str) {
+        let ticket = tracker.track(0, offset);
+        let original = Original {
+            key: Some(b"k"),
+            value: Some(b"raw bytes"),
+        };
+        let processed = buffer.push(ticket, original, |body| {
+            body.extend_from_slice(format!("{{\"index\":{{\"_id\":\"{id}\"}}}}\n").as_bytes());
+            body.extend_from_slice(format!("{{\"n\":{offset}}}\n").as_bytes());
+            Processed::Document { id: id.to_owned() }
+        });
+        assert!(matches!(processed, Processed::Document { .. }));
+    }
+
+    #[test]
+    fn items_remember_their_lines_and_originals() {
+        let mut tracker = OffsetTracker::new();
+        let mut buffer = BulkBuffer::new();
+        push(&mut buffer, &mut tracker, 0, "a");
+        push(&mut buffer, &mut tracker, 1, "b");
+        let policy = FlushPolicy {
+            max_bytes: 1 << 20,
+            max_items: 2,
+            interval: Duration::from_secs(1),
+        };
+        assert!(buffer.is_full(&policy));
+        assert!(buffer.deadline(&policy).is_some());
+        let batch = buffer.take();
+        assert!(buffer.is_empty());
+        assert_eq!(buffer.deadline(&policy), None);
+        let items = batch.items();
+        assert_eq!(batch.source(&items[1]), b"{\"n\":1}");
+        assert_eq!(batch.id(&items[0]), b"a");
+        assert_eq!(
+            batch.lines(&items[0]),
+            b"{\"index\":{\"_id\":\"a\"}}\n{\"n\":0}\n"
+        );
+        assert_eq!(batch.original(&items[1]).value, Some(&b"raw bytes"[..]));
+        assert_eq!(
+            &batch.body()[..],
+            [batch.lines(&items[0]), batch.lines(&items[1])].concat()
+        );
+    }
+
+    #[test]
+    fn a_dropped_or_failed_event_leaves_nothing_behind() {
+        let mut tracker = OffsetTracker::new();
+        let mut buffer = BulkBuffer::new();
+        push(&mut buffer, &mut tracker, 0, "a");
+        let before = buffer.body_bytes();
+        let ticket = tracker.track(0, 1);
+        let original = Original {
+            key: None,
+            value: None,
+        };
+        let result = buffer.push(ticket, original, |body| {
+            body.extend_from_slice(b"half");
+            Processed::Failed {
+                stage: "mask".into(),
+                reason: "boom".into(),
+            }
+        });
+        assert!(matches!(result, Processed::Failed { .. }));
+        assert_eq!(buffer.body_bytes(), before);
+        assert_eq!(buffer.len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! The bulk indexer, split as Vector's elasticsearch sink is: the [`encoder`] buffers documents,
+//! the [`request`] builder makes bodies, the [`service`] sends them, [`classify`] reads responses
+//! item by item, and [`retry`] drives a batch to completion.
+
+pub mod classify;
+pub mod encoder;
+pub mod request;
+pub mod retry;
+pub mod service;

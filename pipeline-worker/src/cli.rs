@@ -1,0 +1,86 @@
+//! Command line: `pipeline-worker [--config FILE] run`.
+
+use clap::{Parser, Subcommand};
+use pipeline_common::build_info::BuildInfo;
+use pipeline_common::config::{ConfigSource, Settings};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// flow-stream pipeline worker: consumes pipeline input topics, runs the stages, bulk-indexes.
+#[derive(Debug, Parser)]
+#[command(name = "pipeline-worker", disable_version_flag = true)]
+pub struct Cli {
+    /// Configuration file (YAML); overridable key by key with FLOW__SECTION__KEY variables.
+    #[arg(long, global = true, env = "FLOW_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print name, version, rustc version and os/arch, then exit.
+    #[arg(long, short = 'V')]
+    pub version: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the worker until SIGTERM or SIGINT.
+    Run,
+}
+
+/// Build information of this binary.
+pub fn build_info() -> BuildInfo {
+    BuildInfo::new("pipeline-worker", env!("CARGO_PKG_VERSION"))
+}
+
+/// Entry point of the binary: parse, load configuration, dispatch.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.version {
+        println!("{}", build_info().line());
+        return ExitCode::SUCCESS;
+    }
+    let Some(Command::Run) = cli.command else {
+        eprintln!("pipeline-worker: a command is required (run); see --help");
+        return ExitCode::from(2);
+    };
+    let settings = match Settings::load(&ConfigSource::from_process(cli.config)) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("pipeline-worker: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    pipeline_common::telemetry::init(&settings.log);
+    #[allow(clippy::expect_used)] // start-up: without a runtime there is nothing to do
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "pipeline-worker failed");
+            eprintln!("pipeline-worker: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let app = crate::WorkerApp::build(settings).await?;
+    app.run_until(shutdown_signal()).await
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The task's Kafka consumer: configuration, and a context that tracks the assignment and commits
+//! synchronously when partitions are revoked.
+
+use crate::offsets::OffsetTracker;
+use pipeline_common::clients::kafka_base_config;
+use pipeline_common::config::Settings;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::KafkaResult;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Locks a mutex, recovering the data if a panicking holder poisoned it (the data is plain
+/// bookkeeping that stays consistent between statements).
+pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+/// State shared between the task loop and the consumer's rebalance callbacks (which librdkafka
+/// runs inside `recv`, on the task's own thread of control).
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Offsets of the messages in flight.
+    pub tracker: Mutex<OffsetTracker>,
+    /// Currently assigned partitions (reported in heartbeats).
+    pub assigned: Mutex<BTreeSet<i32>>,
+    /// Set when the assignment changed; the loop re-applies its pause state.
+    pub assignment_changed: AtomicBool,
+}
+
+/// The consumer context of one task.
+pub struct TaskContext {
+    topic: String,
+    shared: Arc<Shared>,
+}
+
+impl TaskContext {
+    /// A context for the consumer of `topic`.
+    pub fn new(topic: &str, shared: Arc<Shared>) -> Self {
+        TaskContext {
+            topic: topic.to_owned(),
+            shared,
+        }
+    }
+}
+
+impl ClientContext for TaskContext {}
+
+impl ConsumerContext for TaskContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        // Commit what is done on the revoked partitions before they change hands, and forget
+        // them: work still in flight for them completes into stale tickets and is redone by the
+        // next owner (at-least-once; the `_id` makes the second write an overwrite).
+        let mut commits = TopicPartitionList::new();
+        {
+            let mut tracker = lock(&self.shared.tracker);
+            let mut assigned = lock(&self.shared.assigned);
+            for element in revoked.elements() {
+                let partition = element.partition();
+                assigned.remove(&partition);
+                if let Some(offset) = tracker.revoke(partition) {
+                    let _ = commits.add_partition_offset(
+                        &self.topic,
+                        partition,
+                        Offset::Offset(offset),
+                    );
+                }
+            }
+        }
+        self.shared
+            .assignment_changed
+            .store(true, Ordering::Release);
+        if commits.count() > 0 {
+            match consumer.commit(&commits, CommitMode::Sync) {
+                Ok(()) => {
+                    tracing::info!(topic = %self.topic, partitions = commits.count(), "committed on revocation")
+                }
+                Err(error) => {
+                    tracing::warn!(topic = %self.topic, %error, "commit on revocation failed")
+                }
+            }
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(assignment) = rebalance {
+            let mut assigned = lock(&self.shared.assigned);
+            for element in assignment.elements() {
+                assigned.insert(element.partition());
+            }
+            tracing::info!(topic = %self.topic, partitions = ?*assigned, "partitions assigned");
+            self.shared
+                .assignment_changed
+                .store(true, Ordering::Release);
+        }
+    }
+
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        if let Err(error) = result {
+            tracing::warn!(topic = %self.topic, %error, "offset commit failed");
+        }
+    }
+}
+
+/// The consumer configuration of a pipeline's task: group `<prefix>.<name>.worker`, offsets
+/// stored and committed only by us, bounded prefetch, the `kafka.*` timeouts.
+pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdkafka::ClientConfig {
+    let mut config = kafka_base_config(settings);
+    config
+        .set("group.id", group)
+        .set("client.id", client_id)
+        // Only offsets whose messages are all done are ever committed, by the task itself.
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set(
+            "auto.offset.reset",
+            settings.kafka.auto_offset_reset.as_str(),
+        )
+        .set(
+            "session.timeout.ms",
+            settings.kafka.session_timeout_ms.to_string(),
+        )
+        .set(
+            "max.poll.interval.ms",
+            settings.kafka.max_poll_interval_ms.to_string(),
+        )
+        // Bounded prefetch: the local queue holds at most this many KiB.
+        .set(
+            "queued.max.messages.kbytes",
+            settings.kafka.queued_max_messages_kbytes.to_string(),
+        );
+    config
+}

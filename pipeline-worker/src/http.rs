@@ -1,0 +1,60 @@
+//! The worker's own HTTP endpoints: `/healthz` (alive), `/readyz` (reconciling against MariaDB),
+//! `/metrics` (Prometheus).
+
+use crate::metrics::ProcessStats;
+use crate::reconcile::Health;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+#[derive(Clone)]
+struct AppState {
+    health: Arc<Health>,
+    prometheus: PrometheusHandle,
+    /// Ready while the last successful reconciliation is at most this old.
+    stale_after_ms: i64,
+}
+
+/// The router of the worker's endpoints.
+pub fn router(health: Arc<Health>, prometheus: PrometheusHandle, stale_after_ms: i64) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .with_state(AppState {
+            health,
+            prometheus,
+            stale_after_ms,
+        })
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let last = state.health.last_reconcile_ms.load(Ordering::Relaxed);
+    let age = chrono::Utc::now().timestamp_millis() - last;
+    if last > 0 && age <= state.stale_after_ms {
+        (StatusCode::OK, "ready\n".to_owned())
+    } else if last == 0 {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no reconciliation against the database yet\n".to_owned(),
+        )
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: last reconciliation against the database {age} ms ago\n"),
+        )
+    }
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ProcessStats::publish_self();
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.prometheus.render(),
+    )
+}

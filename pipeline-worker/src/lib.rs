@@ -1,0 +1,23 @@
+//! pipeline-worker: the data plane of flow-stream (DESIGN §4).
+//!
+//! One [`task`] per running pipeline consumes its input topic, runs the stages ([`engine`]),
+//! bulk-indexes the documents ([`bulk`]), produces them to the output topic and failures to the
+//! error topic ([`producer`], [`dead_letter`]), and commits only the contiguous offsets whose
+//! messages are done ([`offsets`]). The [`reconcile`] supervisor keeps the tasks in line with
+//! MariaDB.
+
+pub mod app;
+pub mod bulk;
+pub mod cli;
+pub mod consumer;
+pub mod dead_letter;
+pub mod engine;
+pub mod http;
+pub mod metrics;
+pub mod offsets;
+pub mod pipeline;
+pub mod producer;
+pub mod reconcile;
+pub mod task;
+
+pub use app::WorkerApp;

@@ -1,0 +1,393 @@
+//! The supervisor: reconciles the running tasks against MariaDB, writes heartbeats, and restarts
+//! failed tasks.
+//!
+//! - every `worker.reconcileIntervalMs`: start a task for each pipeline in state `running`, hand a
+//!   changed definition (a new `version`) to its task without a restart, stop tasks whose pipeline
+//!   is no longer running;
+//! - every `worker.heartbeatIntervalMs`: one `worker_tasks` row per task (status, partitions,
+//!   counters, lag);
+//! - every watch interval (`server.watchWorkersIntervalMin`): restart failed tasks. A failed task
+//!   has left its consumer group, so the pipeline's other workers took its partitions meanwhile.
+
+use crate::bulk::retry::RetryPolicy;
+use crate::bulk::service::BulkService;
+use crate::consumer::{lock, Shared};
+use crate::metrics::{TaskMetrics, TaskStats};
+use crate::pipeline::build_spec;
+use crate::task::{self, TaskEnv, TaskFailure, TaskSpec, Topics};
+use pipeline_common::config::Settings;
+use pipeline_common::store::pipelines::{self, PipelineRow};
+use pipeline_common::store::worker_tasks::{self, TaskReport, TaskStatus};
+use sqlx::MySqlPool;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::MissedTickBehavior;
+use tokio_util::sync::CancellationToken;
+
+/// Health of the supervisor, read by `/readyz`.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// Unix milliseconds of the last successful reconciliation (0: none yet).
+    pub last_reconcile_ms: AtomicI64,
+}
+
+enum Run {
+    Running {
+        stop: CancellationToken,
+        join: JoinHandle<()>,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+struct TaskHandle {
+    row: PipelineRow,
+    /// Hands definition changes to the running task (none while failed before a first run).
+    spec_tx: Option<watch::Sender<Arc<TaskSpec>>>,
+    shared: Arc<Shared>,
+    stats: Arc<TaskStats>,
+    run: Run,
+    /// Distinguishes this run's exit notice from an earlier run's.
+    generation: u64,
+}
+
+struct Exit {
+    pipeline_id: String,
+    generation: u64,
+    result: Result<(), TaskFailure>,
+}
+
+/// Reconciles this worker's tasks against the desired state in MariaDB.
+pub struct Supervisor {
+    settings: Arc<Settings>,
+    pool: MySqlPool,
+    worker_id: String,
+    bulk: BulkService,
+    health: Arc<Health>,
+    tasks: HashMap<String, TaskHandle>,
+    exits_tx: mpsc::UnboundedSender<Exit>,
+    exits_rx: mpsc::UnboundedReceiver<Exit>,
+    next_generation: u64,
+}
+
+impl Supervisor {
+    /// A supervisor with no tasks yet.
+    pub fn new(
+        settings: Arc<Settings>,
+        pool: MySqlPool,
+        worker_id: String,
+        health: Arc<Health>,
+    ) -> anyhow::Result<Self> {
+        let bulk = BulkService::from_settings(
+            &settings,
+            Duration::from_millis(settings.worker.bulk_timeout_ms),
+        )?;
+        let (exits_tx, exits_rx) = mpsc::unbounded_channel();
+        Ok(Supervisor {
+            settings,
+            pool,
+            worker_id,
+            bulk,
+            health,
+            tasks: HashMap::new(),
+            exits_tx,
+            exits_rx,
+            next_generation: 0,
+        })
+    }
+
+    fn watch_interval(&self) -> Duration {
+        match self.settings.worker.watch_interval_ms {
+            0 => Duration::from_secs(self.settings.server.watch_workers_interval_min * 60),
+            ms => Duration::from_millis(ms),
+        }
+    }
+
+    /// Runs until `shutdown` fires, then stops every task gracefully and removes this worker's
+    /// rows.
+    pub async fn run(mut self, shutdown: CancellationToken) {
+        let every = |ms: u64| {
+            let mut tick = tokio::time::interval(Duration::from_millis(ms));
+            tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+            tick
+        };
+        let mut reconcile = every(self.settings.worker.reconcile_interval_ms);
+        let mut heartbeat = every(self.settings.worker.heartbeat_interval_ms);
+        let watch = self.watch_interval();
+        let mut watch_tick = tokio::time::interval_at(tokio::time::Instant::now() + watch, watch);
+        watch_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                Some(exit) = self.exits_rx.recv() => self.on_exit(exit).await,
+                _ = reconcile.tick() => self.reconcile().await,
+                _ = heartbeat.tick() => self.heartbeat().await,
+                _ = watch_tick.tick() => self.restart_failed().await,
+            }
+        }
+        self.stop_all().await;
+    }
+
+    async fn reconcile(&mut self) {
+        let rows = match pipelines::list_running(&self.pool).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "reconcile: reading pipelines failed");
+                return;
+            }
+        };
+        self.health
+            .last_reconcile_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
+        let mut wanted: HashMap<String, PipelineRow> =
+            rows.into_iter().map(|row| (row.id.clone(), row)).collect();
+        // Stop what is no longer running, and what was renamed (its topics changed).
+        let gone: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(id, handle)| {
+                wanted
+                    .get(*id)
+                    .is_none_or(|row| row.name != handle.row.name)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            if let Some(handle) = self.tasks.remove(&id) {
+                self.stop_task(handle).await;
+            }
+        }
+        for (id, row) in wanted.drain() {
+            match self.tasks.get_mut(&id) {
+                None => self.start(row).await,
+                Some(handle) if handle.row.version != row.version => {
+                    match build_spec(&row, &self.settings) {
+                        Ok(spec) => {
+                            tracing::info!(pipeline = %row.name, from = handle.row.version,
+                                to = row.version, "applying the changed definition");
+                            if let Some(spec_tx) = &handle.spec_tx {
+                                spec_tx.send_replace(Arc::new(spec));
+                            }
+                        }
+                        Err(error) => {
+                            tracing::error!(pipeline = %row.name, %error,
+                                "the changed definition is invalid; keeping the previous one");
+                        }
+                    }
+                    handle.row = row;
+                }
+                Some(_) => {}
+            }
+        }
+    }
+
+    async fn start(&mut self, row: PipelineRow) {
+        let spec = match build_spec(&row, &self.settings) {
+            Ok(spec) => spec,
+            Err(error) => {
+                // mgmt validates definitions, so this is a version skew or a hand-edited row.
+                tracing::error!(pipeline = %row.name, %error, "cannot run pipeline: invalid definition");
+                let handle = TaskHandle {
+                    row,
+                    spec_tx: None,
+                    shared: Arc::new(Shared::default()),
+                    stats: Arc::new(TaskStats::default()),
+                    run: Run::Failed {
+                        reason: format!("invalid definition: {error}"),
+                    },
+                    generation: 0,
+                };
+                self.report_failure(&handle).await;
+                self.tasks.insert(handle.row.id.clone(), handle);
+                return;
+            }
+        };
+        let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));
+        let mut handle = TaskHandle {
+            row,
+            spec_tx: Some(spec_tx),
+            shared: Arc::new(Shared::default()),
+            stats: Arc::new(TaskStats::default()),
+            run: Run::Failed {
+                reason: String::new(),
+            },
+            generation: 0,
+        };
+        self.spawn(&mut handle, spec_rx);
+        self.tasks.insert(handle.row.id.clone(), handle);
+    }
+
+    fn spawn(&mut self, handle: &mut TaskHandle, spec_rx: watch::Receiver<Arc<TaskSpec>>) {
+        self.next_generation += 1;
+        let generation = self.next_generation;
+        // A fresh run starts from the committed offsets with empty bookkeeping.
+        handle.shared = Arc::new(Shared::default());
+        let stop = CancellationToken::new();
+        let env = TaskEnv {
+            settings: self.settings.clone(),
+            worker_id: self.worker_id.clone(),
+            pipeline: handle.row.name.clone(),
+            topics: Topics::new(&self.settings.kafka.topic_prefix, &handle.row.name),
+            bulk: self.bulk.clone(),
+            retry: RetryPolicy {
+                initial_backoff: Duration::from_millis(
+                    self.settings.worker.retry_initial_backoff_ms,
+                ),
+                max_backoff: Duration::from_millis(self.settings.worker.retry_max_backoff_ms),
+                failure_threshold: self.settings.server.failure_threshold,
+            },
+            metrics: Arc::new(TaskMetrics::new(&handle.row.name, handle.stats.clone())),
+            shared: handle.shared.clone(),
+            shutdown_grace: Duration::from_millis(self.settings.worker.shutdown_grace_ms),
+        };
+        let exits = self.exits_tx.clone();
+        let pipeline_id = handle.row.id.clone();
+        let token = stop.clone();
+        tracing::info!(pipeline = %handle.row.name, version = handle.row.version, "starting task");
+        let join = tokio::spawn(async move {
+            let result = task::run(env, spec_rx, token).await;
+            let _ = exits.send(Exit {
+                pipeline_id,
+                generation,
+                result,
+            });
+        });
+        handle.generation = generation;
+        handle.run = Run::Running { stop, join };
+    }
+
+    async fn on_exit(&mut self, exit: Exit) {
+        let Some(handle) = self.tasks.get_mut(&exit.pipeline_id) else {
+            return;
+        };
+        if handle.generation != exit.generation {
+            return;
+        }
+        let reason = match exit.result {
+            Ok(()) => "task ended unexpectedly".to_owned(),
+            Err(TaskFailure(reason)) => reason,
+        };
+        tracing::error!(pipeline = %handle.row.name, %reason, "task failed; the watcher retries it");
+        handle.run = Run::Failed { reason };
+        let handle = &self.tasks[&exit.pipeline_id];
+        self.report_failure(handle).await;
+    }
+
+    async fn restart_failed(&mut self) {
+        let failed: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|(_, h)| matches!(h.run, Run::Failed { .. }))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in failed {
+            let Some(mut handle) = self.tasks.remove(&id) else {
+                continue;
+            };
+            match build_spec(&handle.row, &self.settings) {
+                Ok(spec) => {
+                    tracing::info!(pipeline = %handle.row.name, "restarting failed task");
+                    let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));
+                    handle.spec_tx = Some(spec_tx);
+                    self.spawn(&mut handle, spec_rx);
+                    if let Err(error) =
+                        worker_tasks::clear_failure(&self.pool, &handle.row.id, &self.worker_id)
+                            .await
+                    {
+                        tracing::warn!(%error, "clearing the pipeline's failure reason failed");
+                    }
+                    self.tasks.insert(id, handle);
+                    self.heartbeat().await;
+                }
+                Err(_) => {
+                    self.tasks.insert(id, handle);
+                }
+            }
+        }
+    }
+
+    fn report(&self, handle: &TaskHandle) -> TaskReport {
+        let (status, last_error) = match &handle.run {
+            Run::Running { .. } => (TaskStatus::Running, None),
+            Run::Failed { reason } => (TaskStatus::Failed, Some(reason.clone())),
+        };
+        let stats = &handle.stats;
+        let lag = stats.lag.load(Ordering::Relaxed);
+        let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed) as i64;
+        TaskReport {
+            pipeline_id: handle.row.id.clone(),
+            worker_id: self.worker_id.clone(),
+            status,
+            partitions: if status == TaskStatus::Running {
+                lock(&handle.shared.assigned).iter().copied().collect()
+            } else {
+                Vec::new()
+            },
+            consumed: count(&stats.consumed),
+            indexed: count(&stats.indexed),
+            dead_lettered: count(&stats.dead_lettered),
+            filtered: count(&stats.filtered),
+            lag: (lag >= 0 && status == TaskStatus::Running).then_some(lag),
+            last_error,
+            pipeline_version: handle.row.version,
+        }
+    }
+
+    async fn report_failure(&self, handle: &TaskHandle) {
+        let report = self.report(handle);
+        if let Err(error) = worker_tasks::record_failure(&self.pool, &report).await {
+            tracing::warn!(%error, "recording the task failure failed");
+        }
+    }
+
+    async fn heartbeat(&self) {
+        for handle in self.tasks.values() {
+            let report = self.report(handle);
+            if let Err(error) = worker_tasks::upsert(&self.pool, &report).await {
+                tracing::warn!(%error, "heartbeat write failed");
+                return;
+            }
+        }
+    }
+
+    async fn stop_task(&self, handle: TaskHandle) {
+        tracing::info!(pipeline = %handle.row.name, "stopping task: pipeline no longer running");
+        if let Run::Running { stop, join } = handle.run {
+            stop.cancel();
+            let _ = join.await;
+        }
+        if let Err(error) = worker_tasks::set_status(
+            &self.pool,
+            &handle.row.id,
+            &self.worker_id,
+            TaskStatus::Stopped,
+        )
+        .await
+        {
+            tracing::warn!(%error, "marking the task stopped failed");
+        }
+    }
+
+    async fn stop_all(&mut self) {
+        let mut joins = Vec::new();
+        for (_, handle) in self.tasks.drain() {
+            if let Run::Running { stop, join } = handle.run {
+                stop.cancel();
+                joins.push(join);
+            }
+        }
+        for join in joins {
+            let _ = join.await;
+        }
+        match worker_tasks::delete_worker(&self.pool, &self.worker_id).await {
+            Ok(n) => tracing::info!(rows = n, "removed this worker's task rows"),
+            Err(error) => tracing::warn!(%error, "removing this worker's task rows failed"),
+        }
+    }
+}

@@ -1,0 +1,544 @@
+//! One pipeline's task on this worker: consume → process → bulk index → output / dead letter →
+//! commit the contiguous done offsets.
+//!
+//! Everything runs in one loop (`tokio::select!`), except the bulk flush, which runs as its own
+//! tokio task so that the next buffer fills while a request is in flight. At most one flush is in
+//! flight; when the next buffer is full too, the assigned partitions are paused, which bounds
+//! memory at two buffers plus the consumer's prefetch queue.
+
+use crate::bulk::classify::ItemOutcome;
+use crate::bulk::encoder::{Batch, BulkBuffer, FlushPolicy, Original};
+use crate::bulk::retry::{flush, FlushEnd, FlushReport, RetryPolicy};
+use crate::bulk::service::BulkService;
+use crate::consumer::{consumer_config, lock, Shared, TaskContext};
+use crate::dead_letter::{DeadLetter, INDEX_STAGE};
+use crate::engine::{Processed, Processor, SourceRecord};
+use crate::metrics::TaskMetrics;
+use crate::producer::{self, Acknowledged, Completes, Delivery};
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use pipeline_common::config::Settings;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::producer::FutureProducer;
+use rdkafka::{Offset, TopicPartitionList};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+/// How often done offsets are committed (asynchronously) while running.
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What a definition change can alter without restarting the task.
+pub struct TaskSpec {
+    /// `pipelines.version` this spec was built from.
+    pub version: i64,
+    /// The decode + stage chain + document builder.
+    pub processor: Arc<dyn Processor>,
+    /// Flush thresholds (the pipeline's own, else the server defaults).
+    pub flush: FlushPolicy,
+}
+
+/// The three topics of a pipeline.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    /// `<prefix>.<name>.input`.
+    pub input: String,
+    /// `<prefix>.<name>.output`.
+    pub output: String,
+    /// `<prefix>.<name>.error`.
+    pub error: String,
+}
+
+impl Topics {
+    /// The topics of pipeline `name` under `prefix`.
+    pub fn new(prefix: &str, name: &str) -> Self {
+        Topics {
+            input: format!("{prefix}.{name}.input"),
+            output: format!("{prefix}.{name}.output"),
+            error: format!("{prefix}.{name}.error"),
+        }
+    }
+}
+
+/// What a task needs for its whole life.
+pub struct TaskEnv {
+    /// Configuration.
+    pub settings: Arc<Settings>,
+    /// This worker's id (the Kafka `client.id`).
+    pub worker_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Its topics.
+    pub topics: Topics,
+    /// Where documents go.
+    pub bulk: BulkService,
+    /// Retry policy of bulk requests.
+    pub retry: RetryPolicy,
+    /// Metrics and heartbeat counters.
+    pub metrics: Arc<TaskMetrics>,
+    /// State shared with the consumer context and the heartbeat.
+    pub shared: Arc<Shared>,
+    /// How long a graceful stop may take to flush and commit.
+    pub shutdown_grace: Duration,
+}
+
+/// Why a task stopped on its own.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct TaskFailure(pub String);
+
+type Consumer_ = StreamConsumer<TaskContext>;
+
+/// Runs the task until `stop` fires (graceful: flush, commit, leave the group) or it fails.
+pub async fn run(
+    env: TaskEnv,
+    mut spec_rx: watch::Receiver<Arc<TaskSpec>>,
+    stop: CancellationToken,
+) -> Result<(), TaskFailure> {
+    let group = format!(
+        "{}.{}.worker",
+        env.settings.kafka.topic_prefix, env.pipeline
+    );
+    let consumer: Arc<Consumer_> = Arc::new(
+        consumer_config(&env.settings, &group, &env.worker_id)
+            .create_with_context(TaskContext::new(&env.topics.input, env.shared.clone()))
+            .map_err(|e| TaskFailure(format!("creating the consumer: {e}")))?,
+    );
+    consumer
+        .subscribe(&[&env.topics.input])
+        .map_err(|e| TaskFailure(format!("subscribing to {}: {e}", env.topics.input)))?;
+    let producer = producer::create_producer(&env.settings)
+        .map_err(|e| TaskFailure(format!("creating the producer: {e}")))?;
+
+    let lag_stop = stop.child_token();
+    let lag = tokio::spawn(report_lag(
+        consumer.clone(),
+        env.topics.input.clone(),
+        env.metrics.clone(),
+        Duration::from_millis(env.settings.worker.heartbeat_interval_ms),
+        lag_stop.clone(),
+    ));
+
+    let spec = spec_rx.borrow_and_update().clone();
+    let mut state = TaskState {
+        env,
+        producer,
+        spec,
+        buffer: BulkBuffer::new(),
+        flight: None,
+        deliveries: FuturesUnordered::new(),
+        consecutive_failures: 0,
+        flush_abort: CancellationToken::new(),
+        paused: false,
+    };
+    let result = state.consume(&consumer, &mut spec_rx, &stop).await;
+    let result = match result {
+        Ok(()) => state.drain(&consumer).await,
+        Err(failure) => {
+            // Stop without committing anything more: what is not done stays uncommitted and is
+            // redelivered when the task (here or elsewhere) consumes the partitions again.
+            state.flush_abort.cancel();
+            Err(failure)
+        }
+    };
+    lag_stop.cancel();
+    let _ = lag.await;
+    // Closing the consumer leaves the group (the revocation callback commits what is done); it
+    // blocks on the broker, so it runs off the async threads.
+    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+    result
+}
+
+struct TaskState {
+    env: TaskEnv,
+    producer: FutureProducer,
+    spec: Arc<TaskSpec>,
+    buffer: BulkBuffer,
+    flight: Option<JoinHandle<(Batch, FlushReport)>>,
+    deliveries: FuturesUnordered<Delivery>,
+    consecutive_failures: u32,
+    /// Ends the retries of an in-flight flush (failure, or a graceful stop out of time).
+    flush_abort: CancellationToken,
+    paused: bool,
+}
+
+async fn wait_flight(
+    flight: &mut Option<JoinHandle<(Batch, FlushReport)>>,
+) -> Result<(Batch, FlushReport), tokio::task::JoinError> {
+    match flight {
+        Some(handle) => handle.await,
+        None => std::future::pending().await,
+    }
+}
+
+impl TaskState {
+    /// The consuming loop; returns `Ok` when asked to stop.
+    async fn consume(
+        &mut self,
+        consumer: &Consumer_,
+        spec_rx: &mut watch::Receiver<Arc<TaskSpec>>,
+        stop: &CancellationToken,
+    ) -> Result<(), TaskFailure> {
+        let mut messages = consumer.stream();
+        let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
+        commit_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let far = || Instant::now() + Duration::from_secs(3600);
+        let deadline_timer = tokio::time::sleep_until(far());
+        tokio::pin!(deadline_timer);
+        let mut armed: Option<Instant> = None;
+        loop {
+            self.maybe_start_flush();
+            self.apply_pause(consumer);
+            // Re-arm the interval timer only when the oldest document changes.
+            let deadline = if self.flight.is_none() {
+                self.buffer
+                    .deadline(&self.spec.flush)
+                    .map(Instant::from_std)
+            } else {
+                None
+            };
+            if deadline != armed {
+                deadline_timer.as_mut().reset(deadline.unwrap_or_else(far));
+                armed = deadline;
+            }
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return Ok(()),
+                Some(ack) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                    self.acknowledged(ack)?;
+                }
+                joined = wait_flight(&mut self.flight) => {
+                    self.flight = None;
+                    let (batch, report) = joined
+                        .map_err(|e| TaskFailure(format!("bulk flush task died: {e}")))?;
+                    self.flushed(batch, report).await?;
+                }
+                changed = spec_rx.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    let spec = spec_rx.borrow_and_update().clone();
+                    tracing::info!(pipeline = %self.env.pipeline, version = spec.version, "definition changed; new events use it");
+                    self.spec = spec;
+                }
+                () = &mut deadline_timer, if armed.is_some() => {
+                    armed = None;
+                    deadline_timer.as_mut().reset(far());
+                    // The loop head starts the flush: the oldest document is old enough.
+                    self.start_flush();
+                }
+                _ = commit_tick.tick() => self.commit(consumer, CommitMode::Async),
+                message = messages.next() => match message {
+                    Some(Ok(message)) => self.on_message(&message).await?,
+                    Some(Err(error)) => {
+                        tracing::warn!(pipeline = %self.env.pipeline, %error, "consumer error");
+                    }
+                    None => return Ok(()),
+                },
+            }
+        }
+    }
+
+    /// Graceful end: flush what is buffered, wait for the broker's acknowledgements, commit.
+    async fn drain(&mut self, consumer: &Consumer_) -> Result<(), TaskFailure> {
+        let grace = self.env.shutdown_grace;
+        let drained = tokio::time::timeout(grace, async {
+            loop {
+                if let Some(flight) = self.flight.as_mut() {
+                    let joined = flight.await;
+                    self.flight = None;
+                    let (batch, report) =
+                        joined.map_err(|e| TaskFailure(format!("bulk flush task died: {e}")))?;
+                    self.flushed(batch, report).await?;
+                } else if !self.buffer.is_empty() {
+                    self.start_flush();
+                } else if let Some(ack) = self.deliveries.next().await {
+                    self.acknowledged(ack)?;
+                } else {
+                    return Ok::<(), TaskFailure>(());
+                }
+            }
+        })
+        .await;
+        let result = match drained {
+            Ok(result) => result,
+            Err(_) => {
+                self.flush_abort.cancel();
+                tracing::warn!(pipeline = %self.env.pipeline, grace_ms = grace.as_millis() as u64,
+                    "stopping before everything was flushed; the rest is redelivered");
+                Ok(())
+            }
+        };
+        self.commit(consumer, CommitMode::Sync);
+        result
+    }
+
+    fn maybe_start_flush(&mut self) {
+        if self.flight.is_some() || self.buffer.is_empty() {
+            return;
+        }
+        let due = self
+            .buffer
+            .deadline(&self.spec.flush)
+            .is_some_and(|d| d <= std::time::Instant::now());
+        if due || self.buffer.is_full(&self.spec.flush) {
+            self.start_flush();
+        }
+    }
+
+    fn start_flush(&mut self) {
+        if self.flight.is_some() || self.buffer.is_empty() {
+            return;
+        }
+        let batch = self.buffer.take();
+        let service = self.env.bulk.clone();
+        let policy = self.env.retry;
+        let failures = self.consecutive_failures;
+        let metrics = self.env.metrics.bulk.clone();
+        let abort = self.flush_abort.clone();
+        self.flight = Some(tokio::spawn(async move {
+            let report = flush(&batch, &service, &policy, failures, &metrics, &abort).await;
+            (batch, report)
+        }));
+    }
+
+    /// Pauses fetching while a flush is in flight and the next buffer is full; resumes after.
+    fn apply_pause(&mut self, consumer: &Consumer_) {
+        let want = self.flight.is_some() && self.buffer.is_full(&self.spec.flush);
+        let changed = self
+            .env
+            .shared
+            .assignment_changed
+            .swap(false, Ordering::AcqRel);
+        if want == self.paused && !(want && changed) {
+            return;
+        }
+        let Ok(assignment) = consumer.assignment() else {
+            return;
+        };
+        let result = if want {
+            consumer.pause(&assignment)
+        } else {
+            consumer.resume(&assignment)
+        };
+        match result {
+            Ok(()) => self.paused = want,
+            Err(error) => {
+                tracing::warn!(pipeline = %self.env.pipeline, %error, "pause/resume failed")
+            }
+        }
+    }
+
+    async fn on_message(&mut self, message: &BorrowedMessage<'_>) -> Result<(), TaskFailure> {
+        self.env.metrics.consumed();
+        let partition = message.partition();
+        let offset = message.offset();
+        let ticket = lock(&self.env.shared.tracker).track(partition, offset);
+        let record = SourceRecord {
+            topic: message.topic(),
+            partition,
+            offset,
+            key: message.key(),
+            payload: message.payload(),
+            headers: message.headers(),
+            timestamp_ms: message.timestamp().to_millis(),
+        };
+        let original = Original {
+            key: record.key,
+            value: record.payload,
+        };
+        let processor = &self.spec.processor;
+        match self
+            .buffer
+            .push(ticket, original, |body| processor.process(&record, body))
+        {
+            Processed::Document { .. } => Ok(()),
+            Processed::Dropped => {
+                lock(&self.env.shared.tracker).complete(ticket);
+                self.env.metrics.filtered();
+                Ok(())
+            }
+            Processed::Failed { stage, reason } => {
+                let headers = DeadLetter {
+                    stage: &stage,
+                    reason: &reason,
+                    status: None,
+                    source_topic: &self.env.topics.input,
+                    source_partition: partition,
+                    source_offset: offset,
+                    pipeline: &self.env.pipeline,
+                }
+                .headers();
+                let delivery = producer::send(
+                    &self.producer,
+                    &self.env.topics.error,
+                    record.key,
+                    record.payload,
+                    Some(headers),
+                    ticket,
+                    Completes::DeadLetter(stage),
+                )
+                .await
+                .map_err(|e| TaskFailure(format!("producing a dead letter: {e}")))?;
+                self.deliveries.push(delivery);
+                Ok(())
+            }
+        }
+    }
+
+    /// A flush ended: produce the indexed documents to the output topic and the rejected ones to
+    /// the error topic; their acknowledgements complete the offsets.
+    async fn flushed(&mut self, batch: Batch, report: FlushReport) -> Result<(), TaskFailure> {
+        self.consecutive_failures = report.consecutive_failures;
+        for (item, outcome) in batch.items().iter().zip(&report.outcomes) {
+            let delivery = match outcome {
+                ItemOutcome::Done => {
+                    producer::send(
+                        &self.producer,
+                        &self.env.topics.output,
+                        Some(batch.id(item)),
+                        Some(batch.source(item)),
+                        None,
+                        item.ticket,
+                        Completes::Indexed,
+                    )
+                    .await
+                }
+                ItemOutcome::DeadLetter { status, reason } => {
+                    let original = batch.original(item);
+                    let headers = DeadLetter {
+                        stage: INDEX_STAGE,
+                        reason,
+                        status: Some(*status),
+                        source_topic: &self.env.topics.input,
+                        source_partition: item.ticket.partition,
+                        source_offset: item.ticket.offset,
+                        pipeline: &self.env.pipeline,
+                    }
+                    .headers();
+                    producer::send(
+                        &self.producer,
+                        &self.env.topics.error,
+                        original.key,
+                        original.value,
+                        Some(headers),
+                        item.ticket,
+                        Completes::DeadLetter(INDEX_STAGE.to_owned()),
+                    )
+                    .await
+                }
+                // Not settled (the flush gave up or was interrupted): never completed, so never
+                // committed.
+                ItemOutcome::Retry { .. } => continue,
+            };
+            let delivery = delivery
+                .map_err(|e| TaskFailure(format!("producing to the output or error topic: {e}")))?;
+            self.deliveries.push(delivery);
+        }
+        match report.end {
+            FlushEnd::Complete | FlushEnd::Interrupted => Ok(()),
+            FlushEnd::GaveUp(reason) => Err(TaskFailure(reason)),
+        }
+    }
+
+    fn acknowledged(&mut self, ack: Acknowledged) -> Result<(), TaskFailure> {
+        if let Err(error) = ack.result {
+            return Err(TaskFailure(format!(
+                "the broker did not take a record for offset {} of partition {}: {error}",
+                ack.ticket.offset, ack.ticket.partition
+            )));
+        }
+        lock(&self.env.shared.tracker).complete(ack.ticket);
+        match ack.completes {
+            Completes::Indexed => self.env.metrics.indexed(1),
+            Completes::DeadLetter(stage) => self.env.metrics.dead_lettered(&stage),
+        }
+        Ok(())
+    }
+
+    /// Commits the contiguous done offsets (only those that moved, unless synchronous).
+    fn commit(&self, consumer: &Consumer_, mode: CommitMode) {
+        let commits = {
+            let mut tracker = lock(&self.env.shared.tracker);
+            match mode {
+                CommitMode::Sync => tracker.all_commits(),
+                CommitMode::Async => tracker.take_commits(),
+            }
+        };
+        if commits.is_empty() {
+            return;
+        }
+        let mut list = TopicPartitionList::new();
+        for (partition, offset) in commits {
+            let _ = list.add_partition_offset(
+                &self.env.topics.input,
+                partition,
+                Offset::Offset(offset),
+            );
+        }
+        if let Err(error) = consumer.commit(&list, mode) {
+            tracing::warn!(pipeline = %self.env.pipeline, %error, "offset commit failed");
+        }
+    }
+}
+
+/// Publishes the consumer lag (high watermark minus position, summed over the assigned
+/// partitions) every `interval`. Watermark queries block on the broker, so they run off the
+/// async threads, outside the task loop.
+async fn report_lag(
+    consumer: Arc<Consumer_>,
+    topic: String,
+    metrics: Arc<TaskMetrics>,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let consumer = consumer.clone();
+        let topic = topic.clone();
+        let lag = tokio::task::spawn_blocking(move || -> Option<i64> {
+            let positions = consumer.position().ok()?;
+            let mut total = 0i64;
+            for element in positions.elements() {
+                let (_, high) = consumer
+                    .fetch_watermarks(&topic, element.partition(), Duration::from_secs(2))
+                    .ok()?;
+                let position = match element.offset() {
+                    Offset::Offset(o) => o,
+                    _ => match consumer.committed_offsets(
+                        {
+                            let mut one = TopicPartitionList::new();
+                            one.add_partition(&topic, element.partition());
+                            one
+                        },
+                        Duration::from_secs(2),
+                    ) {
+                        Ok(list) => list
+                            .elements()
+                            .first()
+                            .and_then(|e| e.offset().to_raw())
+                            .filter(|o| *o >= 0)
+                            .unwrap_or(0),
+                        Err(_) => return None,
+                    },
+                };
+                total += (high - position).max(0);
+            }
+            Some(total)
+        })
+        .await;
+        if let Ok(Some(lag)) = lag {
+            metrics.lag(lag);
+        }
+    }
+}

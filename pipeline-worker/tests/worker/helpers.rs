@@ -1,0 +1,512 @@
+//! What every worker test needs: a database with the schema, a pipeline row, its topics, an
+//! independent producer, readers of the index and the topics, and a worker to run.
+
+use pipeline_common::config::{ConfigSource, Settings};
+use pipeline_common::model::{PipelineDefinition, ValidationContext};
+use pipeline_common::store::worker_tasks::{self, TaskRow};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+use sqlx::MySqlPool;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+pub const PREFIX: &str = "pipeline";
+
+/// Tests run two at a time: each drives a worker, a broker and osmem (about 2.7k docs/s) on a
+/// small machine, and unbounded parallelism only makes every test time out.
+pub async fn slot() -> tokio::sync::SemaphorePermit<'static> {
+    static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    SLOTS.acquire().await.unwrap()
+}
+
+/// One test's world: a fresh database, a pipeline row and its topics.
+pub struct World {
+    pub db_url: String,
+    pub pool: MySqlPool,
+    pub brokers: String,
+    pub opensearch: String,
+    pub name: String,
+    pub pipeline_id: String,
+    pub partitions: i32,
+    pub dir: tempfile::TempDir,
+}
+
+impl World {
+    /// A fresh database with the schema, a running pipeline with `definition` extras merged into
+    /// a minimal definition, and its three topics on `brokers`.
+    pub async fn new(brokers: &str, opensearch: &str, partitions: i32, extra: Value) -> World {
+        let db_url = test_support::fresh_database().await;
+        let pool = MySqlPool::connect(&db_url).await.unwrap();
+        sqlx::migrate!("../pipeline-mgmt/migrations")
+            .run(&pool)
+            .await
+            .unwrap();
+        let name = test_support::unique_name("w");
+        let mut body = json!({
+            "name": name,
+            "index": name,
+            "topics": {"partitions": partitions, "replicationFactor": 1},
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                body.insert(k.clone(), v.clone());
+            }
+        }
+        let definition = PipelineDefinition::parse(&body, &ValidationContext::default())
+            .unwrap_or_else(|e| panic!("invalid test definition: {e:?}"))
+            .to_json();
+        let pipeline_id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO pipelines (id, name, definition, state, version, created_by, created_at, updated_at) \
+             VALUES (?, ?, ?, 'running', 1, 'test', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6))",
+        )
+        .bind(&pipeline_id)
+        .bind(&name)
+        .bind(sqlx::types::Json(&definition))
+        .execute(&pool)
+        .await
+        .unwrap();
+        let world = World {
+            db_url,
+            pool,
+            brokers: brokers.to_owned(),
+            opensearch: opensearch.to_owned(),
+            name,
+            pipeline_id,
+            partitions,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        world.create_topics().await;
+        world
+    }
+
+    pub fn topic(&self, kind: &str) -> String {
+        format!("{PREFIX}.{}.{kind}", self.name)
+    }
+
+    pub fn group(&self) -> String {
+        format!("{PREFIX}.{}.worker", self.name)
+    }
+
+    async fn create_topics(&self) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
+        let names: Vec<String> = ["input", "output", "error"]
+            .iter()
+            .map(|k| self.topic(k))
+            .collect();
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|n| NewTopic::new(n, self.partitions, TopicReplication::Fixed(1)))
+            .collect();
+        let results = admin
+            .create_topics(&topics, &AdminOptions::new())
+            .await
+            .unwrap();
+        for result in results {
+            result.unwrap();
+        }
+    }
+
+    /// Environment variables configuring a worker for this world.
+    pub fn vars(&self, worker_id: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
+        let (host, port) = self.brokers.rsplit_once(':').unwrap();
+        let mut vars: Vec<(String, String)> = vec![
+            ("FLOW__DATABASE__URL", self.db_url.as_str()),
+            ("FLOW__MQ__MQ_HOST", host),
+            ("FLOW__MQ__MQ_PORT", port),
+            ("FLOW__OPENSEARCH__URLS", self.opensearch.as_str()),
+            ("FLOW__WORKER__HTTP_PORT", "0"),
+            ("FLOW__WORKER__ID", worker_id),
+            ("FLOW__WORKER__RECONCILE_INTERVAL_MS", "300"),
+            ("FLOW__WORKER__HEARTBEAT_INTERVAL_MS", "300"),
+            ("FLOW__WORKER__BULK_TIMEOUT_MS", "5000"),
+            ("FLOW__KAFKA__TOPIC_PREFIX", PREFIX),
+            ("FLOW__KAFKA__SESSION_TIMEOUT_MS", "10000"),
+            ("FLOW__SERVER__FLUSH_INTERVAL_SEC", "1"),
+            ("FLOW__SERVER__FLUSH_ITEMS", "2000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        for (k, v) in overrides {
+            vars.retain(|(key, _)| key != k);
+            vars.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        vars
+    }
+
+    pub fn settings(&self, worker_id: &str, overrides: &[(&str, &str)]) -> Settings {
+        Settings::load(&ConfigSource {
+            file: None,
+            environment: None,
+            vars: self.vars(worker_id, overrides),
+        })
+        .unwrap()
+    }
+
+    /// Produces records with the independent Python client; returns how many were acknowledged.
+    pub fn produce(&self, records: &[(Option<Vec<u8>>, Vec<u8>)]) -> usize {
+        let path = self
+            .dir
+            .path()
+            .join(format!("records-{}.bin", uuid::Uuid::new_v4().simple()));
+        let mut data = Vec::new();
+        for (key, value) in records {
+            match key {
+                Some(k) => {
+                    data.extend_from_slice(&(k.len() as i32).to_be_bytes());
+                    data.extend_from_slice(k);
+                }
+                None => data.extend_from_slice(&(-1i32).to_be_bytes()),
+            }
+            data.extend_from_slice(&(value.len() as i32).to_be_bytes());
+            data.extend_from_slice(value);
+        }
+        std::fs::write(&path, data).unwrap();
+        produce_file(&self.brokers, &self.topic("input"), &path)
+    }
+
+    /// Number of documents in the pipeline's index (0 when it does not exist yet).
+    pub async fn count(&self) -> u64 {
+        count(&self.opensearch, &self.name).await
+    }
+
+    /// Waits until the index holds `n` documents and stays there; panics on timeout.
+    pub async fn wait_count(&self, n: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let c = self.count().await;
+            if c == n {
+                return;
+            }
+            assert!(
+                c <= n,
+                "index holds {c} documents, more than the {n} expected"
+            );
+            assert!(
+                Instant::now() < deadline,
+                "index holds {c} documents, expected {n}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    pub async fn get_doc(&self, id: &str) -> Option<Value> {
+        let url = format!("{}/{}/_doc/{id}", self.opensearch, self.name);
+        let response = reqwest::get(url).await.unwrap();
+        if response.status() == 404 {
+            return None;
+        }
+        let body: Value = response.json().await.unwrap();
+        body.get("found")
+            .and_then(Value::as_bool)
+            .filter(|f| *f)
+            .map(|_| body["_source"].clone())
+    }
+
+    /// Every record of the topic `<kind>`, reading until `expected` or `timeout`.
+    pub fn read_topic(&self, kind: &str, expected: usize, timeout: Duration) -> Vec<Record> {
+        read_topic(
+            &self.brokers,
+            &self.topic(kind),
+            self.partitions,
+            expected,
+            timeout,
+        )
+    }
+
+    /// The pipeline group's committed offsets and the input topic's end offsets, per partition.
+    pub fn committed_and_end(&self) -> (Vec<i64>, Vec<i64>) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", self.group())
+            .set("enable.auto.commit", "false")
+            .create()
+            .unwrap();
+        let topic = self.topic("input");
+        let mut list = TopicPartitionList::new();
+        for p in 0..self.partitions {
+            list.add_partition(&topic, p);
+        }
+        let committed = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .unwrap();
+        let committed = (0..self.partitions)
+            .map(|p| {
+                committed
+                    .find_partition(&topic, p)
+                    .and_then(|e| e.offset().to_raw())
+                    .unwrap_or(-1)
+                    .max(0)
+            })
+            .collect();
+        let ends = (0..self.partitions)
+            .map(|p| {
+                consumer
+                    .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                    .unwrap()
+                    .1
+            })
+            .collect();
+        (committed, ends)
+    }
+
+    /// Waits until the committed offsets are at the end of the input topic.
+    pub async fn wait_committed_at_end(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let (committed, ends) = self.committed_and_end();
+            if committed == ends {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "committed {committed:?}, end of topic {ends:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    pub async fn tasks(&self) -> Vec<TaskRow> {
+        worker_tasks::list_for_pipeline(&self.pool, &self.pipeline_id)
+            .await
+            .unwrap()
+    }
+
+    pub async fn state_reason(&self) -> Option<String> {
+        sqlx::query_scalar("SELECT state_reason FROM pipelines WHERE id = ?")
+            .bind(&self.pipeline_id)
+            .fetch_one(&self.pool)
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn count(opensearch: &str, index: &str) -> u64 {
+    let response = reqwest::get(format!("{opensearch}/{index}/_count"))
+        .await
+        .unwrap();
+    if response.status() == 404 {
+        return 0;
+    }
+    let body: Value = response.json().await.unwrap();
+    body["count"].as_u64().unwrap_or(0)
+}
+
+fn python() -> String {
+    std::env::var("FLOW_PYTHON").unwrap_or_else(|_| "python3".to_owned())
+}
+
+/// Runs the independent producer on a records file.
+pub fn produce_file(brokers: &str, topic: &str, path: &Path) -> usize {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/produce.py");
+    let output = Command::new(python())
+        .arg(script)
+        .args([brokers, topic])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "produce.py failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub key: Option<Vec<u8>>,
+    pub value: Option<Vec<u8>>,
+    pub headers: HashMap<String, String>,
+}
+
+pub fn read_topic(
+    brokers: &str,
+    topic: &str,
+    partitions: i32,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<Record> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", test_support::unique_name("reader"))
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&list).unwrap();
+    let deadline = Instant::now() + timeout;
+    let mut records = Vec::new();
+    while records.len() < expected && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(200)) {
+            Some(Ok(message)) => {
+                let headers = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                (
+                                    h.key.to_owned(),
+                                    String::from_utf8_lossy(h.value.unwrap_or_default())
+                                        .into_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                records.push(Record {
+                    key: message.key().map(<[u8]>::to_vec),
+                    value: message.payload().map(<[u8]>::to_vec),
+                    headers,
+                });
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    // Anything beyond `expected` that is already there is read too, to catch extras.
+    let grace = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < grace {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) {
+            records.push(Record {
+                key: message.key().map(<[u8]>::to_vec),
+                value: message.payload().map(<[u8]>::to_vec),
+                headers: HashMap::new(),
+            });
+        }
+    }
+    records
+}
+
+/// A good event, unique by `seq`.
+pub fn good_event(seq: usize) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "seq": seq,
+        "log_message": format!("2026-11-21T10:00:00Z - web - INFO - request {seq} from user{seq}@example.com"),
+        "severity": "INFO",
+        "service": "web",
+    }))
+    .unwrap()
+}
+
+/// The `seq` of a document or output record.
+pub fn seq_of(doc: &Value) -> Option<u64> {
+    doc.get("seq")
+        .or_else(|| doc.pointer("/data/seq"))
+        .and_then(Value::as_u64)
+}
+
+/// A worker running inside the test process.
+pub struct InProcess {
+    pub stop: CancellationToken,
+    pub join: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl InProcess {
+    pub async fn start(settings: Settings) -> InProcess {
+        let app = pipeline_worker::WorkerApp::build(settings).await.unwrap();
+        let stop = CancellationToken::new();
+        let join = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+        InProcess { stop, join }
+    }
+
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        tokio::time::timeout(Duration::from_secs(60), self.join)
+            .await
+            .expect("worker stops within 60 s")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// A worker running as a child process of the built binary.
+pub struct WorkerProcess {
+    child: Child,
+}
+
+impl WorkerProcess {
+    pub fn start(vars: Vec<(String, String)>) -> WorkerProcess {
+        let log =
+            std::env::temp_dir().join(format!("worker-{}.log", uuid::Uuid::new_v4().simple()));
+        let log = std::fs::File::create(log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_pipeline-worker"))
+            .arg("run")
+            .envs(vars)
+            .env("FLOW__LOG__LOG_LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        WorkerProcess { child }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -1,0 +1,515 @@
+//! Acceptance tests of pipeline-worker (issue 5) against real MariaDB, tansu and osmem.
+//!
+//! Each test gets a fresh database with the schema, a pipeline row inserted directly, and its
+//! own topics (random names); events come from an independent producer (confluent-kafka).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+use helpers::*;
+use pipeline_common::model::{PipelineDefinition, ValidationContext};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn shared() -> (String, String) {
+    let servers = test_support::servers();
+    (
+        servers.kafka_brokers.clone(),
+        servers.opensearch_url.clone(),
+    )
+}
+
+fn malformed(i: usize) -> Vec<u8> {
+    match i % 4 {
+        0 => format!("not json at all {i}").into_bytes(),
+        1 => {
+            let mut bytes = format!("{{\"seq\": \"bad {i} ").into_bytes();
+            bytes.extend_from_slice(&[0xff, 0xfe, 0x80]);
+            bytes.extend_from_slice(b"\"}");
+            bytes
+        }
+        2 => format!("[{i}, 2, 3]").into_bytes(),
+        _ => {
+            let depth = 200;
+            let mut s = String::new();
+            for _ in 0..depth {
+                s.push_str("{\"a\":");
+            }
+            s.push_str(&i.to_string());
+            for _ in 0..depth {
+                s.push('}');
+            }
+            s.into_bytes()
+        }
+    }
+}
+
+/// Acceptance 1: 10,000 events, 100 malformed → exactly the good ones indexed once, exactly the
+/// bad ones in the error topic with their original bytes, offsets committed to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_load_indexes_good_events_once_and_dead_letters_the_rest() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 3, json!({})).await;
+    let mut records = Vec::new();
+    let mut bad = Vec::new();
+    let mut seq = 0;
+    for i in 0..10_000 {
+        if i % 100 == 37 {
+            let value = malformed(bad.len());
+            bad.push(value.clone());
+            records.push((Some(format!("bad-{i}").into_bytes()), value));
+        } else {
+            records.push((None, good_event(seq)));
+            seq += 1;
+        }
+    }
+    let good = seq;
+    assert_eq!((good, bad.len()), (9_900, 100));
+    assert_eq!(world.produce(&records), 10_000);
+
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    world
+        .wait_count(good as u64, Duration::from_secs(180))
+        .await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+
+    // The error topic: exactly the 100, original bytes, headers.
+    let errors = world.read_topic("error", 100, Duration::from_secs(30));
+    assert_eq!(
+        errors.len(),
+        100,
+        "error topic holds exactly the malformed events"
+    );
+    let expected: HashSet<Vec<u8>> = bad.iter().cloned().collect();
+    let got: HashSet<Vec<u8>> = errors.iter().filter_map(|r| r.value.clone()).collect();
+    assert_eq!(
+        got, expected,
+        "dead letters carry the original bytes unchanged"
+    );
+    for record in &errors {
+        assert_eq!(record.headers["error.stage"], "decode");
+        assert!(!record.headers["error.reason"].is_empty());
+        assert_eq!(record.headers["source.topic"], world.topic("input"));
+        assert!(record.headers["source.partition"].parse::<i32>().is_ok());
+        assert!(record.headers["source.offset"].parse::<i64>().is_ok());
+        assert_eq!(record.headers["pipeline.name"], world.name);
+        assert!(record.headers.contains_key("failed.at"));
+        assert!(
+            record.key.as_deref().unwrap().starts_with(b"bad-"),
+            "original key kept"
+        );
+    }
+
+    // The output topic names every good event; sample documents by `_id`.
+    let outputs = world.read_topic("output", good, Duration::from_secs(30));
+    let mut seqs = HashSet::new();
+    let mut ids = HashSet::new();
+    for record in &outputs {
+        let doc: Value = serde_json::from_slice(record.value.as_deref().unwrap()).unwrap();
+        seqs.insert(seq_of(&doc).unwrap());
+        ids.insert(String::from_utf8(record.key.clone().unwrap()).unwrap());
+    }
+    assert_eq!(seqs.len(), good, "every good event was processed");
+    assert_eq!(ids.len(), good, "one `_id` per good event");
+    for id in ids.iter().take(25) {
+        let doc = world
+            .get_doc(id)
+            .await
+            .unwrap_or_else(|| panic!("document {id} missing"));
+        assert!(seq_of(&doc).is_some());
+    }
+    assert_eq!(
+        world.count().await,
+        good as u64,
+        "each good event exactly once"
+    );
+
+    let tasks = world.tasks().await;
+    assert_eq!(tasks.len(), 1);
+    worker.shutdown().await;
+    assert!(
+        world.tasks().await.is_empty(),
+        "a clean shutdown removes the worker's rows"
+    );
+}
+
+/// Acceptance 2: the same 1,000 events produced twice give 1,000 documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redelivered_events_overwrite_their_own_documents() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 3, json!({})).await;
+    let records: Vec<_> = (0..1_000).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&records), 1_000);
+    assert_eq!(world.produce(&records), 1_000);
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    world.wait_committed_at_end(Duration::from_secs(60)).await;
+    world.wait_count(1_000, Duration::from_secs(30)).await;
+    let consumed = eventually(
+        "heartbeat with 2,000 consumed",
+        Duration::from_secs(10),
+        || async {
+            let tasks = world.tasks().await;
+            tasks
+                .first()
+                .filter(|t| t.report.consumed == 2_000 && t.report.indexed == 2_000)
+                .map(|t| t.report.consumed)
+        },
+    )
+    .await;
+    assert_eq!(consumed, 2_000);
+    assert_eq!(
+        world.count().await,
+        1_000,
+        "2,000 deliveries, 1,000 documents"
+    );
+    worker.shutdown().await;
+}
+
+/// Acceptance 3: SIGKILL mid-stream, restart → every event indexed exactly once, none missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 3, json!({})).await;
+    let total = 6_000;
+    let records: Vec<_> = (0..total).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&records), total);
+    let overrides = [
+        ("FLOW__SERVER__FLUSH_ITEMS", "300"),
+        ("FLOW__KAFKA__SESSION_TIMEOUT_MS", "6000"),
+    ];
+    let mut first = WorkerProcess::start(world.vars("crash-1", &overrides));
+    eventually(
+        "the first worker to index part of the stream",
+        Duration::from_secs(60),
+        || async { (world.count().await >= 1_000).then_some(()) },
+    )
+    .await;
+    first.signal("KILL");
+    first.wait(Duration::from_secs(10)).expect("killed");
+    let indexed_at_kill = world.count().await;
+    assert!(
+        indexed_at_kill < total as u64,
+        "killed mid-stream ({indexed_at_kill})"
+    );
+
+    let mut second = WorkerProcess::start(world.vars("crash-2", &overrides));
+    world
+        .wait_count(total as u64, Duration::from_secs(120))
+        .await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    let outputs = world.read_topic("output", total, Duration::from_secs(30));
+    let seqs: HashSet<u64> = outputs
+        .iter()
+        .map(|r| seq_of(&serde_json::from_slice(r.value.as_deref().unwrap()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(seqs.len(), total, "every event reached the output topic");
+    assert_eq!(world.count().await, total as u64, "exactly once by `_id`");
+    second.signal("TERM");
+    let status = second
+        .wait(Duration::from_secs(60))
+        .expect("SIGTERM stops the worker");
+    assert!(status.success(), "graceful exit: {status}");
+}
+
+/// Acceptance 4, short stall: the sink stops answering for longer than a flush; nothing is lost
+/// or dead-lettered, offsets do not move during the stall, and the task recovers by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_sink_delays_but_loses_nothing() {
+    let _slot = slot().await;
+    let (brokers, _) = shared();
+    let mut osmem = test_support::Osmem::spawn();
+    let world = World::new(&brokers, osmem.url(), 3, json!({})).await;
+    let overrides = [
+        ("FLOW__WORKER__BULK_TIMEOUT_MS", "1000"),
+        ("FLOW__WORKER__RETRY_INITIAL_BACKOFF_MS", "200"),
+        ("FLOW__WORKER__RETRY_MAX_BACKOFF_MS", "1000"),
+        ("FLOW__SERVER__FAILURE_THRESHOLD", "1000"),
+    ];
+    let worker = InProcess::start(world.settings("w1", &overrides)).await;
+    let first: Vec<_> = (0..500).map(|i| (None, good_event(i))).collect();
+    world.produce(&first);
+    world.wait_count(500, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    let (before, _) = world.committed_and_end();
+
+    osmem.process().signal("STOP");
+    let second: Vec<_> = (500..1_000).map(|i| (None, good_event(i))).collect();
+    world.produce(&second);
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let (during, _) = world.committed_and_end();
+        assert_eq!(
+            during, before,
+            "no offset is committed while the sink is stalled"
+        );
+    }
+    osmem.process().signal("CONT");
+
+    world.wait_count(1_000, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    assert!(
+        world
+            .read_topic("error", 1, Duration::from_secs(2))
+            .is_empty(),
+        "nothing dead-lettered because of the stall"
+    );
+    let tasks = world.tasks().await;
+    assert_eq!(tasks[0].report.status.as_str(), "running");
+    worker.shutdown().await;
+}
+
+/// Acceptance 4, long stall: past `failureThreshold` the task reports failed with a reason, then
+/// the watcher brings it back and nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_stall_fails_the_task_and_the_watcher_restarts_it() {
+    let _slot = slot().await;
+    let (brokers, _) = shared();
+    let mut osmem = test_support::Osmem::spawn();
+    let world = World::new(&brokers, osmem.url(), 3, json!({})).await;
+    let overrides = [
+        ("FLOW__WORKER__BULK_TIMEOUT_MS", "700"),
+        ("FLOW__WORKER__RETRY_INITIAL_BACKOFF_MS", "100"),
+        ("FLOW__WORKER__RETRY_MAX_BACKOFF_MS", "300"),
+        ("FLOW__SERVER__FAILURE_THRESHOLD", "3"),
+        ("FLOW__WORKER__WATCH_INTERVAL_MS", "2000"),
+        ("FLOW__KAFKA__SESSION_TIMEOUT_MS", "6000"),
+    ];
+    let worker = InProcess::start(world.settings("w1", &overrides)).await;
+    let first: Vec<_> = (0..300).map(|i| (None, good_event(i))).collect();
+    world.produce(&first);
+    world.wait_count(300, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    let (before, _) = world.committed_and_end();
+
+    osmem.process().signal("STOP");
+    let second: Vec<_> = (300..600).map(|i| (None, good_event(i))).collect();
+    world.produce(&second);
+    let reason = eventually(
+        "the task to report failed",
+        Duration::from_secs(30),
+        || async {
+            let tasks = world.tasks().await;
+            tasks
+                .first()
+                .filter(|t| t.report.status.as_str() == "failed")
+                .and_then(|t| t.report.last_error.clone())
+        },
+    )
+    .await;
+    assert!(
+        reason.contains("consecutive failed bulk requests"),
+        "{reason}"
+    );
+    let state_reason = world.state_reason().await.expect("the pipeline says why");
+    assert!(
+        state_reason.contains("w1") && state_reason.contains("consecutive"),
+        "{state_reason}"
+    );
+    let (during, _) = world.committed_and_end();
+    assert_eq!(
+        during, before,
+        "nothing committed past the undelivered events"
+    );
+    osmem.process().signal("CONT");
+
+    world.wait_count(600, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    eventually("the task to run again", Duration::from_secs(10), || async {
+        let tasks = world.tasks().await;
+        tasks
+            .first()
+            .filter(|t| t.report.status.as_str() == "running")
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(
+        world.state_reason().await,
+        None,
+        "the failure reason is cleared"
+    );
+    assert!(world
+        .read_topic("error", 1, Duration::from_secs(2))
+        .is_empty());
+    worker.shutdown().await;
+}
+
+/// Acceptance 5: a field that is a number in one document and an object in another: the rejected
+/// item goes to the error topic with `error.status` 400, the rest are indexed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mapping_conflict_dead_letters_only_the_rejected_document() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 1, json!({})).await;
+    let event = |seq: usize, amount: Value| {
+        serde_json::to_vec(
+            &json!({"seq": seq, "log_message": format!("order {seq}"), "amount": amount}),
+        )
+        .unwrap()
+    };
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    let first: Vec<_> = (0..50).map(|i| (None, event(i, json!(i)))).collect();
+    world.produce(&first);
+    world.wait_count(50, Duration::from_secs(60)).await;
+    let conflicting = event(50, json!({"value": 1, "currency": "EUR"}));
+    let mut second = vec![(Some(b"conflict".to_vec()), conflicting.clone())];
+    second.extend((51..60).map(|i| (None, event(i, json!(i)))));
+    world.produce(&second);
+    world.wait_count(59, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    let errors = world.read_topic("error", 1, Duration::from_secs(10));
+    assert_eq!(errors.len(), 1);
+    let error = &errors[0];
+    assert_eq!(error.headers["error.status"], "400");
+    assert_eq!(error.headers["error.stage"], "index");
+    assert!(error.headers["error.reason"].contains("mapper_parsing_exception"));
+    assert_eq!(
+        error.value.as_deref(),
+        Some(&conflicting[..]),
+        "original bytes"
+    );
+    assert_eq!(error.key.as_deref(), Some(&b"conflict"[..]));
+    assert_eq!(world.count().await, 59);
+    worker.shutdown().await;
+}
+
+/// Acceptance 6: two workers share the partitions; stopping one moves its partitions to the
+/// other with no loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_one_of_two_workers_moves_its_partitions_without_loss() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 4, json!({})).await;
+    let overrides = [("FLOW__SERVER__FLUSH_ITEMS", "200")];
+    let one = InProcess::start(world.settings("w1", &overrides)).await;
+    let two = InProcess::start(world.settings("w2", &overrides)).await;
+    eventually(
+        "both workers to own partitions",
+        Duration::from_secs(60),
+        || async {
+            let tasks = world.tasks().await;
+            let owners = tasks
+                .iter()
+                .filter(|t| !t.report.partitions.is_empty())
+                .count();
+            let total: usize = tasks.iter().map(|t| t.report.partitions.len()).sum();
+            (owners == 2 && total == 4).then_some(())
+        },
+    )
+    .await;
+    let first: Vec<_> = (0..3_000).map(|i| (None, good_event(i))).collect();
+    world.produce(&first);
+    eventually("some progress", Duration::from_secs(60), || async {
+        (world.count().await >= 500).then_some(())
+    })
+    .await;
+    one.shutdown().await;
+    let second: Vec<_> = (3_000..6_000).map(|i| (None, good_event(i))).collect();
+    world.produce(&second);
+    world.wait_count(6_000, Duration::from_secs(120)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    let tasks = world.tasks().await;
+    assert_eq!(tasks.len(), 1, "the stopped worker removed its row");
+    assert_eq!(tasks[0].report.worker_id, "w2");
+    assert_eq!(tasks[0].report.partitions, vec![0, 1, 2, 3]);
+    two.shutdown().await;
+}
+
+/// Acceptance 7: changing a pipeline's stages takes effect on new events without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_definition_applies_to_new_events_without_restart() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let v1 = json!({"stages": [
+        {"type": "rename", "fields": {"msg": "message"}},
+        {"type": "hash"}
+    ]});
+    let world = World::new(&brokers, &opensearch, 2, v1).await;
+    let event = |seq: usize, severity: &str| {
+        serde_json::to_vec(
+            &json!({"seq": seq, "msg": format!("hello {seq}"), "severity": severity}),
+        )
+        .unwrap()
+    };
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    let first: Vec<_> = (0..100).map(|i| (None, event(i, "DEBUG"))).collect();
+    world.produce(&first);
+    world.wait_count(100, Duration::from_secs(60)).await;
+
+    let v2 = PipelineDefinition::parse(
+        &json!({
+            "name": world.name, "index": world.name,
+            "topics": {"partitions": 2, "replicationFactor": 1},
+            "stages": [
+                {"type": "rename", "fields": {"msg": "text"}},
+                {"type": "filter", "drop_if": {"field": "severity", "in": ["DEBUG"]}},
+                {"type": "hash"}
+            ]
+        }),
+        &ValidationContext::default(),
+    )
+    .unwrap()
+    .to_json();
+    sqlx::query("UPDATE pipelines SET definition = ?, version = 2 WHERE id = ?")
+        .bind(sqlx::types::Json(&v2))
+        .bind(&world.pipeline_id)
+        .execute(&world.pool)
+        .await
+        .unwrap();
+    eventually(
+        "the worker to run version 2",
+        Duration::from_secs(10),
+        || async {
+            let tasks = world.tasks().await;
+            tasks
+                .first()
+                .filter(|t| t.report.pipeline_version == 2)
+                .map(|_| ())
+        },
+    )
+    .await;
+    let second: Vec<_> = (100..200)
+        .map(|i| (None, event(i, if i % 2 == 0 { "DEBUG" } else { "INFO" })))
+        .collect();
+    world.produce(&second);
+    world.wait_committed_at_end(Duration::from_secs(60)).await;
+    world.wait_count(150, Duration::from_secs(30)).await;
+    let outputs = world.read_topic("output", 150, Duration::from_secs(30));
+    for record in &outputs {
+        let doc: Value = serde_json::from_slice(record.value.as_deref().unwrap()).unwrap();
+        let seq = seq_of(&doc).unwrap();
+        if seq < 100 {
+            assert!(
+                doc.get("message").is_some() && doc.get("text").is_none(),
+                "{doc}"
+            );
+        } else {
+            assert!(
+                seq % 2 == 1,
+                "DEBUG events are filtered by version 2: {doc}"
+            );
+            assert!(
+                doc.get("text").is_some() && doc.get("message").is_none(),
+                "{doc}"
+            );
+        }
+    }
+    let filtered = eventually(
+        "50 filtered in the heartbeat",
+        Duration::from_secs(10),
+        || async {
+            world
+                .tasks()
+                .await
+                .first()
+                .map(|t| t.report.filtered)
+                .filter(|f| *f == 50)
+        },
+    )
+    .await;
+    assert_eq!(filtered, 50);
+    worker.shutdown().await;
+}
