@@ -51,8 +51,45 @@ fn events() -> Vec<Vec<u8>> {
     lines
 }
 
+/// Decode + default chain + bulk serialization of every event, once, into `out`.
+#[inline(never)]
+fn run_once(chain: &Chain, def: &PipelineDefinition, events: &[Vec<u8>], out: &mut Vec<u8>) {
+    let no_headers: [(&str, &[u8]); 0] = [];
+    let now = Utc::now();
+    out.clear();
+    for (i, e) in events.iter().enumerate() {
+        let meta = SourceMeta {
+            topic: "pipeline.bench.input",
+            partition: 0,
+            offset: i as i64,
+            ingested_at: now,
+        };
+        match chain.process_message(no_headers, e, &meta) {
+            Outcome::Document(d) => {
+                let index = d.index_name(def.index());
+                d.write_bulk(&index, out);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let events = events();
+    // `FLOW_BENCH_ONCE=1`: one pass over the events and exit, for instruction counts, e.g.
+    // `valgrind --tool=callgrind --toggle-collect='*run_once*' target/release/deps/stages-…`.
+    if std::env::var_os("FLOW_BENCH_ONCE").is_some() {
+        let def = PipelineDefinition::parse(
+            &serde_json::json!({"name": "bench"}),
+            &ValidationContext::new(false),
+        )
+        .unwrap();
+        let chain = Chain::build(&def, &EngineContext::default()).unwrap();
+        let mut out = Vec::with_capacity(4 << 20);
+        run_once(&chain, &def, &events, &mut out);
+        println!("events={} bulk_bytes={}", events.len(), out.len());
+        return;
+    }
     let def = PipelineDefinition::parse(
         &serde_json::json!({"name": "bench"}),
         &ValidationContext::new(false),
@@ -61,7 +98,6 @@ fn bench(c: &mut Criterion) {
     let chain = Chain::build(&def, &EngineContext::default()).unwrap();
     let limits = DecodeLimits::default();
     let no_headers: [(&str, &[u8]); 0] = [];
-    let now = Utc::now();
 
     let mut g = c.benchmark_group("stages");
     g.throughput(Throughput::Elements(events.len() as u64));
@@ -80,22 +116,7 @@ fn bench(c: &mut Criterion) {
     let mut out = Vec::with_capacity(4 << 20);
     g.bench_function("default_chain", |b| {
         b.iter(|| {
-            out.clear();
-            for (i, e) in events.iter().enumerate() {
-                let meta = SourceMeta {
-                    topic: "pipeline.bench.input",
-                    partition: 0,
-                    offset: i as i64,
-                    ingested_at: now,
-                };
-                match chain.process_message(no_headers, e, &meta) {
-                    Outcome::Document(d) => {
-                        let index = d.index_name(def.index());
-                        d.write_bulk(&index, &mut out);
-                    }
-                    other => panic!("{other:?}"),
-                }
-            }
+            run_once(&chain, &def, &events, &mut out);
             black_box(out.len());
         })
     });

@@ -1,7 +1,7 @@
 //! Document building (DESIGN §4 step 4) and bulk serialization.
 
 use crate::model::IndexName;
-use crate::stages::EventDoc;
+use crate::stages::{json, EventDoc};
 use crate::time::format_rfc3339;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -72,10 +72,9 @@ impl Document {
     /// document) and the source line, each ending in a newline.
     pub fn write_bulk(&self, index: &str, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"index\":{\"_index\":");
-        // Writing JSON to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, index);
+        json::write_str(index, out);
         out.extend_from_slice(b",\"_id\":");
-        let _ = serde_json::to_writer(&mut *out, &self.id);
+        json::write_str(&self.id, out);
         out.extend_from_slice(b"}}\n");
         self.write_source(out);
         out.push(b'\n');
@@ -83,7 +82,8 @@ impl Document {
 
     /// Appends the source as compact JSON (also the output topic's record value).
     pub fn write_source(&self, out: &mut Vec<u8>) {
-        let _ = serde_json::to_writer(&mut *out, &self.body);
+        // Byte for byte what `serde_json::to_writer` writes, faster.
+        json::write_map(&self.body, out);
     }
 
     /// The source as a JSON value.

@@ -38,9 +38,14 @@ def fresh_database(url, name):
     return f"{url.rstrip('/')}/{name}"
 
 
+STAGES = None
+
+
 def insert_pipeline(url, database, name):
-    definition = json.dumps({"name": name, "index": name,
-                             "topics": {"partitions": PARTITIONS, "replicationFactor": 1}})
+    body = {"name": name, "index": name, "topics": {"partitions": PARTITIONS, "replicationFactor": 1}}
+    if STAGES is not None:
+        body["stages"] = STAGES
+    definition = json.dumps(body)
     pid = str(uuid.uuid4())
     mysql(url, "INSERT INTO pipelines (id, name, definition, state, version, created_by, created_at, updated_at) "
                f"VALUES ('{pid}', '{name}', '{definition}', 'running', 1, 'bench', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6));",
@@ -205,7 +210,11 @@ def main():
     ap.add_argument("--events", type=int, default=100000)
     ap.add_argument("--osmem-events", type=int, default=20000)
     ap.add_argument("--flush-mib", type=int, default=5)
+    ap.add_argument("--stages", help="stages JSON instead of the default chain (to split costs)")
+    ap.add_argument("--skip-osmem", action="store_true")
     args = ap.parse_args()
+    global STAGES
+    STAGES = json.loads(args.stages) if args.stages else None
     brokers = os.environ["FLOW_TEST_KAFKA_BROKERS"]
     mysql_url = os.environ["FLOW_TEST_MYSQL_URL"]
     gen = os.path.join(ROOT, "..", "shared", "baseline", "gen_events.py")
@@ -226,6 +235,8 @@ def main():
     print(f"  peak RSS: {b['peak_rss'] / 2**20:.1f} MiB (target <= {budget / 2**20:.0f} MiB); "
           f"exit code after SIGTERM: {b['exit']}")
 
+    if args.skip_osmem:
+        return
     o = run_osmem(args, brokers, mysql_url, lines[: args.osmem_events])
     print(f"osmem: {o['indexed']}/{o['events']} indexed in {o['seconds']:.1f}s, {o['rate']:.0f} docs/s (sink-bound); "
           f"worker CPU {o['cpu_us_per_event']:.1f} us/event, peak RSS {o['peak_rss'] / 2**20:.1f} MiB; exit {o['exit']}")

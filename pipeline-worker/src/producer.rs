@@ -18,6 +18,12 @@ pub fn create_producer(settings: &Settings) -> Result<FutureProducer, KafkaError
     let queue_kib = (u64::from(settings.server.flush_mib) * 1024 * 2).max(16 * 1024);
     kafka_producer_config(settings)
         .set("queue.buffering.max.kbytes", queue_kib.to_string())
+        // Records arrive in bursts of a whole bulk response; large batches and a longer linger
+        // keep librdkafka's broker thread from waking (and spinning) for every few records
+        // while the idempotent producer waits for acknowledgements.
+        .set("linger.ms", "50")
+        .set("batch.num.messages", "10000")
+        .set("batch.size", "1000000")
         .create()
 }
 

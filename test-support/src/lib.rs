@@ -186,6 +186,7 @@ impl Tansu {
             .spawn()
             .expect("start tansu");
         wait_for_port(port, &mut child, "tansu");
+        index_tansu_headers(&dir.path().join("tansu.db"));
         Tansu {
             server: ChildServer::adopt(child, dir),
             port,
@@ -211,6 +212,16 @@ impl Tansu {
     pub fn pid(&self) -> u32 {
         self.server.pid()
     }
+}
+
+/// Indexes tansu's header table (see `scripts/tansu-index-headers` for why).
+fn index_tansu_headers(db: &std::path::Path) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/tansu-index-headers");
+    let status = Command::new(script)
+        .arg(db)
+        .status()
+        .expect("run scripts/tansu-index-headers");
+    assert!(status.success(), "indexing tansu's header table failed");
 }
 
 /// A private osmem server (in-memory, OpenSearch-compatible), for tests that stall or stop it.

@@ -64,31 +64,10 @@ impl Sink for HashSink {
     }
 }
 
-/// Lets serde_json's (table-driven) string and number writers feed a [`Sink`].
-struct SinkWriter<'a, S: Sink>(&'a mut S);
-
-impl<S: Sink> std::io::Write for SinkWriter<'_, S> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.put(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// serde_json escapes minimally: `"`, `\\`, `\b \f \n \r \t`, other control characters as
-/// `\u00xx`, nothing else.
+/// Strings as serde_json escapes them: `"`, `\\`, `\b \f \n \r \t`, other control characters
+/// as `\u00xx`, nothing else.
 fn write_str<S: Sink>(s: &str, out: &mut S) {
-    let b = s.as_bytes();
-    if b.iter().all(|&c| c >= 0x20 && c != b'"' && c != b'\\') {
-        out.put(b"\"");
-        out.put(b);
-        out.put(b"\"");
-    } else {
-        // Writing to a Sink cannot fail.
-        let _ = serde_json::to_writer(SinkWriter(out), s);
-    }
+    super::json::write_str(s, out);
 }
 
 fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
@@ -127,9 +106,7 @@ pub fn write_canonical<S: Sink>(v: &Value, out: &mut S) {
         Value::Null => out.put(b"null"),
         Value::Bool(true) => out.put(b"true"),
         Value::Bool(false) => out.put(b"false"),
-        Value::Number(n) => {
-            let _ = serde_json::to_writer(SinkWriter(out), n);
-        }
+        Value::Number(n) => super::json::write_number(n, out),
         Value::String(s) => write_str(s, out),
         Value::Array(items) => {
             out.put(b"[");

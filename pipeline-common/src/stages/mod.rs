@@ -4,6 +4,7 @@
 pub mod filter;
 pub mod geoip;
 pub mod hash;
+pub(crate) mod json;
 pub mod mask;
 pub mod parse;
 pub mod rename;
