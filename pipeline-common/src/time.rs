@@ -123,11 +123,14 @@ pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
             (nanos, 9)
         };
         out.push('.');
-        let s = value.to_string();
-        for _ in s.len()..digits {
-            out.push('0');
+        // `digits` decimal digits of `value`, zero-padded, without going through `fmt`.
+        let mut buf = [b'0'; 9];
+        let mut v = value;
+        for d in buf[..digits].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
         }
-        out.push_str(&s);
+        out.extend(buf[..digits].iter().map(|&d| char::from(d)));
     }
     out.push('Z');
     out
@@ -144,6 +147,10 @@ mod tests {
             "2026-11-04T00:47:17.120Z",
             "1999-01-31T23:59:59.000001Z",
             "0001-01-01T00:00:00.000000009Z",
+            "2026-11-04T00:47:17.123456789Z",
+            "2026-11-04T00:47:17.5Z",
+            "2026-11-04T00:47:17.0001Z",
+            "2026-11-04T00:47:17.987654Z",
         ] {
             let t = parse_rfc3339(s).unwrap();
             assert_eq!(

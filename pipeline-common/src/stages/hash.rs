@@ -17,11 +17,27 @@ use sha2::{Digest, Sha256};
 pub trait Sink {
     /// Appends bytes.
     fn put(&mut self, bytes: &[u8]);
+
+    /// Appends `"`, the bytes, `"` (a string that needs no escaping).
+    fn put_quoted(&mut self, bytes: &[u8]) {
+        self.put(b"\"");
+        self.put(bytes);
+        self.put(b"\"");
+    }
 }
 
 impl Sink for Vec<u8> {
+    #[inline]
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn put_quoted(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len() + 2);
+        self.push(b'"');
+        self.extend_from_slice(bytes);
+        self.push(b'"');
     }
 }
 
@@ -61,6 +77,21 @@ impl Sink for HashSink {
         }
         self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
         self.len += bytes.len();
+    }
+
+    #[inline]
+    fn put_quoted(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len() + 2;
+        if end > self.buf.len() {
+            self.put(b"\"");
+            self.put(bytes);
+            self.put(b"\"");
+            return;
+        }
+        self.buf[self.len] = b'"';
+        self.buf[self.len + 1..end - 1].copy_from_slice(bytes);
+        self.buf[end - 1] = b'"';
+        self.len = end;
     }
 }
 
@@ -194,9 +225,10 @@ impl Stage for HashStage {
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {
         // Run alone (outside a chain), the fields are still the event as received.
-        let digest = match doc.received_hashes.get(self.slot) {
-            Some(d) => d.clone(),
-            None => self.digest(&doc.fields),
+        // Each hash stage runs once per event: its cached digest is moved out, not cloned.
+        let digest = match doc.received_hashes.get_mut(self.slot) {
+            Some(d) if !d.is_empty() => std::mem::take(d),
+            _ => self.digest(&doc.fields),
         };
         if self
             .target

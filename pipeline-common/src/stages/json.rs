@@ -12,16 +12,31 @@ fn needs_escape(c: u8) -> bool {
     (c < 0x20) | (c == b'"') | (c == b'\\')
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// True when one of the 8 bytes in `x` needs escaping (exact, not a heuristic): a byte below
+/// 0x20, `"` or `\`, found with the usual "has a zero / smaller byte" word tricks.
+#[inline(always)]
+fn word_needs_escape(x: u64) -> bool {
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
+    (below_space | has_zero(x ^ (LO * u64::from(b'"'))) | has_zero(x ^ (LO * u64::from(b'\\'))))
+        != 0
+}
+
 /// Index of the first byte of `b` that JSON needs escaped.
 #[inline]
 fn first_escape(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    // Branch-free test of whole chunks (vectorizes); the exact position only in the last one.
-    for chunk in b.chunks_exact(16) {
-        if chunk.iter().fold(false, |acc, &c| acc | needs_escape(c)) {
+    // Whole words first; the exact position only in the word that has one, or in the tail.
+    for chunk in b.chunks_exact(8) {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(chunk);
+        if word_needs_escape(u64::from_le_bytes(w)) {
             break;
         }
-        i += 16;
+        i += 8;
     }
     b[i..].iter().position(|&c| needs_escape(c)).map(|p| i + p)
 }
@@ -30,35 +45,44 @@ fn first_escape(b: &[u8]) -> Option<usize> {
 /// control characters as `\u00xx` (lowercase hex), nothing else.
 pub(crate) fn write_str<S: Sink>(s: &str, out: &mut S) {
     let b = s.as_bytes();
+    let Some(first) = first_escape(b) else {
+        out.put_quoted(b);
+        return;
+    };
     out.put(b"\"");
     let mut start = 0;
-    while let Some(off) = first_escape(&b[start..]) {
-        let i = start + off;
+    let mut next = Some(first);
+    while let Some(i) = next {
         if i > start {
             out.put(&b[start..i]);
         }
-        let c = b[i];
-        match c {
-            b'"' => out.put(b"\\\""),
-            b'\\' => out.put(b"\\\\"),
-            0x08 => out.put(b"\\b"),
-            0x0c => out.put(b"\\f"),
-            b'\n' => out.put(b"\\n"),
-            b'\r' => out.put(b"\\r"),
-            b'\t' => out.put(b"\\t"),
-            _ => out.put(&[
-                b'\\',
-                b'u',
-                b'0',
-                b'0',
-                HEX[usize::from(c >> 4)],
-                HEX[usize::from(c & 0xf)],
-            ]),
-        }
+        put_escaped(b[i], out);
         start = i + 1;
+        next = first_escape(&b[start..]).map(|off| start + off);
     }
     out.put(&b[start..]);
     out.put(b"\"");
+}
+
+/// Writes the escape sequence of a byte that needs one.
+fn put_escaped<S: Sink>(c: u8, out: &mut S) {
+    match c {
+        b'"' => out.put(b"\\\""),
+        b'\\' => out.put(b"\\\\"),
+        0x08 => out.put(b"\\b"),
+        0x0c => out.put(b"\\f"),
+        b'\n' => out.put(b"\\n"),
+        b'\r' => out.put(b"\\r"),
+        b'\t' => out.put(b"\\t"),
+        _ => out.put(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[usize::from(c >> 4)],
+            HEX[usize::from(c & 0xf)],
+        ]),
+    }
 }
 
 /// Lets serde_json's number writer feed a [`Sink`].
@@ -169,6 +193,24 @@ mod tests {
         ] {
             let v = Value::String(text);
             assert_eq!(ours(&v), serde_json::to_vec(&v).unwrap());
+        }
+    }
+
+    #[test]
+    fn word_test_is_exact() {
+        for c in 0u8..=255 {
+            for pos in 0..8 {
+                let mut w = [b'a'; 8];
+                w[pos] = c;
+                assert_eq!(
+                    word_needs_escape(u64::from_le_bytes(w)),
+                    needs_escape(c),
+                    "{c}"
+                );
+                let mut w = [c; 8];
+                w[pos] = b'"';
+                assert!(word_needs_escape(u64::from_le_bytes(w)));
+            }
         }
     }
 
