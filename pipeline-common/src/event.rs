@@ -311,12 +311,39 @@ fn set_attribute(a: &mut CloudEventAttributes, name: &str, value: String) {
 }
 
 /// A parsed JSON object: structured CloudEvent or plain event.
-fn decode_object(mut obj: Map<String, Value>, limits: &DecodeLimits) -> Result<Event, DecodeError> {
-    // The envelope is dropped once the data is out: attributes are moved out of it, not cloned.
-    let specversion = match obj.remove("specversion") {
-        None => return Ok(Event::from_data(obj)),
+fn decode_object(obj: Map<String, Value>, limits: &DecodeLimits) -> Result<Event, DecodeError> {
+    if !obj.contains_key("specversion") {
+        return Ok(Event::from_data(obj));
+    }
+    // The envelope is consumed in one pass (its attributes and data moved out, the rest
+    // dropped), then checked in the fixed order below.
+    const ATTRS: [&str; 8] = [
+        "specversion",
+        "id",
+        "source",
+        "type",
+        "subject",
+        "time",
+        "datacontenttype",
+        "dataschema",
+    ];
+    let mut attrs: [Option<Value>; 8] = Default::default();
+    let (mut data, mut data_base64) = (None, None);
+    for (k, v) in obj {
+        match k.as_str() {
+            "data" => data = Some(v),
+            "data_base64" => data_base64 = Some(v),
+            key => {
+                if let Some(i) = ATTRS.iter().position(|a| *a == key) {
+                    attrs[i] = Some(v);
+                }
+            }
+        }
+    }
+    let mut attrs = attrs.into_iter();
+    let specversion = match attrs.next().flatten() {
         Some(Value::String(s)) => s,
-        Some(_) => {
+        _ => {
             return Err(DecodeError::BadEnvelope(
                 "specversion is not a string".into(),
             ))
@@ -326,16 +353,8 @@ fn decode_object(mut obj: Map<String, Value>, limits: &DecodeLimits) -> Result<E
         specversion,
         ..Default::default()
     };
-    for key in [
-        "id",
-        "source",
-        "type",
-        "subject",
-        "time",
-        "datacontenttype",
-        "dataschema",
-    ] {
-        match obj.remove(key) {
+    for (key, v) in ATTRS[1..].iter().zip(attrs) {
+        match v {
             None | Some(Value::Null) => {}
             Some(Value::String(s)) => set_attribute(&mut a, key, s),
             Some(_) => {
@@ -345,7 +364,7 @@ fn decode_object(mut obj: Map<String, Value>, limits: &DecodeLimits) -> Result<E
             }
         }
     }
-    let data = match (obj.remove("data"), obj.remove("data_base64")) {
+    let data = match (data, data_base64) {
         (Some(Value::Object(m)), None) => m,
         (Some(other), None) => {
             return Err(DecodeError::BadEnvelope(format!(

@@ -54,7 +54,8 @@ impl Application {
             .context("rendering the OpenAPI document")?;
         let _ = state.openapi.set(rendered);
 
-        let address = SocketAddr::from(([0, 0, 0, 0], state.settings.server.http_port));
+        let server = &state.settings.server;
+        let address = SocketAddr::new(server.bind_address, server.http_port);
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("binding {address}"))?;

@@ -31,7 +31,7 @@ impl WorkerApp {
             .connect(settings.database.url.expose_secret())
             .await
             .context("connecting to the database (database.url)")?;
-        let listener = TcpListener::bind(("0.0.0.0", settings.worker.http_port))
+        let listener = TcpListener::bind((settings.worker.bind_address, settings.worker.http_port))
             .await
             .with_context(|| format!("binding worker.httpPort {}", settings.worker.http_port))?;
         let worker_id = if settings.worker.id.trim().is_empty() {

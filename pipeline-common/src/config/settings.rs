@@ -34,6 +34,8 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Port of pipeline-mgmt's HTTP server.
     pub http_port: u16,
+    /// Address pipeline-mgmt listens on (`0.0.0.0` in containers, `127.0.0.1` on a shared host).
+    pub bind_address: std::net::IpAddr,
     /// Default bulk flush size in MiB when a pipeline sets no `flush.maxBytes`.
     #[serde(rename = "flushMiB")]
     pub flush_mib: u32,
@@ -59,6 +61,8 @@ pub struct ServerSettings {
 pub struct WorkerSettings {
     /// Port of the worker's health and metrics server.
     pub http_port: u16,
+    /// Address the worker's health and metrics server listens on.
+    pub bind_address: std::net::IpAddr,
     /// Stable worker id; empty means `<hostname>-<pid>`.
     pub id: String,
     /// Milliseconds between reconciliations against MariaDB.

@@ -31,6 +31,7 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn defaults_match_design() {
     let s = load_with(None, None, &[]).unwrap();
     assert_eq!(s.server.http_port, 13012);
+    assert_eq!(s.server.bind_address.to_string(), "0.0.0.0");
     assert_eq!(s.server.flush_mib, 5);
     assert_eq!(s.server.flush_items, 10000);
     assert_eq!(s.server.flush_interval_sec, 3);
@@ -174,6 +175,10 @@ fn bad_values_fail_with_one_line_naming_the_key() {
         ),
         (&[("FLOW__SERVER__HTTP_PORT", "70000")], "server.httpPort"),
         (&[("FLOW__SERVER__FLUSH_ITEMS", "0")], "server.flushItems"),
+        (
+            &[("FLOW__SERVER__BIND_ADDRESS", "localhost:80")],
+            "server.bindAddress",
+        ),
         (
             &[("FLOW__KAFKA__AUTO_OFFSET_RESET", "sometimes")],
             "kafka.autoOffsetReset",

@@ -101,12 +101,26 @@ fn write_str<S: Sink>(s: &str, out: &mut S) {
     super::json::write_str(s, out);
 }
 
+/// True when `serde_json::Map` iterates in key order (its default `BTreeMap`, whose `String`
+/// order is UTF-8 byte order), false when it keeps insertion order (the `preserve_order` feature,
+/// which any crate of the build may turn on). Settled once, by looking.
+fn map_keeps_keys_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut m = Map::new();
+        for k in ["b", "c", "a"] {
+            m.insert(k.to_owned(), Value::Null);
+        }
+        m.keys().map(String::as_str).eq(["a", "b", "c"])
+    })
+}
+
 fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
     out.put(b"{");
-    let sorted = m
-        .keys()
-        .zip(m.keys().skip(1))
-        .all(|(a, b)| a.as_bytes() < b.as_bytes());
+    let sorted = map_keeps_keys_sorted()
+        || m.keys()
+            .zip(m.keys().skip(1))
+            .all(|(a, b)| a.as_bytes() < b.as_bytes());
     let mut first = true;
     let mut entry = |k: &str, v: &Value, out: &mut S| {
         if !first {

@@ -1,13 +1,13 @@
 //! Compact JSON writing for the hot path: byte-for-byte what `serde_json::to_writer` writes for a
-//! [`Value`], but with strings scanned 16 bytes at a time for characters that need escaping and
-//! copied in runs, instead of byte by byte.
+//! [`Value`], but with strings scanned a word (8 bytes) at a time for characters that need
+//! escaping and copied in runs, instead of byte by byte.
 
 use super::hash::Sink;
 use serde_json::{Map, Value};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-#[inline(always)]
+#[cfg(test)]
 fn needs_escape(c: u8) -> bool {
     (c < 0x20) | (c == b'"') | (c == b'\\')
 }
@@ -15,30 +15,44 @@ fn needs_escape(c: u8) -> bool {
 const LO: u64 = 0x0101_0101_0101_0101;
 const HI: u64 = 0x8080_8080_8080_8080;
 
-/// True when one of the 8 bytes in `x` needs escaping (exact, not a heuristic): a byte below
-/// 0x20, `"` or `\`, found with the usual "has a zero / smaller byte" word tricks.
+/// The bytes of `x` (little-endian) that need escaping — below 0x20, `"` or `\\` — flagged by
+/// their high bit, with the usual "has a zero / smaller byte" word tricks. Borrows only run
+/// upwards, so the lowest flag is exact (bytes above a flagged one may be flagged spuriously).
 #[inline(always)]
-fn word_needs_escape(x: u64) -> bool {
-    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+fn escape_flags(x: u64) -> u64 {
+    let zero_bytes = |v: u64| v.wrapping_sub(LO) & !v & HI;
     let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
-    (below_space | has_zero(x ^ (LO * u64::from(b'"'))) | has_zero(x ^ (LO * u64::from(b'\\'))))
-        != 0
+    below_space | zero_bytes(x ^ (LO * u64::from(b'"'))) | zero_bytes(x ^ (LO * u64::from(b'\\')))
+}
+
+#[cfg(test)]
+fn word_needs_escape(x: u64) -> bool {
+    escape_flags(x) != 0
 }
 
 /// Index of the first byte of `b` that JSON needs escaped.
 #[inline]
 fn first_escape(b: &[u8]) -> Option<usize> {
     let mut i = 0;
-    // Whole words first; the exact position only in the word that has one, or in the tail.
-    for chunk in b.chunks_exact(8) {
+    let mut chunks = b.chunks_exact(8);
+    for chunk in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(chunk);
-        if word_needs_escape(u64::from_le_bytes(w)) {
-            break;
+        let flags = escape_flags(u64::from_le_bytes(w));
+        if flags != 0 {
+            return Some(i + (flags.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }
-    b[i..].iter().position(|&c| needs_escape(c)).map(|p| i + p)
+    let rest = chunks.remainder();
+    if rest.is_empty() {
+        return None;
+    }
+    // The tail, padded with a byte that needs no escaping.
+    let mut w = [b'a'; 8];
+    w[..rest.len()].copy_from_slice(rest);
+    let flags = escape_flags(u64::from_le_bytes(w));
+    (flags != 0).then(|| i + (flags.trailing_zeros() / 8) as usize)
 }
 
 /// Writes `s` as a JSON string, escaped as serde_json does: `"`, `\`, `\b \f \n \r \t`, other
@@ -222,6 +236,16 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn first_escape_is_the_first(b in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(first_escape(&b), b.iter().position(|&c| needs_escape(c)));
+        }
+
+        #[test]
+        fn first_escape_in_text(b in proptest::collection::vec(prop_oneof![Just(b'"'), Just(b'\\'), Just(0u8), Just(0x1f), Just(b' '), Just(0x80), Just(b'a')], 0..40)) {
+            prop_assert_eq!(first_escape(&b), b.iter().position(|&c| needs_escape(c)));
+        }
+
         #[test]
         fn strings_like_serde_json(s in "\\PC*|[\\x00-\\x7f]{0,40}") {
             let v = Value::String(s);

@@ -92,6 +92,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             servers.opensearch_url.clone(),
         ),
         ("FLOW__SERVER__HTTP_PORT".into(), "0".into()),
+        ("FLOW__SERVER__BIND_ADDRESS".into(), "127.0.0.1".into()),
         ("FLOW__KAFKA__TOPIC_PREFIX".into(), prefix.clone()),
         ("FLOW__AUTH__TOKENS".into(), auth.to_string()),
         (

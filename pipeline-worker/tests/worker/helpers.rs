@@ -126,6 +126,7 @@ impl World {
             ("FLOW__MQ__MQ_PORT", port),
             ("FLOW__OPENSEARCH__URLS", self.opensearch.as_str()),
             ("FLOW__WORKER__HTTP_PORT", "0"),
+            ("FLOW__WORKER__BIND_ADDRESS", "127.0.0.1"),
             ("FLOW__WORKER__ID", worker_id),
             ("FLOW__WORKER__RECONCILE_INTERVAL_MS", "300"),
             ("FLOW__WORKER__HEARTBEAT_INTERVAL_MS", "300"),
