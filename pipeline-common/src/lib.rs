@@ -12,6 +12,7 @@ pub mod dry_run;
 pub mod event;
 pub mod model;
 pub mod stages;
+pub mod startup;
 pub mod store;
 pub mod telemetry;
 mod time;

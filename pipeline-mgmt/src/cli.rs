@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use pipeline_common::build_info::BuildInfo;
-use pipeline_common::config::{ConfigSource, Settings};
+use pipeline_common::config::Settings;
 use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,31 +68,13 @@ pub fn main() -> ExitCode {
         println!("{}", hex::encode(Sha256::digest(token.as_bytes())));
         return ExitCode::SUCCESS;
     }
-    let settings = match Settings::load(&ConfigSource::from_process(cli.config)) {
-        Ok(settings) => settings,
-        Err(err) => {
-            eprintln!("pipeline-mgmt: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    pipeline_common::telemetry::init(&settings.log);
-    #[allow(clippy::expect_used)] // start-up: without a runtime there is nothing to do
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let result = runtime.block_on(async move {
+    pipeline_common::startup::run("pipeline-mgmt", cli.config, |settings| async move {
         match command {
             Command::Serve => serve(settings).await,
             Command::Migrate => migrate(settings).await,
             Command::Token { .. } => Ok(()),
         }
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "pipeline-mgmt failed");
-            eprintln!("pipeline-mgmt: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {

@@ -2,7 +2,7 @@
 
 use clap::{Parser, Subcommand};
 use pipeline_common::build_info::BuildInfo;
-use pipeline_common::config::{ConfigSource, Settings};
+use pipeline_common::config::Settings;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -43,44 +43,11 @@ pub fn main() -> ExitCode {
         eprintln!("pipeline-worker: a command is required (run); see --help");
         return ExitCode::from(2);
     };
-    let settings = match Settings::load(&ConfigSource::from_process(cli.config)) {
-        Ok(settings) => settings,
-        Err(err) => {
-            eprintln!("pipeline-worker: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    pipeline_common::telemetry::init(&settings.log);
-    #[allow(clippy::expect_used)] // start-up: without a runtime there is nothing to do
-    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    match runtime.block_on(run(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "pipeline-worker failed");
-            eprintln!("pipeline-worker: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    pipeline_common::startup::run("pipeline-worker", cli.config, run)
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let app = crate::WorkerApp::build(settings).await?;
-    app.run_until(shutdown_signal()).await
-}
-
-/// Completes on SIGTERM or SIGINT.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(error) => {
-            tracing::warn!(%error, "cannot listen for SIGTERM; only SIGINT stops the worker");
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
+    app.run_until(pipeline_common::startup::shutdown_signal())
+        .await
 }

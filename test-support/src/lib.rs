@@ -100,6 +100,17 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
     panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
 }
 
+/// Sends `signal` (e.g. `"STOP"`, `"TERM"`, `"KILL"`) to the process `pid`, which the caller
+/// started; panics when `kill` fails.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 /// A server process this test owns: stopped by pid when dropped.
 #[derive(Debug)]
 pub struct ChildServer {
@@ -132,12 +143,7 @@ impl ChildServer {
 
     /// Sends `signal` (e.g. `"STOP"`, `"CONT"`, `"KILL"`) to the server process.
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .expect("run kill");
-        assert!(status.success(), "kill -{signal} {} failed", self.pid());
+        send_signal(self.pid(), signal);
     }
 
     /// Stops the server now (SIGKILL) and waits for it.

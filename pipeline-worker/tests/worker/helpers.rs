@@ -467,12 +467,7 @@ impl WorkerProcess {
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.pid().to_string())
-            .status()
-            .unwrap();
-        assert!(status.success());
+        test_support::send_signal(self.pid(), signal);
     }
 
     pub fn wait(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
