@@ -251,16 +251,7 @@ where
     match attrs {
         Some(a) if !a.specversion.is_empty() => {
             let data = parse_object(payload, limits)?;
-            let time = a
-                .time
-                .as_deref()
-                .and_then(parse_rfc3339)
-                .or_else(|| data_time(&data));
-            Ok(Event {
-                data,
-                cloudevent: Some(a),
-                time,
-            })
+            Ok(cloud_event(a, data))
         }
         _ => decode_object(parse_object(payload, limits)?, limits),
     }
@@ -397,16 +388,21 @@ fn decode_object(obj: Map<String, Value>, limits: &DecodeLimits) -> Result<Event
             ))
         }
     };
-    let time = a
+    Ok(cloud_event(a, data))
+}
+
+/// A CloudEvent, binary or structured: its time is the `time` attribute, else one in its data.
+fn cloud_event(attrs: CloudEventAttributes, data: Map<String, Value>) -> Event {
+    let time = attrs
         .time
         .as_deref()
         .and_then(parse_rfc3339)
         .or_else(|| data_time(&data));
-    Ok(Event {
+    Event {
         data,
-        cloudevent: Some(a),
+        cloudevent: Some(attrs),
         time,
-    })
+    }
 }
 
 #[cfg(test)]
