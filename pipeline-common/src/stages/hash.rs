@@ -8,6 +8,7 @@
 //! With `fields`, the digest covers the object `{"<path>": value, …}` of the listed fields that
 //! are present.
 
+use super::json::{self, KeyOrder};
 use super::{EventDoc, Stage, StageResult};
 use crate::model::{FieldPath, HashSpec};
 use serde_json::{Map, Value};
@@ -95,76 +96,9 @@ impl Sink for HashSink {
     }
 }
 
-/// Strings as serde_json escapes them: `"`, `\\`, `\b \f \n \r \t`, other control characters
-/// as `\u00xx`, nothing else.
-fn write_str<S: Sink>(s: &str, out: &mut S) {
-    super::json::write_str(s, out);
-}
-
-/// True when `serde_json::Map` iterates in key order (its default `BTreeMap`, whose `String`
-/// order is UTF-8 byte order), false when it keeps insertion order (the `preserve_order` feature,
-/// which any crate of the build may turn on). Settled once, by looking.
-fn map_keeps_keys_sorted() -> bool {
-    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SORTED.get_or_init(|| {
-        let mut m = Map::new();
-        for k in ["b", "c", "a"] {
-            m.insert(k.to_owned(), Value::Null);
-        }
-        m.keys().map(String::as_str).eq(["a", "b", "c"])
-    })
-}
-
-fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
-    out.put(b"{");
-    let sorted = map_keeps_keys_sorted()
-        || m.keys()
-            .zip(m.keys().skip(1))
-            .all(|(a, b)| a.as_bytes() < b.as_bytes());
-    let mut first = true;
-    let mut entry = |k: &str, v: &Value, out: &mut S| {
-        if !first {
-            out.put(b",");
-        }
-        first = false;
-        write_str(k, out);
-        out.put(b":");
-        write_canonical(v, out);
-    };
-    if sorted {
-        for (k, v) in m {
-            entry(k, v, out);
-        }
-    } else {
-        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (k, v) in entries {
-            entry(k, v, out);
-        }
-    }
-    out.put(b"}");
-}
-
-/// Writes the canonical JSON of `v`.
+/// Writes the canonical JSON of `v`: compact, object keys in UTF-8 byte order.
 pub fn write_canonical<S: Sink>(v: &Value, out: &mut S) {
-    match v {
-        Value::Null => out.put(b"null"),
-        Value::Bool(true) => out.put(b"true"),
-        Value::Bool(false) => out.put(b"false"),
-        Value::Number(n) => super::json::write_number(n, out),
-        Value::String(s) => write_str(s, out),
-        Value::Array(items) => {
-            out.put(b"[");
-            for (i, x) in items.iter().enumerate() {
-                if i > 0 {
-                    out.put(b",");
-                }
-                write_canonical(x, out);
-            }
-            out.put(b"]");
-        }
-        Value::Object(m) => write_map(m, out),
-    }
+    json::write_value_in(v, KeyOrder::Sorted, out);
 }
 
 /// The canonical JSON of `v` as bytes.
@@ -177,7 +111,7 @@ pub fn canonical_json(v: &Value) -> Vec<u8> {
 /// sha256 hex of the canonical JSON of an object.
 pub fn hash_object(m: &Map<String, Value>) -> String {
     let mut sink = HashSink::new();
-    write_map(m, &mut sink);
+    json::write_map_in(m, KeyOrder::Sorted, &mut sink);
     sink.finish()
 }
 
@@ -220,7 +154,7 @@ impl HashStage {
                             sink.put(b",");
                         }
                         first = false;
-                        write_str(p.as_str(), &mut sink);
+                        json::write_str(p.as_str(), &mut sink);
                         sink.put(b":");
                         write_canonical(v, &mut sink);
                     }

@@ -142,8 +142,22 @@ fn fmt_u64(mut u: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// Writes `v` as compact JSON, maps in their own iteration order (as `serde_json::to_writer`).
-pub(crate) fn write_value<S: Sink>(v: &Value, out: &mut S) {
+/// The order in which object keys are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyOrder {
+    /// The map's own iteration order, as `serde_json::to_writer` writes it.
+    AsStored,
+    /// UTF-8 byte order of the keys: the canonical form the hash stage digests.
+    Sorted,
+}
+
+/// Writes `m` as a compact JSON object, in its own iteration order.
+pub(crate) fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
+    write_map_in(m, KeyOrder::AsStored, out);
+}
+
+/// Writes `v` as compact JSON with object keys in `order`.
+pub(crate) fn write_value_in<S: Sink>(v: &Value, order: KeyOrder, out: &mut S) {
     match v {
         Value::Null => out.put(b"null"),
         Value::Bool(true) => out.put(b"true"),
@@ -156,26 +170,61 @@ pub(crate) fn write_value<S: Sink>(v: &Value, out: &mut S) {
                 if i > 0 {
                     out.put(b",");
                 }
-                write_value(x, out);
+                write_value_in(x, order, out);
             }
             out.put(b"]");
         }
-        Value::Object(m) => write_map(m, out),
+        Value::Object(m) => write_map_in(m, order, out),
     }
 }
 
-/// Writes `m` as a compact JSON object, in its own iteration order.
-pub(crate) fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
+/// Writes `m` as a compact JSON object with its keys in `order`.
+pub(crate) fn write_map_in<S: Sink>(m: &Map<String, Value>, order: KeyOrder, out: &mut S) {
     out.put(b"{");
-    for (i, (k, v)) in m.iter().enumerate() {
-        if i > 0 {
+    let mut first = true;
+    let mut entry = |k: &str, v: &Value, out: &mut S| {
+        if !first {
             out.put(b",");
         }
+        first = false;
         write_str(k, out);
         out.put(b":");
-        write_value(v, out);
+        write_value_in(v, order, out);
+    };
+    if order == KeyOrder::AsStored || keys_are_sorted(m) {
+        for (k, v) in m {
+            entry(k, v, out);
+        }
+    } else {
+        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        for (k, v) in entries {
+            entry(k, v, out);
+        }
     }
     out.put(b"}");
+}
+
+/// True when `m` iterates in key order: always with serde_json's default `BTreeMap` (whose
+/// `String` order is UTF-8 byte order), and checked per map when some crate of the build turns on
+/// `preserve_order`, which keeps insertion order.
+fn keys_are_sorted(m: &Map<String, Value>) -> bool {
+    map_keeps_keys_sorted()
+        || m.keys()
+            .zip(m.keys().skip(1))
+            .all(|(a, b)| a.as_bytes() < b.as_bytes())
+}
+
+/// Which of the two `serde_json::Map` implementations this build has, settled once, by looking.
+fn map_keeps_keys_sorted() -> bool {
+    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SORTED.get_or_init(|| {
+        let mut m = Map::new();
+        for k in ["b", "c", "a"] {
+            m.insert(k.to_owned(), Value::Null);
+        }
+        m.keys().map(String::as_str).eq(["a", "b", "c"])
+    })
 }
 
 #[cfg(test)]
@@ -186,7 +235,7 @@ mod tests {
 
     fn ours(v: &Value) -> Vec<u8> {
         let mut out = Vec::new();
-        write_value(v, &mut out);
+        write_value_in(v, KeyOrder::AsStored, &mut out);
         out
     }
 
