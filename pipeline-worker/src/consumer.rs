@@ -109,6 +109,14 @@ impl ConsumerContext for TaskContext {
     }
 }
 
+/// librdkafka refuses a `fetch.max.bytes` below `message.max.bytes` (1,000,000 by default).
+const MIN_FETCH_BYTES: u64 = 1_000_000;
+
+/// A quarter of the prefetch bound, but never below what one record may need.
+fn fetch_max_bytes(settings: &Settings) -> u64 {
+    (u64::from(settings.kafka.queued_max_messages_kbytes) * 1024 / 4).max(MIN_FETCH_BYTES)
+}
+
 /// The consumer configuration of a pipeline's task: group `<prefix>.<name>.worker`, offsets
 /// stored and committed only by us, bounded prefetch, the `kafka.*` timeouts.
 pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdkafka::ClientConfig {
@@ -132,10 +140,17 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
             "max.poll.interval.ms",
             settings.kafka.max_poll_interval_ms.to_string(),
         )
-        // Bounded prefetch: the local queue holds at most this many KiB.
+        // Bounded prefetch: the local queue holds at most this many KiB, and one fetch response
+        // (which lands on top of the queue) at most a quarter of that, not librdkafka's 50 MB.
         .set(
             "queued.max.messages.kbytes",
             settings.kafka.queued_max_messages_kbytes.to_string(),
+        )
+        .set("fetch.max.bytes", fetch_max_bytes(settings).to_string())
+        // librdkafka's 500 ms default halves the consume rate against tansu.
+        .set(
+            "fetch.wait.max.ms",
+            settings.kafka.fetch_wait_max_ms.to_string(),
         );
     config
 }

@@ -440,6 +440,7 @@ impl TaskState {
                 .map_err(|e| TaskFailure(format!("producing to the output or error topic: {e}")))?;
             self.deliveries.push(delivery);
         }
+        self.buffer.recycle(batch);
         match report.end {
             FlushEnd::Complete | FlushEnd::Interrupted => Ok(()),
             FlushEnd::GaveUp(reason) => Err(TaskFailure(reason)),

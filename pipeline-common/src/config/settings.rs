@@ -117,6 +117,8 @@ pub struct KafkaSettings {
     pub topic_prefix: String,
     /// Bound on the consumer's prefetch queue, in KiB per partition set.
     pub queued_max_messages_kbytes: u32,
+    /// Longest time the broker may hold a fetch request open waiting for data.
+    pub fetch_wait_max_ms: u32,
 }
 
 /// SASL mechanism used when `mq.username` is set.
@@ -306,6 +308,7 @@ impl Settings {
                 "kafka.queuedMaxMessagesKbytes",
                 self.kafka.queued_max_messages_kbytes as u64,
             ),
+            ("kafka.fetchWaitMaxMs", self.kafka.fetch_wait_max_ms as u64),
             (
                 "database.maxConnections",
                 self.database.max_connections as u64,

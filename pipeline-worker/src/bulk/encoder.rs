@@ -12,6 +12,9 @@ use bytes::Bytes;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
+/// Bytes added to the next buffer's capacity beyond the last batch's size.
+const CAPACITY_SLACK: usize = 64 * 1024;
+
 /// Flush thresholds of one pipeline: whichever is reached first triggers a flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushPolicy {
@@ -47,6 +50,16 @@ pub struct BulkBuffer {
     side: Vec<u8>,
     items: Vec<BufferedItem>,
     oldest: Option<Instant>,
+    /// The storage of the last settled batch, emptied, for the next [`BulkBuffer::take`].
+    spare: Option<Storage>,
+}
+
+/// The three allocations behind a buffer or a batch.
+#[derive(Debug, Default)]
+struct Storage {
+    body: Vec<u8>,
+    side: Vec<u8>,
+    items: Vec<BufferedItem>,
 }
 
 /// The original Kafka record, kept in case the document is rejected.
@@ -132,22 +145,41 @@ impl BulkBuffer {
         self.oldest.map(|t| t + policy.interval)
     }
 
-    /// Takes the buffered documents as a batch and leaves the buffer empty, with its capacity
-    /// sized for a batch like this one.
+    /// Takes the buffered documents as a batch and leaves the buffer empty. The next documents
+    /// go into the storage of the last recycled batch; failing that, into new storage sized for
+    /// a batch like this one plus some slack (a full buffer overshoots its threshold by up to
+    /// one document, and without the slack that one document would double the allocation).
     pub fn take(&mut self) -> Batch {
-        let body_capacity = self.body.len();
-        let side_capacity = self.side.len();
-        let items_capacity = self.items.len();
+        let next = self.spare.take().unwrap_or_else(|| Storage {
+            body: Vec::with_capacity(self.body.len() + CAPACITY_SLACK),
+            side: Vec::with_capacity(self.side.len() + CAPACITY_SLACK),
+            items: Vec::with_capacity(self.items.len() + self.items.len() / 8),
+        });
         let batch = Batch {
-            body: Bytes::from(std::mem::replace(
-                &mut self.body,
-                Vec::with_capacity(body_capacity),
-            )),
-            side: std::mem::replace(&mut self.side, Vec::with_capacity(side_capacity)),
-            items: std::mem::replace(&mut self.items, Vec::with_capacity(items_capacity)),
+            body: Bytes::from(std::mem::replace(&mut self.body, next.body)),
+            side: std::mem::replace(&mut self.side, next.side),
+            items: std::mem::replace(&mut self.items, next.items),
         };
         self.oldest = None;
         batch
+    }
+
+    /// Keeps a settled batch's storage for the next [`BulkBuffer::take`], so that a task in
+    /// steady state alternates between two sets of buffers instead of allocating (and
+    /// fragmenting the heap with) megabytes per flush. A body still shared elsewhere is dropped.
+    pub fn recycle(&mut self, batch: Batch) {
+        if self.spare.is_some() || !batch.body.is_unique() {
+            return;
+        }
+        let mut storage = Storage {
+            body: Vec::from(batch.body),
+            side: batch.side,
+            items: batch.items,
+        };
+        storage.body.clear();
+        storage.side.clear();
+        storage.items.clear();
+        self.spare = Some(storage);
     }
 }
 
@@ -279,5 +311,45 @@ mod tests {
         assert!(matches!(result, Processed::Failed { .. }));
         assert_eq!(buffer.body_bytes(), before);
         assert_eq!(buffer.len(), 1);
+    }
+
+    #[test]
+    fn a_settled_batch_storage_backs_the_buffer_after_next() {
+        let mut tracker = OffsetTracker::new();
+        let mut buffer = BulkBuffer::new();
+        push(&mut buffer, &mut tracker, 0, "a");
+        let first = buffer.take();
+        let first_body = first.body().as_ptr();
+        push(&mut buffer, &mut tracker, 1, "b");
+        buffer.recycle(first);
+        let second = buffer.take();
+        push(&mut buffer, &mut tracker, 2, "c");
+        let third = buffer.take();
+        assert_ne!(second.body().as_ptr(), first_body);
+        assert_eq!(third.body().as_ptr(), first_body);
+        // Nothing of the first batch shows through.
+        assert_eq!(third.len(), 1);
+        assert_eq!(third.id(&third.items()[0]), b"c");
+        assert_eq!(
+            &third.body()[..],
+            b"{\"index\":{\"_id\":\"c\"}}\n{\"n\":2}\n"
+        );
+    }
+
+    #[test]
+    fn a_body_still_shared_is_not_recycled() {
+        let mut tracker = OffsetTracker::new();
+        let mut buffer = BulkBuffer::new();
+        push(&mut buffer, &mut tracker, 0, "a");
+        let first = buffer.take();
+        let still_sending = first.body();
+        buffer.recycle(first);
+        push(&mut buffer, &mut tracker, 1, "b");
+        let second = buffer.take();
+        assert_ne!(second.body().as_ptr(), still_sending.as_ptr());
+        assert_eq!(
+            &still_sending[..],
+            b"{\"index\":{\"_id\":\"a\"}}\n{\"n\":0}\n"
+        );
     }
 }
