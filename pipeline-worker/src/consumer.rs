@@ -127,7 +127,8 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
         // Only offsets whose messages are all done are ever committed, by the task itself.
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
+        // Reaching the end of every partition flushes the buffer early (see `end_of_input`).
+        .set("enable.partition.eof", "true")
         .set(
             "auto.offset.reset",
             settings.kafka.auto_offset_reset.as_str(),

@@ -11,6 +11,7 @@ pub mod bulk;
 pub mod cli;
 pub mod consumer;
 pub mod dead_letter;
+pub mod end_of_input;
 pub mod engine;
 pub mod http;
 pub mod metrics;

@@ -12,6 +12,7 @@ use crate::bulk::retry::{flush, FlushEnd, FlushReport, RetryPolicy};
 use crate::bulk::service::BulkService;
 use crate::consumer::{consumer_config, lock, Shared, TaskContext};
 use crate::dead_letter::{DeadLetter, INDEX_STAGE};
+use crate::end_of_input::EndOfInput;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
 use crate::producer::{self, Acknowledged, Completes, Delivery};
@@ -19,6 +20,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use pipeline_common::config::Settings;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -135,6 +137,7 @@ pub async fn run(
         consecutive_failures: 0,
         flush_abort: CancellationToken::new(),
         paused: false,
+        end: EndOfInput::new(),
     };
     let result = state.consume(&consumer, &mut spec_rx, &stop).await;
     let result = match result {
@@ -165,6 +168,8 @@ struct TaskState {
     /// Ends the retries of an in-flight flush (failure, or a graceful stop out of time).
     flush_abort: CancellationToken,
     paused: bool,
+    /// Which assigned partitions have been read to their end.
+    end: EndOfInput,
 }
 
 async fn wait_flight(
@@ -196,9 +201,7 @@ impl TaskState {
             self.apply_pause(consumer);
             // Re-arm the interval timer only when the oldest document changes.
             let deadline = if self.flight.is_none() {
-                self.buffer
-                    .deadline(&self.spec.flush)
-                    .map(Instant::from_std)
+                self.flush_deadline().map(Instant::from_std)
             } else {
                 None
             };
@@ -235,6 +238,10 @@ impl TaskState {
                 _ = commit_tick.tick() => self.commit(consumer, CommitMode::Async),
                 message = messages.next() => match message {
                     Some(Ok(message)) => self.on_message(&message).await?,
+                    Some(Err(KafkaError::PartitionEOF(partition))) => {
+                        let assigned = lock(&self.env.shared.assigned);
+                        self.end.reached_end(partition, &assigned);
+                    }
                     Some(Err(error)) => {
                         tracing::warn!(pipeline = %self.env.pipeline, %error, "consumer error");
                     }
@@ -283,12 +290,17 @@ impl TaskState {
             return;
         }
         let due = self
-            .buffer
-            .deadline(&self.spec.flush)
+            .flush_deadline()
             .is_some_and(|d| d <= std::time::Instant::now());
         if due || self.buffer.is_full(&self.spec.flush) {
             self.start_flush();
         }
+    }
+
+    /// When the buffered documents must be flushed even if the buffer is not full.
+    fn flush_deadline(&self) -> Option<std::time::Instant> {
+        self.buffer
+            .deadline(self.spec.flush.max_wait(self.end.caught_up()))
     }
 
     fn start_flush(&mut self) {
@@ -315,6 +327,9 @@ impl TaskState {
             .shared
             .assignment_changed
             .swap(false, Ordering::AcqRel);
+        if changed {
+            self.end.reset();
+        }
         if want == self.paused && !(want && changed) {
             return;
         }
@@ -337,6 +352,7 @@ impl TaskState {
     async fn on_message(&mut self, message: &BorrowedMessage<'_>) -> Result<(), TaskFailure> {
         self.env.metrics.consumed();
         let partition = message.partition();
+        self.end.message(partition);
         let offset = message.offset();
         let ticket = lock(&self.env.shared.tracker).track(partition, offset);
         let record = SourceRecord {

@@ -15,6 +15,12 @@ use std::time::{Duration, Instant};
 /// Bytes added to the next buffer's capacity beyond the last batch's size.
 const CAPACITY_SLACK: usize = 64 * 1024;
 
+/// How long the oldest document may wait once the consumer has read every assigned partition to
+/// its end (when the interval is shorter, the interval). Nothing more is coming then, but a
+/// short wait keeps a trickle of events from becoming one bulk request per event: at most one
+/// request per task per this period.
+pub const CAUGHT_UP_LINGER: Duration = Duration::from_millis(200);
+
 /// Flush thresholds of one pipeline: whichever is reached first triggers a flush.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlushPolicy {
@@ -24,6 +30,18 @@ pub struct FlushPolicy {
     pub max_items: usize,
     /// Age of the oldest buffered document.
     pub interval: Duration,
+}
+
+impl FlushPolicy {
+    /// How long the oldest buffered document may wait: the interval, or the shorter
+    /// [`CAUGHT_UP_LINGER`] when the consumer has caught up with its partitions.
+    pub fn max_wait(&self, caught_up: bool) -> Duration {
+        if caught_up {
+            self.interval.min(CAUGHT_UP_LINGER)
+        } else {
+            self.interval
+        }
+    }
 }
 
 /// One buffered document.
@@ -140,9 +158,9 @@ impl BulkBuffer {
         self.body.len() >= policy.max_bytes || self.items.len() >= policy.max_items
     }
 
-    /// When the interval threshold is reached, if anything is buffered.
-    pub fn deadline(&self, policy: &FlushPolicy) -> Option<Instant> {
-        self.oldest.map(|t| t + policy.interval)
+    /// When the oldest buffered document has waited `max_wait`, if anything is buffered.
+    pub fn deadline(&self, max_wait: Duration) -> Option<Instant> {
+        self.oldest.map(|t| t + max_wait)
     }
 
     /// Takes the buffered documents as a batch and leaves the buffer empty. The next documents
@@ -272,10 +290,10 @@ mod tests {
             interval: Duration::from_secs(1),
         };
         assert!(buffer.is_full(&policy));
-        assert!(buffer.deadline(&policy).is_some());
+        assert!(buffer.deadline(policy.max_wait(false)).is_some());
         let batch = buffer.take();
         assert!(buffer.is_empty());
-        assert_eq!(buffer.deadline(&policy), None);
+        assert_eq!(buffer.deadline(policy.max_wait(false)), None);
         let items = batch.items();
         assert_eq!(batch.source(&items[1]), b"{\"n\":1}");
         assert_eq!(batch.id(&items[0]), b"a");
@@ -351,5 +369,17 @@ mod tests {
             &still_sending[..],
             b"{\"index\":{\"_id\":\"a\"}}\n{\"n\":0}\n"
         );
+    }
+
+    #[test]
+    fn caught_up_shortens_the_wait_but_never_lengthens_it() {
+        let policy = |ms| FlushPolicy {
+            max_bytes: 1 << 20,
+            max_items: 10,
+            interval: Duration::from_millis(ms),
+        };
+        assert_eq!(policy(3000).max_wait(false), Duration::from_millis(3000));
+        assert_eq!(policy(3000).max_wait(true), CAUGHT_UP_LINGER);
+        assert_eq!(policy(50).max_wait(true), Duration::from_millis(50));
     }
 }
