@@ -107,6 +107,23 @@ def proc_stats(pid):
     return cpu, rss, hwm
 
 
+def thread_cpu(pid):
+    """CPU seconds by thread name (tokio workers, librdkafka broker threads, ...), to show where
+    the worker's time goes."""
+    by_name = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1:stat.rindex(")")]
+        if os.environ.get("BENCH_BY_TID"): name += f"#{tid}"
+        fields = stat.rsplit(")", 1)[1].split()
+        by_name[name] = by_name.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return by_name
+
+
 def get_json(url):
     with urllib.request.urlopen(url, timeout=10) as r:
         return json.loads(r.read())
@@ -157,6 +174,7 @@ def run_blackhole(args, brokers, mysql_url, lines):
         time.sleep(0.2)
     t_end = time.time()
     cpu, rss, hwm = proc_stats(worker.pid)
+    threads = thread_cpu(worker.pid)
     code = stop(worker)
     sink.terminate()
     sink.wait()
@@ -167,6 +185,7 @@ def run_blackhole(args, brokers, mysql_url, lines):
         "rate_end_to_end": stats["docs"] / (t_end - t0),
         "cpu_s": cpu, "cpu_us_per_event": cpu / max(stats["docs"], 1) * 1e6,
         "rss": rss, "peak_rss": hwm, "broker_alone_rate": alone_rate, "exit": code,
+        "threads": threads,
     }
 
 
@@ -232,6 +251,9 @@ def main():
     print(f"  broker alone (confluent-kafka consumer): {b['broker_alone_rate']:.0f} events/s; "
           f"worker/broker = {100 * b['rate_bulk_window'] / max(b['broker_alone_rate'], 1):.0f}% (target >= 90%)")
     print(f"  worker CPU: {b['cpu_s']:.2f}s = {b['cpu_us_per_event']:.1f} us/event (target <= 10)")
+    print("  worker CPU by thread: " + ", ".join(
+        f"{name} {seconds / max(b['docs'], 1) * 1e6:.1f} us" for name, seconds in
+        sorted(b["threads"].items(), key=lambda kv: -kv[1]) if seconds > 0))
     print(f"  peak RSS: {b['peak_rss'] / 2**20:.1f} MiB (target <= {budget / 2**20:.0f} MiB); "
           f"exit code after SIGTERM: {b['exit']}")
 
