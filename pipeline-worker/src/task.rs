@@ -17,13 +17,14 @@ use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
 use crate::producer::{self, Acknowledged, Completes, Delivery};
 use futures::stream::FuturesUnordered;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +32,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
+
+/// At most this many already-fetched messages are taken in one turn of the task loop.
+const MESSAGE_BURST: usize = 256;
 
 /// How often done offsets are committed (asynchronously) while running.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -214,6 +218,10 @@ impl TaskState {
                 () = stop.cancelled() => return Ok(()),
                 Some(ack) = self.deliveries.next(), if !self.deliveries.is_empty() => {
                     self.acknowledged(ack)?;
+                    // Acknowledgements come in bursts of a produce response.
+                    while let Some(Some(ack)) = self.deliveries.next().now_or_never() {
+                        self.acknowledged(ack)?;
+                    }
                 }
                 joined = wait_flight(&mut self.flight) => {
                     self.flight = None;
@@ -236,17 +244,24 @@ impl TaskState {
                     self.start_flush();
                 }
                 _ = commit_tick.tick() => self.commit(consumer, CommitMode::Async),
-                message = messages.next() => match message {
-                    Some(Ok(message)) => self.on_message(&message).await?,
-                    Some(Err(KafkaError::PartitionEOF(partition))) => {
-                        let assigned = lock(&self.env.shared.assigned);
-                        self.end.reached_end(partition, &assigned);
+                event = messages.next() => {
+                    if self.on_consumer_event(event).await?.is_break() {
+                        return Ok(());
                     }
-                    Some(Err(error)) => {
-                        tracing::warn!(pipeline = %self.env.pipeline, %error, "consumer error");
+                    // Take what is already fetched without a trip round the loop per message (which
+                    // polls every branch again), until the buffer is full.
+                    for _ in 1..MESSAGE_BURST {
+                        if self.buffer.is_full(&self.spec.flush) {
+                            break;
+                        }
+                        let Some(event) = messages.next().now_or_never() else {
+                            break;
+                        };
+                        if self.on_consumer_event(event).await?.is_break() {
+                            return Ok(());
+                        }
                     }
-                    None => return Ok(()),
-                },
+                }
             }
         }
     }
@@ -347,6 +362,25 @@ impl TaskState {
                 tracing::warn!(pipeline = %self.env.pipeline, %error, "pause/resume failed")
             }
         }
+    }
+
+    /// Handles what the consumer stream gave; `Break` when the stream has ended.
+    async fn on_consumer_event(
+        &mut self,
+        event: Option<KafkaResult<BorrowedMessage<'_>>>,
+    ) -> Result<ControlFlow<()>, TaskFailure> {
+        match event {
+            Some(Ok(message)) => self.on_message(&message).await?,
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                let assigned = lock(&self.env.shared.assigned);
+                self.end.reached_end(partition, &assigned);
+            }
+            Some(Err(error)) => {
+                tracing::warn!(pipeline = %self.env.pipeline, %error, "consumer error");
+            }
+            None => return Ok(ControlFlow::Break(())),
+        }
+        Ok(ControlFlow::Continue(()))
     }
 
     async fn on_message(&mut self, message: &BorrowedMessage<'_>) -> Result<(), TaskFailure> {
