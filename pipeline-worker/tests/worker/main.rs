@@ -168,6 +168,27 @@ async fn redelivered_events_overwrite_their_own_documents() {
     worker.shutdown().await;
 }
 
+/// Once every partition is read to its end, the buffer is flushed without waiting out
+/// `flush.intervalMs` (here ten minutes, far beyond the waits below), and again after more
+/// events arrive and are read to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caught_up_worker_flushes_without_waiting_out_the_interval() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 3, json!({})).await;
+    let worker =
+        InProcess::start(world.settings("w1", &[("FLOW__SERVER__FLUSH_INTERVAL_SEC", "600")]))
+            .await;
+    let first: Vec<_> = (0..10).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&first), 10);
+    world.wait_count(10, Duration::from_secs(30)).await;
+    let second: Vec<_> = (10..25).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&second), 15);
+    world.wait_count(25, Duration::from_secs(30)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    worker.shutdown().await;
+}
+
 /// Acceptance 3: SIGKILL mid-stream, restart → every event indexed exactly once, none missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
