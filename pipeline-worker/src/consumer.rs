@@ -148,6 +148,10 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
             settings.kafka.queued_max_messages_kbytes.to_string(),
         )
         .set("fetch.max.bytes", fetch_max_bytes(settings).to_string())
+        // When the bounded queue is full librdkafka waits this long before fetching again; its
+        // 1 s default starves the task after every full queue (measured against tansu with a
+        // plain consumer and a 4 MiB queue: 7.7k records/s, and 24.9k/s with 10 ms).
+        .set("fetch.queue.backoff.ms", "10")
         // librdkafka's 500 ms default halves the consume rate against tansu.
         .set(
             "fetch.wait.max.ms",
