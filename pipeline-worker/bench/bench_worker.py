@@ -4,7 +4,8 @@ code: confluent-kafka for topics, producing and the broker-alone consumer, the m
 the database, /proc for the worker's CPU and memory.
 
     bench_worker.py --worker BIN --sink BIN --events N --osmem-events M
-Environment: FLOW_TEST_MYSQL_URL, FLOW_TEST_KAFKA_BROKERS, FLOW_OSMEM_BIN (from the stack's env).
+Environment: FLOW_TEST_MYSQL_URL, FLOW_TEST_KAFKA_BROKERS, FLOW_OSMEM_BIN (from the stack's env);
+BENCH_BY_TID=1 splits the CPU-by-thread line per thread instead of per thread name.
 """
 import argparse, json, os, re, subprocess, sys, time, urllib.request, uuid
 from confluent_kafka import Consumer, Producer
@@ -73,10 +74,10 @@ def produce(brokers, topic, lines):
     assert p.flush(120) == 0
 
 
-def broker_alone(brokers, topic, n):
+def broker_alone(brokers, topic, n, **config):
     """A plain librdkafka consumer draining the topic: the broker's consume ceiling."""
     c = Consumer({"bootstrap.servers": brokers, "group.id": f"bench-alone-{uuid.uuid4().hex[:8]}",
-                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, **config})
     c.subscribe([topic])
     got, first, last = 0, None, None
     deadline = time.time() + 300
@@ -155,8 +156,13 @@ def run_blackhole(args, brokers, mysql_url, lines):
     t = time.time()
     produce(brokers, topic, lines)
     log(f"produced {len(lines)} events in {time.time() - t:.1f}s")
-    got, alone_rate = broker_alone(brokers, topic, len(lines))
-    log(f"broker alone: {got} events, {alone_rate:.0f}/s")
+    got, default_rate = broker_alone(brokers, topic, len(lines))
+    log(f"broker alone, librdkafka defaults: {got} events, {default_rate:.0f}/s")
+    # The worker asks for fetch.wait.max.ms=100 (kafka.fetchWaitMaxMs), which tansu answers faster;
+    # the same setting here keeps the comparison fair, and the higher rate is the one that counts.
+    got, tuned_rate = broker_alone(brokers, topic, len(lines), **{"fetch.wait.max.ms": 100})
+    log(f"broker alone, fetch.wait.max.ms=100: {got} events, {tuned_rate:.0f}/s")
+    alone_rate = max(default_rate, tuned_rate)
 
     db = f"bench_{uuid.uuid4().hex[:8]}"
     db_url = fresh_database(mysql_url, db)
@@ -185,6 +191,7 @@ def run_blackhole(args, brokers, mysql_url, lines):
         "rate_end_to_end": stats["docs"] / (t_end - t0),
         "cpu_s": cpu, "cpu_us_per_event": cpu / max(stats["docs"], 1) * 1e6,
         "rss": rss, "peak_rss": hwm, "broker_alone_rate": alone_rate, "exit": code,
+        "broker_alone_default": default_rate, "broker_alone_tuned": tuned_rate,
         "threads": threads,
     }
 
@@ -248,7 +255,9 @@ def main():
           f"bulk window {b['bulk_window_s']:.2f}s")
     print(f"  worker rate (bulk window): {b['rate_bulk_window']:.0f} events/s; end to end incl. start-up: "
           f"{b['rate_end_to_end']:.0f} events/s")
-    print(f"  broker alone (confluent-kafka consumer): {b['broker_alone_rate']:.0f} events/s; "
+    print(f"  broker alone (confluent-kafka consumer): {b['broker_alone_default']:.0f} events/s with librdkafka's "
+          f"defaults, {b['broker_alone_tuned']:.0f} events/s with fetch.wait.max.ms=100")
+    print(f"  broker alone, the higher: {b['broker_alone_rate']:.0f} events/s; "
           f"worker/broker = {100 * b['rate_bulk_window'] / max(b['broker_alone_rate'], 1):.0f}% (target >= 90%)")
     print(f"  worker CPU: {b['cpu_s']:.2f}s = {b['cpu_us_per_event']:.1f} us/event (target <= 10)")
     print("  worker CPU by thread: " + ", ".join(

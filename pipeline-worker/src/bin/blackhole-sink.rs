@@ -97,7 +97,6 @@ async fn bulk(State(stats): State<Arc<Stats>>, body: Bytes) -> impl IntoResponse
     }
     out.extend_from_slice(b"]}");
     stats.requests.fetch_add(1, Ordering::Relaxed);
-    eprintln!("TMPLOG {now} {docs} {}", body.len());
     stats.docs.fetch_add(docs, Ordering::Relaxed);
     stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
     stats
