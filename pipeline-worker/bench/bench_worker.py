@@ -238,6 +238,7 @@ def main():
     ap.add_argument("--flush-mib", type=int, default=5)
     ap.add_argument("--stages", help="stages JSON instead of the default chain (to split costs)")
     ap.add_argument("--skip-osmem", action="store_true")
+    ap.add_argument("--skip-blackhole", action="store_true")
     args = ap.parse_args()
     global STAGES
     STAGES = json.loads(args.stages) if args.stages else None
@@ -249,6 +250,8 @@ def main():
     size = sum(map(len, lines)) / len(lines)
     log(f"generated {len(lines)} events, {size:.0f} bytes on average")
 
+    if args.skip_blackhole:
+        return print_osmem(args, brokers, mysql_url, lines)
     b = run_blackhole(args, brokers, mysql_url, lines)
     budget = 64 * 2**20 + 3 * args.flush_mib * 2**20
     print(f"blackhole: {b['docs']}/{b['events']} docs in {b['requests']} bulk requests; "
@@ -266,8 +269,11 @@ def main():
     print(f"  peak RSS: {b['peak_rss'] / 2**20:.1f} MiB (target <= {budget / 2**20:.0f} MiB); "
           f"exit code after SIGTERM: {b['exit']}")
 
-    if args.skip_osmem:
-        return
+    if not args.skip_osmem:
+        print_osmem(args, brokers, mysql_url, lines)
+
+
+def print_osmem(args, brokers, mysql_url, lines):
     o = run_osmem(args, brokers, mysql_url, lines[: args.osmem_events])
     print(f"osmem: {o['indexed']}/{o['events']} indexed in {o['seconds']:.1f}s, {o['rate']:.0f} docs/s incl. start-up (sink-bound); "
           f"worker CPU {o['cpu_us_per_event']:.1f} us/event, peak RSS {o['peak_rss'] / 2**20:.1f} MiB; exit {o['exit']}")
