@@ -108,6 +108,11 @@ def proc_stats(pid):
     return cpu, rss, hwm
 
 
+def broker_cpu(args):
+    """CPU seconds the broker process has used so far, when its pid is known (else None)."""
+    return proc_stats(args.broker_pid)[0] if args.broker_pid else None
+
+
 def thread_cpu(pid):
     """CPU seconds by thread name (tokio workers, librdkafka broker threads, ...), to show where
     the worker's time goes."""
@@ -156,7 +161,10 @@ def run_blackhole(args, brokers, mysql_url, lines):
     t = time.time()
     produce(brokers, topic, lines)
     log(f"produced {len(lines)} events in {time.time() - t:.1f}s")
+    alone_cpu = broker_cpu(args)
     got, default_rate = broker_alone(brokers, topic, len(lines))
+    if alone_cpu is not None:
+        alone_cpu = broker_cpu(args) - alone_cpu
     log(f"broker alone, librdkafka defaults: {got} events, {default_rate:.0f}/s")
     # The worker asks for fetch.wait.max.ms=100 (kafka.fetchWaitMaxMs), which tansu answers faster;
     # the same setting here keeps the comparison fair, and the higher rate is the one that counts.
@@ -170,6 +178,7 @@ def run_blackhole(args, brokers, mysql_url, lines):
     sink = subprocess.Popen([args.sink, "0"], stdout=subprocess.PIPE, text=True)
     sink_url = "http://" + sink.stdout.readline().split()[-1]
     worker = start_worker(args, db_url, sink_url, "bench-blackhole")
+    worker_broker_cpu = broker_cpu(args)
     t0 = time.time()
     deadline = t0 + 600
     stats = {}
@@ -179,6 +188,8 @@ def run_blackhole(args, brokers, mysql_url, lines):
             break
         time.sleep(0.2)
     t_end = time.time()
+    if worker_broker_cpu is not None:
+        worker_broker_cpu = broker_cpu(args) - worker_broker_cpu
     cpu, rss, hwm = proc_stats(worker.pid)
     threads = thread_cpu(worker.pid)
     code = stop(worker)
@@ -192,7 +203,8 @@ def run_blackhole(args, brokers, mysql_url, lines):
         "cpu_s": cpu, "cpu_us_per_event": cpu / max(stats["docs"], 1) * 1e6,
         "rss": rss, "peak_rss": hwm, "broker_alone_rate": alone_rate, "exit": code,
         "broker_alone_default": default_rate, "broker_alone_tuned": tuned_rate,
-        "threads": threads,
+        "threads": threads, "broker_cpu_alone": alone_cpu, "broker_cpu_worker": worker_broker_cpu,
+        "seconds": t_end - t0,
     }
 
 
@@ -239,6 +251,7 @@ def main():
     ap.add_argument("--stages", help="stages JSON instead of the default chain (to split costs)")
     ap.add_argument("--skip-osmem", action="store_true")
     ap.add_argument("--skip-blackhole", action="store_true")
+    ap.add_argument("--broker-pid", type=int, help="the broker's pid, to report its CPU")
     args = ap.parse_args()
     global STAGES
     STAGES = json.loads(args.stages) if args.stages else None
@@ -266,6 +279,12 @@ def main():
     print("  worker CPU by thread: " + ", ".join(
         f"{name} {seconds / max(b['docs'], 1) * 1e6:.1f} us" for name, seconds in
         sorted(b["threads"].items(), key=lambda kv: -kv[1]) if seconds > 0))
+    if b["broker_cpu_worker"] is not None:
+        n = max(b["docs"], 1)
+        print(f"  broker CPU per event: {b['broker_cpu_alone'] / n * 1e6:.1f} us for the plain consumer (defaults), "
+              f"{b['broker_cpu_worker'] / n * 1e6:.1f} us during the worker's run (input fetches, output and "
+              f"commits), {100 * b['broker_cpu_worker'] / max(b['seconds'], 1e-3):.0f}% of a core over its "
+              f"{b['seconds']:.1f} s")
     print(f"  peak RSS: {b['peak_rss'] / 2**20:.1f} MiB (target <= {budget / 2**20:.0f} MiB); "
           f"exit code after SIGTERM: {b['exit']}")
 
