@@ -15,14 +15,12 @@ use crate::dead_letter::{DeadLetter, INDEX_STAGE};
 use crate::end_of_input::EndOfInput;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
-use crate::producer::{self, Acknowledged, Completes, Delivery};
-use futures::stream::FuturesUnordered;
+use crate::producer::{self, Completes, OutputProducer};
 use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
@@ -35,6 +33,10 @@ use tokio_util::sync::CancellationToken;
 
 /// At most this many already-fetched messages are taken in one turn of the task loop.
 const MESSAGE_BURST: usize = 256;
+
+/// How often delivery reports are served while records are in flight and nothing else wakes
+/// the task.
+const DELIVERY_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How often done offsets are committed (asynchronously) while running.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
@@ -118,8 +120,9 @@ pub async fn run(
     consumer
         .subscribe(&[&env.topics.input])
         .map_err(|e| TaskFailure(format!("subscribing to {}: {e}", env.topics.input)))?;
-    let producer = producer::create_producer(&env.settings)
-        .map_err(|e| TaskFailure(format!("creating the producer: {e}")))?;
+    let producer =
+        producer::create_producer(&env.settings, env.shared.clone(), env.metrics.clone())
+            .map_err(|e| TaskFailure(format!("creating the producer: {e}")))?;
 
     let lag_stop = stop.child_token();
     let lag = tokio::spawn(report_lag(
@@ -137,7 +140,6 @@ pub async fn run(
         spec,
         buffer: BulkBuffer::new(),
         flight: None,
-        deliveries: FuturesUnordered::new(),
         consecutive_failures: 0,
         flush_abort: CancellationToken::new(),
         paused: false,
@@ -163,11 +165,10 @@ pub async fn run(
 
 struct TaskState {
     env: TaskEnv,
-    producer: FutureProducer,
+    producer: OutputProducer,
     spec: Arc<TaskSpec>,
     buffer: BulkBuffer,
     flight: Option<JoinHandle<(Batch, FlushReport)>>,
-    deliveries: FuturesUnordered<Delivery>,
     consecutive_failures: u32,
     /// Ends the retries of an in-flight flush (failure, or a graceful stop out of time).
     flush_abort: CancellationToken,
@@ -196,11 +197,14 @@ impl TaskState {
         let mut messages = consumer.stream();
         let mut commit_tick = tokio::time::interval(COMMIT_INTERVAL);
         commit_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut delivery_tick = tokio::time::interval(DELIVERY_POLL_INTERVAL);
+        delivery_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let far = || Instant::now() + Duration::from_secs(3600);
         let deadline_timer = tokio::time::sleep_until(far());
         tokio::pin!(deadline_timer);
         let mut armed: Option<Instant> = None;
         loop {
+            self.serve_deliveries()?;
             self.maybe_start_flush();
             self.apply_pause(consumer);
             // Re-arm the interval timer only when the oldest document changes.
@@ -216,13 +220,8 @@ impl TaskState {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => return Ok(()),
-                Some(ack) = self.deliveries.next(), if !self.deliveries.is_empty() => {
-                    self.acknowledged(ack)?;
-                    // Acknowledgements come in bursts of a produce response.
-                    while let Some(Some(ack)) = self.deliveries.next().now_or_never() {
-                        self.acknowledged(ack)?;
-                    }
-                }
+                // The loop head serves the reports.
+                _ = delivery_tick.tick(), if producer::pending(&self.producer) > 0 => {}
                 joined = wait_flight(&mut self.flight) => {
                     self.flight = None;
                     let (batch, report) = joined
@@ -279,10 +278,11 @@ impl TaskState {
                     self.flushed(batch, report).await?;
                 } else if !self.buffer.is_empty() {
                     self.start_flush();
-                } else if let Some(ack) = self.deliveries.next().await {
-                    self.acknowledged(ack)?;
+                } else if producer::pending(&self.producer) > 0 {
+                    self.serve_deliveries()?;
+                    tokio::time::sleep(DELIVERY_POLL_INTERVAL).await;
                 } else {
-                    return Ok::<(), TaskFailure>(());
+                    return self.serve_deliveries();
                 }
             }
         })
@@ -424,7 +424,7 @@ impl TaskState {
                     pipeline: &self.env.pipeline,
                 }
                 .headers();
-                let delivery = producer::send(
+                producer::send(
                     &self.producer,
                     &self.env.topics.error,
                     record.key,
@@ -434,9 +434,7 @@ impl TaskState {
                     Completes::DeadLetter(stage),
                 )
                 .await
-                .map_err(|e| TaskFailure(format!("producing a dead letter: {e}")))?;
-                self.deliveries.push(delivery);
-                Ok(())
+                .map_err(|e| TaskFailure(format!("producing a dead letter: {e}")))
             }
         }
     }
@@ -446,7 +444,7 @@ impl TaskState {
     async fn flushed(&mut self, batch: Batch, report: FlushReport) -> Result<(), TaskFailure> {
         self.consecutive_failures = report.consecutive_failures;
         for (item, outcome) in batch.items().iter().zip(&report.outcomes) {
-            let delivery = match outcome {
+            let sent = match outcome {
                 ItemOutcome::Done => {
                     producer::send(
                         &self.producer,
@@ -486,9 +484,7 @@ impl TaskState {
                 // committed.
                 ItemOutcome::Retry { .. } => continue,
             };
-            let delivery = delivery
-                .map_err(|e| TaskFailure(format!("producing to the output or error topic: {e}")))?;
-            self.deliveries.push(delivery);
+            sent.map_err(|e| TaskFailure(format!("producing to the output or error topic: {e}")))?;
         }
         self.buffer.recycle(batch);
         match report.end {
@@ -497,19 +493,9 @@ impl TaskState {
         }
     }
 
-    fn acknowledged(&mut self, ack: Acknowledged) -> Result<(), TaskFailure> {
-        if let Err(error) = ack.result {
-            return Err(TaskFailure(format!(
-                "the broker did not take a record for offset {} of partition {}: {error}",
-                ack.ticket.offset, ack.ticket.partition
-            )));
-        }
-        lock(&self.env.shared.tracker).complete(ack.ticket);
-        match ack.completes {
-            Completes::Indexed => self.env.metrics.indexed(1),
-            Completes::DeadLetter(stage) => self.env.metrics.dead_lettered(&stage),
-        }
-        Ok(())
+    /// Completes the offsets of the records the broker has acknowledged since the last call.
+    fn serve_deliveries(&self) -> Result<(), TaskFailure> {
+        producer::serve_deliveries(&self.producer).map_err(TaskFailure)
     }
 
     /// Commits the contiguous done offsets (only those that moved, unless synchronous).
