@@ -1,17 +1,22 @@
-//! Whether the consumer has read every assigned partition to its end.
+//! Whether the consumer has read every assigned partition to its end, and when it last got a
+//! message.
 //!
-//! When it has, nothing more is coming for now, so waiting out the rest of `flush.intervalMs`
-//! only delays the buffered documents. librdkafka reports reaching the end of a partition
-//! (`enable.partition.eof`) once each time it gets there; a message from the partition means it
-//! is no longer at its end.
+//! When the input has run dry, nothing more is coming for now, so waiting out the rest of
+//! `flush.intervalMs` only delays the buffered documents. librdkafka reports reaching the end of
+//! a partition (`enable.partition.eof`) once each time it gets there; a message from the
+//! partition means it is no longer at its end. That report is lost when the partition is paused
+//! while it waits in the queue (the queue is dropped and refetched, and the end is not reported
+//! twice), so the time of the last message is kept as well.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 /// Partitions read to their end, against the current assignment.
 #[derive(Debug, Default)]
 pub struct EndOfInput {
     at_end: BTreeSet<i32>,
     caught_up: bool,
+    last_input: Option<Instant>,
 }
 
 impl EndOfInput {
@@ -31,6 +36,16 @@ impl EndOfInput {
         if !self.at_end.is_empty() && self.at_end.remove(&partition) {
             self.caught_up = false;
         }
+    }
+
+    /// Messages arrived up to `at`.
+    pub fn input_seen(&mut self, at: Instant) {
+        self.last_input = Some(at);
+    }
+
+    /// When the last message arrived, if any did.
+    pub fn last_input(&self) -> Option<Instant> {
+        self.last_input
     }
 
     /// The assignment changed: every partition's position is unknown again.

@@ -260,6 +260,7 @@ impl TaskState {
                             return Ok(());
                         }
                     }
+                    self.end.input_seen(std::time::Instant::now());
                 }
             }
         }
@@ -314,8 +315,12 @@ impl TaskState {
 
     /// When the buffered documents must be flushed even if the buffer is not full.
     fn flush_deadline(&self) -> Option<std::time::Instant> {
-        self.buffer
-            .deadline(self.spec.flush.max_wait(self.end.caught_up()))
+        let oldest = self.buffer.oldest()?;
+        Some(
+            self.spec
+                .flush
+                .deadline(oldest, self.end.caught_up(), self.end.last_input()),
+        )
     }
 
     fn start_flush(&mut self) {

@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 /// Bytes added to the next buffer's capacity beyond the last batch's size.
 const CAPACITY_SLACK: usize = 64 * 1024;
 
-/// How long the oldest document may wait once the consumer has read every assigned partition to
-/// its end (when the interval is shorter, the interval). Nothing more is coming then, but a
-/// short wait keeps a trickle of events from becoming one bulk request per event: at most one
-/// request per task per this period.
+/// How long the oldest document may wait once the input has run dry (when the interval is
+/// shorter, the interval). Nothing more is coming then, but a short wait keeps a trickle of
+/// events from becoming one bulk request per event: at most one request per task per this period.
 pub const CAUGHT_UP_LINGER: Duration = Duration::from_millis(200);
 
 /// Flush thresholds of one pipeline: whichever is reached first triggers a flush.
@@ -33,13 +32,26 @@ pub struct FlushPolicy {
 }
 
 impl FlushPolicy {
-    /// How long the oldest buffered document may wait: the interval, or the shorter
-    /// [`CAUGHT_UP_LINGER`] when the consumer has caught up with its partitions.
-    pub fn max_wait(&self, caught_up: bool) -> Duration {
-        if caught_up {
-            self.interval.min(CAUGHT_UP_LINGER)
-        } else {
-            self.interval
+    /// When a buffer whose oldest document came at `oldest` is flushed even if not full:
+    /// - once that document is `interval` old;
+    /// - once it is [`CAUGHT_UP_LINGER`] old, if the consumer has read every assigned partition
+    ///   to its end (`caught_up`);
+    /// - once it is [`CAUGHT_UP_LINGER`] old and no message has come for as long since
+    ///   `last_input`: librdkafka drops an end-of-partition report that was still queued when the
+    ///   partition was paused, so silence has to count as the end too.
+    pub fn deadline(
+        &self,
+        oldest: Instant,
+        caught_up: bool,
+        last_input: Option<Instant>,
+    ) -> Instant {
+        let linger = self.interval.min(CAUGHT_UP_LINGER);
+        let early = oldest + linger;
+        let interval_end = oldest + self.interval;
+        match last_input {
+            _ if caught_up => early,
+            Some(last) => interval_end.min(early.max(last + linger)),
+            None => interval_end,
         }
     }
 }
@@ -158,9 +170,9 @@ impl BulkBuffer {
         self.body.len() >= policy.max_bytes || self.items.len() >= policy.max_items
     }
 
-    /// When the oldest buffered document has waited `max_wait`, if anything is buffered.
-    pub fn deadline(&self, max_wait: Duration) -> Option<Instant> {
-        self.oldest.map(|t| t + max_wait)
+    /// When the oldest buffered document came, if anything is buffered.
+    pub fn oldest(&self) -> Option<Instant> {
+        self.oldest
     }
 
     /// Takes the buffered documents as a batch and leaves the buffer empty. The next documents
@@ -290,10 +302,10 @@ mod tests {
             interval: Duration::from_secs(1),
         };
         assert!(buffer.is_full(&policy));
-        assert!(buffer.deadline(policy.max_wait(false)).is_some());
+        assert!(buffer.oldest().is_some());
         let batch = buffer.take();
         assert!(buffer.is_empty());
-        assert_eq!(buffer.deadline(policy.max_wait(false)), None);
+        assert_eq!(buffer.oldest(), None);
         let items = batch.items();
         assert_eq!(batch.source(&items[1]), b"{\"n\":1}");
         assert_eq!(batch.id(&items[0]), b"a");
@@ -371,15 +383,52 @@ mod tests {
         );
     }
 
-    #[test]
-    fn caught_up_shortens_the_wait_but_never_lengthens_it() {
-        let policy = |ms| FlushPolicy {
+    fn policy(interval_ms: u64) -> FlushPolicy {
+        FlushPolicy {
             max_bytes: 1 << 20,
             max_items: 10,
-            interval: Duration::from_millis(ms),
-        };
-        assert_eq!(policy(3000).max_wait(false), Duration::from_millis(3000));
-        assert_eq!(policy(3000).max_wait(true), CAUGHT_UP_LINGER);
-        assert_eq!(policy(50).max_wait(true), Duration::from_millis(50));
+            interval: Duration::from_millis(interval_ms),
+        }
+    }
+
+    #[test]
+    fn caught_up_shortens_the_wait_but_never_lengthens_it() {
+        let oldest = Instant::now();
+        let ms = Duration::from_millis;
+        let busy = Some(oldest + ms(2_500));
+        assert_eq!(
+            policy(3000).deadline(oldest, false, busy),
+            oldest + ms(2_700)
+        );
+        assert_eq!(
+            policy(3000).deadline(oldest, true, busy),
+            oldest + CAUGHT_UP_LINGER
+        );
+        assert_eq!(policy(50).deadline(oldest, true, busy), oldest + ms(50));
+        assert_eq!(
+            policy(3000).deadline(oldest, false, None),
+            oldest + ms(3000)
+        );
+    }
+
+    #[test]
+    fn silence_counts_as_the_end_of_input() {
+        let oldest = Instant::now();
+        let ms = Duration::from_millis;
+        // The last message came with the oldest: flush once it is the linger old.
+        assert_eq!(
+            policy(3000).deadline(oldest, false, Some(oldest)),
+            oldest + CAUGHT_UP_LINGER
+        );
+        // Messages kept coming for a while: the linger after the last one.
+        assert_eq!(
+            policy(3000).deadline(oldest, false, Some(oldest + ms(700))),
+            oldest + ms(900)
+        );
+        // Never later than the interval, however busy the input.
+        assert_eq!(
+            policy(3000).deadline(oldest, false, Some(oldest + ms(10_000))),
+            oldest + ms(3000)
+        );
     }
 }
