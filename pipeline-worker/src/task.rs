@@ -15,6 +15,7 @@ use crate::dead_letter::{DeadLetter, INDEX_STAGE};
 use crate::end_of_input::EndOfInput;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
+use crate::offsets::Ticket;
 use crate::producer::{self, Completes, OutputProducer};
 use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
@@ -418,30 +419,43 @@ impl TaskState {
                 self.env.metrics.filtered();
                 Ok(())
             }
-            Processed::Failed { stage, reason } => {
-                let headers = DeadLetter {
-                    stage: &stage,
-                    reason: &reason,
-                    status: None,
-                    source_topic: &self.env.topics.input,
-                    source_partition: partition,
-                    source_offset: offset,
-                    pipeline: &self.env.pipeline,
-                }
-                .headers();
-                producer::send(
-                    &self.producer,
-                    &self.env.topics.error,
-                    record.key,
-                    record.payload,
-                    Some(headers),
-                    ticket,
-                    Completes::DeadLetter(stage),
-                )
+            Processed::Failed { stage, reason } => self
+                .dead_letter(ticket, original, stage, &reason, None)
                 .await
-                .map_err(|e| TaskFailure(format!("producing a dead letter: {e}")))
-            }
+                .map_err(|e| TaskFailure(format!("producing a dead letter: {e}"))),
         }
+    }
+
+    /// Produces the original record to the error topic with the headers of DESIGN §4.7; its
+    /// acknowledgement completes `ticket`.
+    async fn dead_letter(
+        &self,
+        ticket: Ticket,
+        original: Original<'_>,
+        stage: String,
+        reason: &str,
+        status: Option<u16>,
+    ) -> Result<(), KafkaError> {
+        let headers = DeadLetter {
+            stage: &stage,
+            reason,
+            status,
+            source_topic: &self.env.topics.input,
+            source_partition: ticket.partition,
+            source_offset: ticket.offset,
+            pipeline: &self.env.pipeline,
+        }
+        .headers();
+        producer::send(
+            &self.producer,
+            &self.env.topics.error,
+            original.key,
+            original.value,
+            Some(headers),
+            ticket,
+            Completes::DeadLetter(stage),
+        )
+        .await
     }
 
     /// A flush ended: produce the indexed documents to the output topic and the rejected ones to
@@ -463,25 +477,12 @@ impl TaskState {
                     .await
                 }
                 ItemOutcome::DeadLetter { status, reason } => {
-                    let original = batch.original(item);
-                    let headers = DeadLetter {
-                        stage: INDEX_STAGE,
-                        reason,
-                        status: Some(*status),
-                        source_topic: &self.env.topics.input,
-                        source_partition: item.ticket.partition,
-                        source_offset: item.ticket.offset,
-                        pipeline: &self.env.pipeline,
-                    }
-                    .headers();
-                    producer::send(
-                        &self.producer,
-                        &self.env.topics.error,
-                        original.key,
-                        original.value,
-                        Some(headers),
+                    self.dead_letter(
                         item.ticket,
-                        Completes::DeadLetter(INDEX_STAGE.to_owned()),
+                        batch.original(item),
+                        INDEX_STAGE.to_owned(),
+                        reason,
+                        Some(*status),
                     )
                     .await
                 }
