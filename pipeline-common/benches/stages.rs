@@ -1,12 +1,15 @@
 //! decode + default chain + bulk serialization over the baseline's sample events, on one core.
 //!
+//! With `FLOW_BENCH_PREFIXES=1` it also times the default chain cut after each stage, to show what
+//! each stage adds.
+//!
 //! Events come from the file named by `FLOW_BENCH_EVENTS` (JSON lines, as written by
 //! `../shared/baseline/gen_events.py`); without it, 20 000 events are generated with that script.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use pipeline_common::chain::{Chain, EngineContext, Outcome};
+use pipeline_common::chain::{default_stages, Chain, EngineContext, Outcome};
 use pipeline_common::document::SourceMeta;
 use pipeline_common::event::{decode_message, DecodeLimits};
 use pipeline_common::model::{PipelineDefinition, ValidationContext};
@@ -121,6 +124,32 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // What each stage of the default chain adds: the chain cut after its first k stages, with
+    // document building and bulk serialization each time (`FLOW_BENCH_PREFIXES=1`).
+    if std::env::var_os("FLOW_BENCH_PREFIXES").is_some() {
+        let specs = default_stages(false);
+        let mut g = c.benchmark_group("prefix");
+        g.throughput(Throughput::Elements(events.len() as u64));
+        g.sample_size(10);
+        g.warm_up_time(Duration::from_secs(1));
+        g.measurement_time(Duration::from_secs(4));
+        for k in 0..=specs.len() {
+            let chain = Chain::from_specs("bench", &specs[..k], &EngineContext::default()).unwrap();
+            let label = specs[..k]
+                .iter()
+                .map(|s| s.kind())
+                .collect::<Vec<_>>()
+                .join("+");
+            g.bench_function(format!("decode+{label}+bulk"), |b| {
+                b.iter(|| {
+                    run_once(&chain, &def, &events, &mut out);
+                    black_box(out.len());
+                })
+            });
+        }
+        g.finish();
+    }
 }
 
 criterion_group!(benches, bench);

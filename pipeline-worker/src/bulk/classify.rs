@@ -87,6 +87,9 @@ pub fn classify_response(
             body: text,
         });
     }
+    if all_succeeded(body, expected) {
+        return Ok(vec![ItemOutcome::Done; expected]);
+    }
     let response: BulkResponse =
         serde_json::from_slice(body).map_err(|e| RequestFailure::Malformed(e.to_string()))?;
     if response.items.len() != expected {
@@ -96,6 +99,26 @@ pub fn classify_response(
         )));
     }
     Ok(response.items.into_iter().map(classify_item).collect())
+}
+
+/// Whether the response says, in the compact form OpenSearch writes, that every one of the
+/// `expected` items succeeded: `"errors":false` at the top and exactly `expected` item statuses,
+/// each 2xx. Anything else (an error, another count, other spacing) goes through the full
+/// item-by-item reading, so this only skips parsing the common all-success response; measured
+/// with scripts/bench-worker, that parse was about 0.3 µs of worker CPU per event.
+fn all_succeeded(body: &[u8], expected: usize) -> bool {
+    let head = &body[..body.len().min(256)];
+    if memchr::memmem::find(head, b"\"errors\":false").is_none() {
+        return false;
+    }
+    let mut statuses = 0;
+    for at in memchr::memmem::find_iter(body, b"\"status\":") {
+        if body.get(at + 9) != Some(&b'2') {
+            return false;
+        }
+        statuses += 1;
+    }
+    statuses == expected
 }
 
 fn classify_item(item: BulkItem) -> ItemOutcome {
@@ -156,6 +179,28 @@ mod tests {
         assert_eq!(
             classify(body, 2).unwrap(),
             vec![ItemOutcome::Done, ItemOutcome::Done]
+        );
+    }
+
+    #[test]
+    fn an_all_success_response_is_read_without_parsing_only_when_it_says_so() {
+        let ok = r#"{"took":3,"errors":false,"items":[{"index":{"_id":"1","status":201}},{"index":{"_id":"2","status":200}}]}"#;
+        assert!(all_succeeded(ok.as_bytes(), 2));
+        assert!(!all_succeeded(ok.as_bytes(), 3), "count must match");
+        let lying = r#"{"took":3,"errors":false,"items":[{"index":{"_id":"1","status":201}},{"index":{"_id":"2","status":400,"error":{"type":"mapper_parsing_exception"}}}]}"#;
+        assert!(!all_succeeded(lying.as_bytes(), 2));
+        match &classify(lying, 2).unwrap()[1] {
+            ItemOutcome::DeadLetter { status: 400, .. } => {}
+            other => panic!("{other:?}"),
+        }
+        let errors = ok.replace("\"errors\":false", "\"errors\":true");
+        assert!(!all_succeeded(errors.as_bytes(), 2));
+        let spaced = ok.replace("\"status\":", "\"status\": ");
+        assert!(!all_succeeded(spaced.as_bytes(), 2));
+        assert_eq!(
+            classify(&spaced, 2).unwrap(),
+            vec![ItemOutcome::Done, ItemOutcome::Done],
+            "the full reading still accepts it"
         );
     }
 
