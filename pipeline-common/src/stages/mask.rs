@@ -1,9 +1,10 @@
 //! The `mask` stage: redacts PII in every string of the document (values and keys), or in the
 //! listed subtrees only.
 //!
-//! Built-in rules are byte scanners (email: one regex), run only on strings that could hold a match
-//! (a digit for IPv4 and card numbers, `:` for IPv6, `@` for email), in a fixed order: IPv6, IPv4,
-//! card numbers, email, then custom rules as listed. Passes repeat until the string settles, so
+//! Built-in rules are byte scanners (email: checked against one regex), run only on strings that
+//! could hold a match (13 digits in a row, spaces and dashes allowed, for card numbers; six `:` or
+//! a `::` for IPv6; a `.` for IPv4; `@` for email), in a fixed order: IPv6, IPv4, card numbers,
+//! email, then custom rules as listed. Passes repeat until the string settles, so
 //! masking is idempotent: `mask(mask(x)) == mask(x)`.
 
 use super::{EventDoc, Stage, StageResult};
@@ -362,8 +363,8 @@ fn may_hold_ipv6(b: &[u8]) -> bool {
 
 /// Whether `mask_cards` could find a card: it needs 13 digits in one run of digits joined by
 /// single spaces or dashes, so 13 such bytes in a row. Dates, times and counters are ruled out
-/// here without scanning them digit by digit (that scan's branches were most of the stage's time
-/// on log lines).
+/// here without scanning them digit by digit (that scan's branches, with the digit count it
+/// replaces, were about half of the stage's own time on the sample log lines, by `perf annotate`).
 ///
 /// Per 64-byte window, bit masks of digits and separators give the run bytes (a digit, or a
 /// separator between two digits); shifting and masking keeps the bits that start 13 run bytes
