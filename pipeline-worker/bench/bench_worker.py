@@ -94,10 +94,15 @@ def broker_alone(brokers, topic, n, **config):
     return got, (got / (last - first)) if first and last and last > first else 0.0
 
 
+def stat_cpu(stat):
+    """utime + stime, in seconds, from the text of a /proc/.../stat file."""
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def proc_stats(pid):
     with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    cpu = (int(fields[11]) + int(fields[12])) / CLK_TCK
+        cpu = stat_cpu(f.read())
     hwm = rss = 0
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -125,8 +130,7 @@ def thread_cpu(pid):
             continue
         name = stat[stat.index("(") + 1:stat.rindex(")")]
         if os.environ.get("BENCH_BY_TID"): name += f"#{tid}"
-        fields = stat.rsplit(")", 1)[1].split()
-        by_name[name] = by_name.get(name, 0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        by_name[name] = by_name.get(name, 0) + stat_cpu(stat)
     return by_name
 
 

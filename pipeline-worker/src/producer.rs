@@ -44,11 +44,11 @@ pub fn create_producer(
         // offset commit, never indexing.
         .set("linger.ms", "200")
         .set("batch.num.messages", "10000")
+        .set("batch.size", "1000000")
         // Java's partitioner (what Kafka Connect and Streams use for the same key), and cheaper
         // than librdkafka's default CRC32 of the 64-byte `_id`: that CRC was about 1 % of the
         // worker's CPU in a profile of scripts/bench-worker.
         .set("partitioner", "murmur2_random")
-        .set("batch.size", "1000000")
         .create_with_context(DeliveryContext {
             shared,
             metrics,
