@@ -95,7 +95,7 @@ pub enum Outcome {
 /// The runtime stages of one pipeline. Cheap to share (`Arc`) between tasks.
 #[derive(Debug)]
 pub struct Chain {
-    pipeline: String,
+    pipeline: Arc<str>,
     stages: Vec<Box<dyn Stage>>,
     hashers: Vec<HashStage>,
     limits: DecodeLimits,
@@ -144,7 +144,7 @@ impl Chain {
             });
         }
         Ok(Chain {
-            pipeline: name.to_owned(),
+            pipeline: Arc::from(name),
             stages,
             hashers,
             limits: ctx.limits,
@@ -162,7 +162,7 @@ impl Chain {
     }
 
     /// Runs the stages on a decoded event and builds its document.
-    pub fn process(&self, event: Event, meta: &SourceMeta<'_>) -> Outcome {
+    pub fn process(&self, event: Event<'_>, meta: &SourceMeta<'_>) -> Outcome {
         let mut doc = EventDoc::new(event.data, event.time);
         // Hashes cover the event as received, so they are taken before any stage changes it.
         doc.received_hashes = self.hashers.iter().map(|h| h.digest(&doc.fields)).collect();
@@ -183,14 +183,14 @@ impl Chain {
 
     /// Decodes a Kafka message (headers as name/value pairs) and processes it; a message that is
     /// not an event fails at stage `decode`.
-    pub fn process_message<'h, I>(
+    pub fn process_message<'a, I>(
         &self,
         headers: I,
-        payload: &[u8],
+        payload: &'a [u8],
         meta: &SourceMeta<'_>,
     ) -> Outcome
     where
-        I: IntoIterator<Item = (&'h str, &'h [u8])>,
+        I: IntoIterator<Item = (&'a str, &'a [u8])>,
     {
         match decode_message(headers, payload, &self.limits) {
             Ok(event) => self.process(event, meta),

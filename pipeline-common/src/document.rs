@@ -1,11 +1,18 @@
 //! Document building (DESIGN §4 step 4) and bulk serialization.
 
 use crate::model::IndexName;
-use crate::stages::{json, EventDoc};
-use crate::time::format_rfc3339;
+use crate::stages::json::{self, KeyOrder};
+use crate::stages::EventDoc;
+use crate::time::{format_rfc3339, write_rfc3339_json};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The source field that carries the document time.
+const TIMESTAMP_KEY: &str = "@timestamp";
+/// The source field that carries [`Origin`].
+const PIPELINE_KEY: &str = "pipeline";
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,21 +27,55 @@ pub struct SourceMeta<'a> {
     pub ingested_at: DateTime<Utc>,
 }
 
+/// The `pipeline` object of a document: which pipeline indexed it, when, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// `pipeline.name`.
+    pub name: Arc<str>,
+    /// `pipeline.ingestedAt`.
+    pub ingested_at: DateTime<Utc>,
+    /// `pipeline.partition`.
+    pub partition: i32,
+    /// `pipeline.offset`.
+    pub offset: i64,
+}
+
 /// A document ready for OpenSearch.
+///
+/// Its source is [`Document::fields`] plus `@timestamp` and `pipeline`, which replace fields of
+/// the same names. The two are kept apart and only written out, because inserting them into the
+/// map would cost a dozen allocations per event on the worker's hot path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     /// `_id`: the hash stage's digest, or `<topic>-<partition>-<offset>` without a hash stage.
     pub id: String,
     /// `@timestamp`: parsed time, else event time, else ingest time.
     pub timestamp: DateTime<Utc>,
-    /// The source: the event's data fields, stage outputs, `@timestamp` and
+    /// The event's data fields and stage outputs.
+    pub fields: Map<String, Value>,
     /// `pipeline {name, ingestedAt, partition, offset}`.
-    pub body: Map<String, Value>,
+    pub origin: Origin,
+}
+
+/// The two source fields a document adds to its event's, in the byte order of their keys.
+#[derive(Debug, Clone, Copy)]
+enum Added {
+    Timestamp,
+    Pipeline,
+}
+
+impl Added {
+    fn key(self) -> &'static str {
+        match self {
+            Added::Timestamp => TIMESTAMP_KEY,
+            Added::Pipeline => PIPELINE_KEY,
+        }
+    }
 }
 
 impl Document {
-    /// Builds the document of an event that went through every stage.
-    pub fn build(doc: EventDoc, pipeline: &str, meta: &SourceMeta<'_>) -> Document {
+    /// Builds the document of an event that went through every stage, for pipeline `pipeline`.
+    pub fn build(doc: EventDoc, pipeline: &Arc<str>, meta: &SourceMeta<'_>) -> Document {
         let timestamp = doc
             .parsed_time
             .or(doc.event_time)
@@ -42,24 +83,16 @@ impl Document {
         let id = doc
             .id
             .unwrap_or_else(|| format!("{}-{}-{}", meta.topic, meta.partition, meta.offset));
-        let mut body = doc.fields;
-        body.insert(
-            "@timestamp".into(),
-            Value::String(format_rfc3339(&timestamp)),
-        );
-        let mut p = Map::new();
-        p.insert("name".into(), Value::from(pipeline));
-        p.insert(
-            "ingestedAt".into(),
-            Value::String(format_rfc3339(&meta.ingested_at)),
-        );
-        p.insert("partition".into(), Value::from(meta.partition));
-        p.insert("offset".into(), Value::from(meta.offset));
-        body.insert("pipeline".into(), Value::Object(p));
         Document {
             id,
             timestamp,
-            body,
+            fields: doc.fields,
+            origin: Origin {
+                name: Arc::clone(pipeline),
+                ingested_at: meta.ingested_at,
+                partition: meta.partition,
+                offset: meta.offset,
+            },
         }
     }
 
@@ -80,14 +113,141 @@ impl Document {
         out.push(b'\n');
     }
 
-    /// Appends the source as compact JSON (also the output topic's record value).
+    /// Appends the source as compact JSON (also the output topic's record value): byte for byte
+    /// what `serde_json::to_writer` writes for [`Document::into_value`], faster.
     pub fn write_source(&self, out: &mut Vec<u8>) {
-        // Byte for byte what `serde_json::to_writer` writes, faster.
-        json::write_map(&self.body, out);
+        out.push(b'{');
+        let mut first = true;
+        let mut separate = |out: &mut Vec<u8>| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+        };
+        // Merged into the fields where their keys sort, as a `BTreeMap` would hold them.
+        let mut added = [Added::Timestamp, Added::Pipeline].into_iter().peekable();
+        for (key, value) in &self.fields {
+            if key == TIMESTAMP_KEY || key == PIPELINE_KEY {
+                continue;
+            }
+            while let Some(a) = added.next_if(|a| a.key().as_bytes() < key.as_bytes()) {
+                separate(out);
+                self.write_added(a, out);
+            }
+            separate(out);
+            json::write_str(key, out);
+            out.push(b':');
+            json::write_value_in(value, KeyOrder::AsStored, out);
+        }
+        for a in added {
+            separate(out);
+            self.write_added(a, out);
+        }
+        out.push(b'}');
+    }
+
+    /// `"key":value` of an added field; `pipeline`'s keys in byte order, like the other objects.
+    fn write_added(&self, added: Added, out: &mut Vec<u8>) {
+        json::write_str(added.key(), out);
+        out.push(b':');
+        match added {
+            Added::Timestamp => write_rfc3339_json(&self.timestamp, out),
+            Added::Pipeline => {
+                let o = &self.origin;
+                out.extend_from_slice(b"{\"ingestedAt\":");
+                write_rfc3339_json(&o.ingested_at, out);
+                out.extend_from_slice(b",\"name\":");
+                json::write_str(&o.name, out);
+                out.extend_from_slice(b",\"offset\":");
+                json::write_number(&Number::from(o.offset), out);
+                out.extend_from_slice(b",\"partition\":");
+                json::write_number(&Number::from(o.partition), out);
+                out.push(b'}');
+            }
+        }
     }
 
     /// The source as a JSON value.
     pub fn into_value(self) -> Value {
-        Value::Object(self.body)
+        let mut body = self.fields;
+        body.insert(
+            TIMESTAMP_KEY.into(),
+            Value::String(format_rfc3339(&self.timestamp)),
+        );
+        let o = self.origin;
+        let mut p = Map::new();
+        p.insert("name".into(), Value::from(&*o.name));
+        p.insert(
+            "ingestedAt".into(),
+            Value::String(format_rfc3339(&o.ingested_at)),
+        );
+        p.insert("partition".into(), Value::from(o.partition));
+        p.insert("offset".into(), Value::from(o.offset));
+        body.insert(PIPELINE_KEY.into(), Value::Object(p));
+        Value::Object(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn document(fields: Value, nanos: u32) -> Document {
+        let Value::Object(fields) = fields else {
+            panic!("not an object")
+        };
+        let at = DateTime::from_timestamp(1_790_000_000, nanos).unwrap();
+        Document {
+            id: "id".into(),
+            timestamp: at,
+            fields,
+            origin: Origin {
+                name: Arc::from("web \"logs\""),
+                ingested_at: at,
+                partition: 3,
+                offset: 1 << 40,
+            },
+        }
+    }
+
+    fn assert_source_like_serde_json(doc: &Document) {
+        let mut ours = Vec::new();
+        doc.write_source(&mut ours);
+        let want = serde_json::to_vec(&doc.clone().into_value()).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&want)
+        );
+    }
+
+    #[test]
+    fn added_fields_replace_and_sort_among_the_event_fields() {
+        for fields in [
+            json!({}),
+            json!({"a": 1}),
+            json!({"!": 1, "0": 2, "?": 3, "@": 4, "@timestamp": "event's", "@u": 5,
+                   "pipe": 6, "pipeline": {"x": 1}, "pipeline0": 7, "z": [1, {"b": 2, "a": 1}]}),
+            json!({"\u{7f}": 1, "é": 2, "pipeline": null}),
+        ] {
+            for nanos in [0, 5_000_000, 123_456_789] {
+                assert_source_like_serde_json(&document(fields.clone(), nanos));
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn source_is_what_serde_json_writes(
+            keys in proptest::collection::vec(
+                prop_oneof![Just("@timestamp".to_owned()), Just("pipeline".to_owned()), "[ -~]{0,12}"],
+                0..12,
+            ),
+        ) {
+            let fields: Map<String, Value> =
+                keys.into_iter().enumerate().map(|(i, k)| (k, json!(i))).collect();
+            assert_source_like_serde_json(&document(Value::Object(fields), 1));
+        }
     }
 }

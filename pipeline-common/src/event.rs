@@ -2,10 +2,14 @@
 //! object, within size and nesting limits. Anything else is a [`DecodeError`], reported at stage
 //! `decode`.
 
+mod top_level;
+
 use crate::time::parse_rfc3339;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use top_level::{Attribute, CloudParts, Envelope, TopLevel, ATTRIBUTES};
 
 /// The stage name under which decoding failures are reported.
 pub const DECODE_STAGE: &str = "decode";
@@ -69,42 +73,64 @@ pub enum DecodeError {
     BadEnvelope(String),
 }
 
-/// The CloudEvents context attributes of an event, when it came as a CloudEvent.
+/// The CloudEvents context attributes of an event, when it came as a CloudEvent. They borrow
+/// from the message where they can: nothing downstream keeps them, so the hot path does not copy
+/// them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct CloudEventAttributes {
+pub struct CloudEventAttributes<'a> {
     /// `specversion`.
-    pub specversion: String,
+    pub specversion: Cow<'a, str>,
     /// `id`.
-    pub id: Option<String>,
+    pub id: Option<Cow<'a, str>>,
     /// `source`.
-    pub source: Option<String>,
+    pub source: Option<Cow<'a, str>>,
     /// `type`.
-    pub ty: Option<String>,
+    pub ty: Option<Cow<'a, str>>,
     /// `subject`.
-    pub subject: Option<String>,
+    pub subject: Option<Cow<'a, str>>,
     /// `time`, as sent.
-    pub time: Option<String>,
+    pub time: Option<Cow<'a, str>>,
     /// `datacontenttype`.
-    pub datacontenttype: Option<String>,
+    pub datacontenttype: Option<Cow<'a, str>>,
     /// `dataschema`.
-    pub dataschema: Option<String>,
+    pub dataschema: Option<Cow<'a, str>>,
 }
 
-/// A decoded event.
+impl<'a> CloudEventAttributes<'a> {
+    /// Sets the attribute at `index` in [`ATTRIBUTES`].
+    fn set(&mut self, index: usize, value: Cow<'a, str>) {
+        let slot = match index {
+            0 => {
+                self.specversion = value;
+                return;
+            }
+            1 => &mut self.id,
+            2 => &mut self.source,
+            3 => &mut self.ty,
+            4 => &mut self.subject,
+            5 => &mut self.time,
+            6 => &mut self.datacontenttype,
+            _ => &mut self.dataschema,
+        };
+        *slot = Some(value);
+    }
+}
+
+/// A decoded event. It may borrow from the message it was decoded from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Event {
+pub struct Event<'a> {
     /// The data object: the event as received, which the hash stage hashes.
     pub data: Map<String, Value>,
     /// CloudEvents attributes, when the event was a CloudEvent.
-    pub cloudevent: Option<CloudEventAttributes>,
+    pub cloudevent: Option<CloudEventAttributes<'a>>,
     /// Event time: the CloudEvents `time`, else an RFC 3339 `@timestamp` or `timestamp` field at
     /// the top of the data.
     pub time: Option<DateTime<Utc>>,
 }
 
-impl Event {
+impl Event<'static> {
     /// A plain event around `data`, its time taken from the data.
-    pub fn from_data(data: Map<String, Value>) -> Event {
+    pub fn from_data(data: Map<String, Value>) -> Self {
         let time = data_time(&data);
         Event {
             data,
@@ -202,11 +228,8 @@ fn json_type(v: &Value) -> &'static str {
     }
 }
 
-/// Parses a JSON object from bytes within `limits`.
-pub fn parse_object(
-    bytes: &[u8],
-    limits: &DecodeLimits,
-) -> Result<Map<String, Value>, DecodeError> {
+/// The text of a message that is within `limits`: not too large, UTF-8, not nested too deep.
+fn checked_text<'b>(bytes: &'b [u8], limits: &DecodeLimits) -> Result<&'b str, DecodeError> {
     if bytes.len() > limits.max_bytes {
         return Err(DecodeError::TooLarge {
             size: bytes.len(),
@@ -219,7 +242,15 @@ pub fn parse_object(
             limit: limits.max_depth,
         });
     }
-    match serde_json::from_str::<Value>(text) {
+    Ok(text)
+}
+
+/// Parses a JSON object from bytes within `limits`.
+pub fn parse_object(
+    bytes: &[u8],
+    limits: &DecodeLimits,
+) -> Result<Map<String, Value>, DecodeError> {
+    match serde_json::from_str::<Value>(checked_text(bytes, limits)?) {
         Ok(Value::Object(m)) => Ok(m),
         Ok(other) => Err(DecodeError::NotObject(json_type(&other))),
         Err(e) => Err(DecodeError::NotJson(e.to_string())),
@@ -230,36 +261,56 @@ pub fn parse_object(
 /// binding) or `ce-specversion` (HTTP binding, any case), with the body as the data object;
 /// otherwise a JSON object, which is a structured-mode CloudEvent when it has `specversion`, and a
 /// plain event otherwise.
-pub fn decode_message<'h, I>(
+pub fn decode_message<'a, I>(
     headers: I,
-    payload: &[u8],
+    payload: &'a [u8],
     limits: &DecodeLimits,
-) -> Result<Event, DecodeError>
+) -> Result<Event<'a>, DecodeError>
 where
-    I: IntoIterator<Item = (&'h str, &'h [u8])>,
+    I: IntoIterator<Item = (&'a str, &'a [u8])>,
 {
-    let mut attrs: Option<CloudEventAttributes> = None;
+    let mut attrs: Option<CloudEventAttributes<'a>> = None;
     for (name, value) in headers {
-        let Some(attr) = ce_header_attribute(name) else {
+        if !is_ce_header(name) {
             continue;
-        };
+        }
         let value = std::str::from_utf8(value)
             .map_err(|_| DecodeError::BadEnvelope(format!("header {name} is not UTF-8")))?;
         let a = attrs.get_or_insert_with(CloudEventAttributes::default);
-        set_attribute(a, &attr, value.to_owned());
+        // Extension attributes are not kept.
+        if let Some(i) = ATTRIBUTES
+            .iter()
+            .position(|attr| attr.eq_ignore_ascii_case(&name[3..]))
+        {
+            a.set(i, Cow::Borrowed(value));
+        }
     }
     match attrs {
         Some(a) if !a.specversion.is_empty() => {
             let data = parse_object(payload, limits)?;
             Ok(cloud_event(a, data))
         }
-        _ => decode_object(parse_object(payload, limits)?, limits),
+        _ => {
+            let text = checked_text(payload, limits)?;
+            match serde_json::from_str::<TopLevel>(text) {
+                Ok(TopLevel::Object { envelope, rest }) if envelope.is_cloud_event() => {
+                    drop(rest);
+                    structured_event(envelope.into_cloud_parts(), limits)
+                }
+                Ok(TopLevel::Object { envelope, mut rest }) => {
+                    envelope.restore_into(&mut rest);
+                    Ok(Event::from_data(rest))
+                }
+                Ok(TopLevel::Other(ty)) => Err(DecodeError::NotObject(ty)),
+                Err(e) => Err(DecodeError::NotJson(e.to_string())),
+            }
+        }
     }
 }
 
 /// Decodes a JSON value that was already parsed (dry-run, HTTP batch mode): a structured-mode
 /// CloudEvent or a plain object, checked against `limits.max_depth`.
-pub fn decode_value(value: Value, limits: &DecodeLimits) -> Result<Event, DecodeError> {
+pub fn decode_value(value: Value, limits: &DecodeLimits) -> Result<Event<'static>, DecodeError> {
     match value {
         Value::Object(m) => {
             if value_exceeds_depth_map(&m, limits.max_depth) {
@@ -277,80 +328,47 @@ fn value_exceeds_depth_map(m: &Map<String, Value>, limit: usize) -> bool {
     limit == 0 || m.values().any(|v| value_exceeds_depth(v, limit - 1))
 }
 
-fn ce_header_attribute(name: &str) -> Option<String> {
+/// `ce_*` (Kafka binding) or `ce-*` (HTTP binding), in any case.
+fn is_ce_header(name: &str) -> bool {
     let b = name.as_bytes();
-    if b.len() > 3 && b[..2].eq_ignore_ascii_case(b"ce") && (b[2] == b'_' || b[2] == b'-') {
-        Some(name[3..].to_ascii_lowercase())
-    } else {
-        None
-    }
-}
-
-fn set_attribute(a: &mut CloudEventAttributes, name: &str, value: String) {
-    match name {
-        "specversion" => a.specversion = value,
-        "id" => a.id = Some(value),
-        "source" => a.source = Some(value),
-        "type" => a.ty = Some(value),
-        "subject" => a.subject = Some(value),
-        "time" => a.time = Some(value),
-        "datacontenttype" => a.datacontenttype = Some(value),
-        "dataschema" => a.dataschema = Some(value),
-        // Extension attributes are not kept.
-        _ => {}
-    }
+    b.len() > 3 && b[..2].eq_ignore_ascii_case(b"ce") && (b[2] == b'_' || b[2] == b'-')
 }
 
 /// A parsed JSON object: structured CloudEvent or plain event.
-fn decode_object(obj: Map<String, Value>, limits: &DecodeLimits) -> Result<Event, DecodeError> {
+fn decode_object(
+    obj: Map<String, Value>,
+    limits: &DecodeLimits,
+) -> Result<Event<'static>, DecodeError> {
     if !obj.contains_key("specversion") {
         return Ok(Event::from_data(obj));
     }
-    // The envelope is consumed in one pass (its attributes and data moved out, the rest
-    // dropped), then checked in the fixed order below.
-    const ATTRS: [&str; 8] = [
-        "specversion",
-        "id",
-        "source",
-        "type",
-        "subject",
-        "time",
-        "datacontenttype",
-        "dataschema",
-    ];
-    let mut attrs: [Option<Value>; 8] = Default::default();
-    let (mut data, mut data_base64) = (None, None);
-    for (k, v) in obj {
-        match k.as_str() {
-            "data" => data = Some(v),
-            "data_base64" => data_base64 = Some(v),
-            key => {
-                if let Some(i) = ATTRS.iter().position(|a| *a == key) {
-                    attrs[i] = Some(v);
-                }
+    structured_event(Envelope::from_object(obj).into_cloud_parts(), limits)
+}
+
+/// A structured-mode CloudEvent from its envelope members, checked in a fixed order.
+fn structured_event<'a>(
+    parts: CloudParts<'a>,
+    limits: &DecodeLimits,
+) -> Result<Event<'a>, DecodeError> {
+    let CloudParts {
+        attributes,
+        data,
+        data_base64,
+    } = parts;
+    let mut a = CloudEventAttributes::default();
+    for (i, attribute) in attributes.into_iter().enumerate() {
+        match attribute {
+            Some(Attribute::Text(text)) => a.set(i, text),
+            None | Some(Attribute::Null) if i > 0 => {}
+            _ if i == 0 => {
+                return Err(DecodeError::BadEnvelope(
+                    "specversion is not a string".into(),
+                ))
             }
-        }
-    }
-    let mut attrs = attrs.into_iter();
-    let specversion = match attrs.next().flatten() {
-        Some(Value::String(s)) => s,
-        _ => {
-            return Err(DecodeError::BadEnvelope(
-                "specversion is not a string".into(),
-            ))
-        }
-    };
-    let mut a = CloudEventAttributes {
-        specversion,
-        ..Default::default()
-    };
-    for (key, v) in ATTRS[1..].iter().zip(attrs) {
-        match v {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => set_attribute(&mut a, key, s),
-            Some(_) => {
+            _ => {
                 return Err(DecodeError::BadEnvelope(format!(
-                    "attribute {key} is not a string"
+                    "attribute {} is not a string",
+                    ATTRIBUTES[i]
                 )))
             }
         }
@@ -392,7 +410,7 @@ fn decode_object(obj: Map<String, Value>, limits: &DecodeLimits) -> Result<Event
 }
 
 /// A CloudEvent, binary or structured: its time is the `time` attribute, else one in its data.
-fn cloud_event(attrs: CloudEventAttributes, data: Map<String, Value>) -> Event {
+fn cloud_event<'a>(attrs: CloudEventAttributes<'a>, data: Map<String, Value>) -> Event<'a> {
     let time = attrs
         .time
         .as_deref()
@@ -436,12 +454,20 @@ mod tests {
     fn structured_mode() {
         let body = json!({"specversion":"1.0","id":"1","source":"s","type":"t","time":"2026-11-04T00:47:17Z",
             "data":{"log_message":"x"}});
-        let e = decode_message(no_headers(), body.to_string().as_bytes(), &L).unwrap();
+        let text = body.to_string();
+        let e = decode_message(no_headers(), text.as_bytes(), &L).unwrap();
         assert_eq!(Value::Object(e.data.clone()), json!({"log_message":"x"}));
         let ce = e.cloudevent.unwrap();
         assert_eq!(ce.id.as_deref(), Some("1"));
         assert_eq!(ce.ty.as_deref(), Some("t"));
         assert!(e.time.is_some());
+        // Attributes before `specversion`, escaped text, and a `null` attribute.
+        let text = r#"{"id":"a","time":"2026-11-04T00:47:17\u005a","specversion":"1.0","id":"b","subject":null,"data":{}}"#;
+        let e = decode_message(no_headers(), text.as_bytes(), &L).unwrap();
+        let ce = e.cloudevent.unwrap();
+        assert_eq!(ce.id.as_deref(), Some("b"));
+        assert_eq!(ce.subject, None);
+        assert_eq!(e.time.unwrap().to_rfc3339(), "2026-11-04T00:47:17+00:00");
         let b64 = json!({"specversion":"1.0","data_base64": base64::engine::general_purpose::STANDARD.encode(b"{\"k\":2}")});
         let e = decode_value(b64, &L).unwrap();
         assert_eq!(e.data["k"], 2);
@@ -458,9 +484,20 @@ mod tests {
         let e = decode_message(headers, br#"{"specversion":"not-an-envelope"}"#, &L).unwrap();
         assert_eq!(e.data["specversion"], "not-an-envelope");
         assert_eq!(e.cloudevent.unwrap().id.as_deref(), Some("abc"));
-        let http: Vec<(&str, &[u8])> = vec![("Ce-Specversion", b"1.0"), ("Ce-Type", b"t")];
+        let http: Vec<(&str, &[u8])> = vec![
+            ("Ce-Specversion", b"1.0"),
+            ("Ce-Type", b"t"),
+            ("CE_TIME", b"2026-11-04T00:47:17Z"),
+            ("ce-extension", b"kept out"),
+        ];
         let e = decode_message(http, b"{}", &L).unwrap();
+        assert_eq!(e.time.unwrap().to_rfc3339(), "2026-11-04T00:47:17+00:00");
         assert_eq!(e.cloudevent.unwrap().ty.as_deref(), Some("t"));
+        let bad: Vec<(&str, &[u8])> = vec![("ce_specversion", b"1.0"), ("ce_x", b"\xff")];
+        assert!(matches!(
+            decode_message(bad, b"{}", &L),
+            Err(DecodeError::BadEnvelope(_))
+        ));
     }
 
     #[test]
@@ -476,6 +513,17 @@ mod tests {
             ),
             (br#"{"specversion":"1.0"}"#, "no data"),
             (br#"{"specversion":1,"data":{}}"#, "specversion"),
+            (br#"{"data":{},"specversion":null}"#, "specversion"),
+            (
+                br#"{"specversion":"1.0","id":7,"data":{}}"#,
+                "attribute id is not a string",
+            ),
+            (
+                br#"{"time":["t"],"specversion":"1.0","data":{}}"#,
+                "attribute time is not a string",
+            ),
+            (b"[1,", "not valid JSON"),
+            (b"{\"a\":1} trailing", "not valid JSON"),
             (
                 br#"{"specversion":"1.0","data_base64":"!!"}"#,
                 "data_base64",

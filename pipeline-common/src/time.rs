@@ -85,34 +85,35 @@ pub(crate) fn parse_bsd_time(s: &str, reference: DateTime<Utc>) -> Option<DateTi
     }
 }
 
-fn push2(out: &mut String, n: u32) {
-    out.push(char::from(b'0' + (n / 10 % 10) as u8));
-    out.push(char::from(b'0' + (n % 10) as u8));
-}
+/// Longest RFC 3339 text [`fill_rfc3339`] writes: `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ`.
+const RFC3339_MAX: usize = 30;
 
-/// Formats as RFC 3339 in UTC with `Z`, and a fraction only when there is one (as
-/// `SecondsFormat::AutoSi`), without going through `fmt`.
-pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
+/// Writes `t` into `buf` as RFC 3339 in UTC with `Z`, and a fraction only when there is one (as
+/// `SecondsFormat::AutoSi`), without going through `fmt`; returns the length. `None` for a year
+/// outside 0..=9999, which needs more room.
+fn fill_rfc3339(t: &DateTime<Utc>, buf: &mut [u8; RFC3339_MAX]) -> Option<usize> {
     let year = t.year();
     if !(0..=9999).contains(&year) {
-        return t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        return None;
     }
-    let mut out = String::with_capacity(30);
-    push2(&mut out, (year / 100) as u32);
-    push2(&mut out, (year % 100) as u32);
-    out.push('-');
-    push2(&mut out, t.month());
-    out.push('-');
-    push2(&mut out, t.day());
-    out.push('T');
-    push2(&mut out, t.hour());
-    out.push(':');
-    push2(&mut out, t.minute());
-    out.push(':');
-    push2(
-        &mut out,
-        t.second().min(59) + t.nanosecond() / 1_000_000_000,
-    );
+    let mut len = 0;
+    let mut put = |bytes: &[u8]| {
+        buf[len..len + bytes.len()].copy_from_slice(bytes);
+        len += bytes.len();
+    };
+    let two = |n: u32| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+    put(&two((year / 100) as u32));
+    put(&two((year % 100) as u32));
+    put(b"-");
+    put(&two(t.month()));
+    put(b"-");
+    put(&two(t.day()));
+    put(b"T");
+    put(&two(t.hour()));
+    put(b":");
+    put(&two(t.minute()));
+    put(b":");
+    put(&two(t.second().min(59) + t.nanosecond() / 1_000_000_000));
     let nanos = t.nanosecond() % 1_000_000_000;
     if nanos != 0 {
         let (value, digits) = if nanos % 1_000_000 == 0 {
@@ -122,18 +123,42 @@ pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
         } else {
             (nanos, 9)
         };
-        out.push('.');
-        // `digits` decimal digits of `value`, zero-padded, without going through `fmt`.
-        let mut buf = [b'0'; 9];
+        // `.` and `digits` decimal digits of `value`, zero-padded.
+        let mut fraction = [b'0'; 10];
+        fraction[0] = b'.';
         let mut v = value;
-        for d in buf[..digits].iter_mut().rev() {
+        for d in fraction[1..=digits].iter_mut().rev() {
             *d = b'0' + (v % 10) as u8;
             v /= 10;
         }
-        out.extend(buf[..digits].iter().map(|&d| char::from(d)));
+        put(&fraction[..=digits]);
     }
-    out.push('Z');
-    out
+    put(b"Z");
+    Some(len)
+}
+
+/// Formats as RFC 3339 in UTC with `Z`, and a fraction only when there is one (as
+/// `SecondsFormat::AutoSi`).
+pub(crate) fn format_rfc3339(t: &DateTime<Utc>) -> String {
+    let mut buf = [0u8; RFC3339_MAX];
+    match fill_rfc3339(t, &mut buf).map(|len| std::str::from_utf8(&buf[..len])) {
+        // Always ASCII.
+        Some(Ok(text)) => text.to_owned(),
+        _ => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
+    }
+}
+
+/// Appends what [`format_rfc3339`] returns, as a JSON string, without allocating.
+pub(crate) fn write_rfc3339_json(t: &DateTime<Utc>, out: &mut Vec<u8>) {
+    let mut buf = [0u8; RFC3339_MAX];
+    match fill_rfc3339(t, &mut buf) {
+        Some(len) => {
+            out.push(b'"');
+            out.extend_from_slice(&buf[..len]);
+            out.push(b'"');
+        }
+        None => crate::stages::json::write_str(&format_rfc3339(t), out),
+    }
 }
 
 #[cfg(test)]
@@ -151,13 +176,22 @@ mod tests {
             "2026-11-04T00:47:17.5Z",
             "2026-11-04T00:47:17.0001Z",
             "2026-11-04T00:47:17.987654Z",
+            "2016-12-31T23:59:60.5Z",
         ] {
             let t = parse_rfc3339(s).unwrap();
-            assert_eq!(
-                format_rfc3339(&t),
-                t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
-            );
+            let want = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            assert_eq!(format_rfc3339(&t), want);
+            let mut json = Vec::new();
+            write_rfc3339_json(&t, &mut json);
+            assert_eq!(json, serde_json::to_vec(&want).unwrap());
         }
+        // Five-digit years take chrono's own formatting.
+        let far = Utc.with_ymd_and_hms(12345, 6, 7, 8, 9, 10).unwrap();
+        let want = far.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+        assert_eq!(format_rfc3339(&far), want);
+        let mut json = Vec::new();
+        write_rfc3339_json(&far, &mut json);
+        assert_eq!(json, serde_json::to_vec(&want).unwrap());
     }
 
     #[test]

@@ -151,11 +151,6 @@ pub(crate) enum KeyOrder {
     Sorted,
 }
 
-/// Writes `m` as a compact JSON object, in its own iteration order.
-pub(crate) fn write_map<S: Sink>(m: &Map<String, Value>, out: &mut S) {
-    write_map_in(m, KeyOrder::AsStored, out);
-}
-
 /// Writes `v` as compact JSON with object keys in `order`.
 pub(crate) fn write_value_in<S: Sink>(v: &Value, order: KeyOrder, out: &mut S) {
     match v {

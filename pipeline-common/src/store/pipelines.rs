@@ -126,7 +126,7 @@ impl TryFrom<RawRow> for PipelineRow {
     }
 }
 
-/// The column list of every `SELECT` of a full row, in [`RawRow`] order.
+/// The column list of every `SELECT` of a full row, in `RawRow` order.
 pub const COLUMNS: &str =
     "id, name, definition, state, state_reason, version, created_by, created_at, updated_at";
 

@@ -117,7 +117,7 @@ fn baseline_events_all_become_documents() {
     let mut formats = std::collections::BTreeSet::new();
     for (i, ev) in fixture_events().iter().enumerate() {
         let doc = document(run_json(&chain, ev));
-        let v = doc.body.clone();
+        let v = doc.clone().into_value();
         let format = v["parsed"]["format"].as_str().unwrap().to_owned();
         assert_ne!(
             format, "unknown",
@@ -180,7 +180,7 @@ fn custom_pattern_filter_hash_fields_and_failures() {
 
     let ev = json!({"log_message": "2026-02-03T04:05:06Z user=bob@x.org lvl=info", "n": 1});
     let doc = document(run_json(&chain, &ev));
-    let v = doc.body.clone();
+    let v = doc.clone().into_value();
     assert_eq!(
         v["parsed"],
         json!({"format": "kv", "time": "2026-02-03T04:05:06Z", "who": "[EMAIL_REDACTED]"})
@@ -221,7 +221,7 @@ fn without_hash_stage_id_is_topic_partition_offset() {
     let chain = Chain::build(&def, &EngineContext::default()).unwrap();
     let doc = document(run_json(&chain, &json!({"a": "from 1.2.3.4"})));
     assert_eq!(doc.id, "pipeline.web.input-2-7");
-    assert_eq!(doc.body["a"], "from [IPV4_REDACTED]");
+    assert_eq!(doc.fields["a"], "from [IPV4_REDACTED]");
 }
 
 #[test]
