@@ -61,7 +61,16 @@ impl HashSink {
 
     fn finish(mut self) -> String {
         self.hasher.update(&self.buf[..self.len]);
-        hex::encode(self.hasher.finalize())
+        let digest = self.hasher.finalize();
+        // `hex::encode` builds its string a char at a time; this is one copy.
+        let mut text = [0u8; 64];
+        match hex::encode_to_slice(digest, &mut text)
+            .ok()
+            .and_then(|()| std::str::from_utf8(&text).ok())
+        {
+            Some(text) => text.to_owned(),
+            None => hex::encode(digest),
+        }
     }
 }
 

@@ -6,20 +6,68 @@
 
 use super::{EventDoc, Stage, StageResult};
 use crate::model::{FieldPath, RenameSpec};
+use serde_json::{Map, Value};
 
 /// The runtime `rename` stage.
 #[derive(Debug, Clone)]
 pub struct RenameStage {
-    fields: Vec<(FieldPath, FieldPath)>,
+    steps: Vec<Step>,
+}
+
+/// Renames in the order given, with runs of renames inside one object merged, so that the
+/// object is looked up once for the run instead of twice per rename (the defaults are two such
+/// runs at the top level and one inside `parsed`).
+#[derive(Debug, Clone)]
+enum Step {
+    /// Moves between keys of the object at `parent` (the top level when empty). Such a move
+    /// cannot fail: the object exists whenever there is something to move.
+    Within {
+        parent: Vec<String>,
+        moves: Vec<(String, String)>,
+    },
+    /// Any other rename.
+    Across { from: FieldPath, to: FieldPath },
 }
 
 impl RenameStage {
     /// Builds the stage.
     pub fn new(spec: &RenameSpec) -> Self {
-        RenameStage {
-            fields: spec.fields.clone(),
+        let mut steps: Vec<Step> = Vec::new();
+        for (from, to) in &spec.fields {
+            let (Some((from_key, parent)), Some((to_key, to_parent))) =
+                (from.segments().split_last(), to.segments().split_last())
+            else {
+                continue;
+            };
+            if parent != to_parent {
+                steps.push(Step::Across {
+                    from: from.clone(),
+                    to: to.clone(),
+                });
+                continue;
+            }
+            let step = (from_key.clone(), to_key.clone());
+            match steps.last_mut() {
+                Some(Step::Within { parent: p, moves }) if p.as_slice() == parent => {
+                    moves.push(step)
+                }
+                _ => steps.push(Step::Within {
+                    parent: parent.to_vec(),
+                    moves: vec![step],
+                }),
+            }
         }
+        RenameStage { steps }
     }
+}
+
+/// The object at `path` under `root`, if every segment names an object.
+fn object_at<'a>(
+    root: &'a mut Map<String, Value>,
+    path: &[String],
+) -> Option<&'a mut Map<String, Value>> {
+    path.iter()
+        .try_fold(root, |obj, seg| obj.get_mut(seg.as_str())?.as_object_mut())
 }
 
 impl Stage for RenameStage {
@@ -28,11 +76,25 @@ impl Stage for RenameStage {
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {
-        for (from, to) in &self.fields {
-            if let Some(v) = from.remove(&mut doc.fields) {
-                if let Err(v) = to.set(&mut doc.fields, v) {
-                    // The target's parent is not an object: keep the field where it was.
-                    let _ = from.set(&mut doc.fields, v);
+        for step in &self.steps {
+            match step {
+                Step::Within { parent, moves } => {
+                    let Some(obj) = object_at(&mut doc.fields, parent) else {
+                        continue;
+                    };
+                    for (from, to) in moves {
+                        if let Some(v) = obj.remove(from.as_str()) {
+                            obj.insert(to.clone(), v);
+                        }
+                    }
+                }
+                Step::Across { from, to } => {
+                    if let Some(v) = from.remove(&mut doc.fields) {
+                        if let Err(v) = to.set(&mut doc.fields, v) {
+                            // The target's parent is not an object: keep the field where it was.
+                            let _ = from.set(&mut doc.fields, v);
+                        }
+                    }
                 }
             }
         }
@@ -43,7 +105,8 @@ impl Stage for RenameStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{json, Value};
+    use proptest::prelude::*;
+    use serde_json::json;
 
     #[test]
     fn defaults_apply_at_top_level_and_in_parsed() {
@@ -90,5 +153,44 @@ mod tests {
             Value::Object(doc.fields),
             json!({"a": {}, "c": {"d": 1}, "x": 2, "n": 3})
         );
+    }
+
+    /// The rule, one rename at a time: what the merged steps must do.
+    fn one_by_one(fields: &[(FieldPath, FieldPath)], doc: &mut Map<String, Value>) {
+        for (from, to) in fields {
+            if let Some(v) = from.remove(doc) {
+                if let Err(v) = to.set(doc, v) {
+                    let _ = from.set(doc, v);
+                }
+            }
+        }
+    }
+
+    fn small_path() -> impl Strategy<Value = FieldPath> {
+        proptest::collection::vec(proptest::sample::select(vec!["a", "b", "p"]), 1..3)
+            .prop_map(|segs| FieldPath::parse(&segs.join(".")).unwrap())
+    }
+
+    fn small_object() -> impl Strategy<Value = Map<String, Value>> {
+        let key = || proptest::sample::select(vec!["a".to_owned(), "b".to_owned(), "p".to_owned()]);
+        let leaf = prop_oneof![Just(json!(1)), Just(json!("s")), Just(json!(null))];
+        let value = leaf.prop_recursive(2, 8, 3, move |inner| {
+            proptest::collection::btree_map(key(), inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect()))
+        });
+        proptest::collection::btree_map(key(), value, 0..3).prop_map(|m| m.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn merged_steps_rename_as_one_by_one(
+            fields in proptest::collection::vec((small_path(), small_path()), 0..6),
+            mut want in small_object(),
+        ) {
+            let mut got = EventDoc::new(want.clone(), None);
+            one_by_one(&fields, &mut want);
+            RenameStage::new(&RenameSpec { fields }).apply(&mut got);
+            prop_assert_eq!(Value::Object(got.fields), Value::Object(want));
+        }
     }
 }
