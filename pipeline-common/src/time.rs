@@ -43,30 +43,67 @@ pub(crate) fn parse_log_time(s: &str) -> Option<DateTime<Utc>> {
 
 /// Parses nginx's `$time_local`, e.g. `21/Nov/2026:10:15:00 +0000`.
 pub(crate) fn parse_nginx_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z")
-        .ok()
+    nginx_time_as_written(s).or_else(|| {
+        DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z")
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// The exact shape nginx writes, read without interpreting a format string (chrono re-reads it
+/// on every call). Anything else, `None`, is left to chrono.
+fn nginx_time_as_written(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[14] != b':' {
+        return None;
+    }
+    if b[17] != b':' || b[20] != b' ' {
+        return None;
+    }
+    let digits = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let day = digits(0, 2)?;
+    let month = month_number(s.get(3..6)?)?;
+    let year = i32::try_from(digits(7, 11)?).ok()?;
+    let (hour, minute, second) = (digits(12, 14)?, digits(15, 17)?, digits(18, 20)?);
+    let sign = match b[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let (offset_hours, offset_minutes) = (digits(22, 24)?, digits(24, 26)?);
+    if offset_hours >= 24 || offset_minutes >= 60 {
+        return None;
+    }
+    let offset = chrono::FixedOffset::east_opt(
+        sign * i32::try_from(offset_hours * 3600 + offset_minutes * 60).ok()?,
+    )?;
+    let local = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second)?;
+    offset
+        .from_local_datetime(&local)
+        .single()
         .map(|t| t.with_timezone(&Utc))
+}
+
+/// 1–12 for `Jan`–`Dec`.
+fn month_number(name: &str) -> Option<u32> {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    MONTHS
+        .iter()
+        .position(|m| *m == name)
+        .and_then(|i| u32::try_from(i + 1).ok())
 }
 
 /// Parses an RFC 3164 timestamp (`Nov  5 10:57:16`), which has no year: takes the year of
 /// `reference`, or the year before when that would put the time more than a week after it.
 pub(crate) fn parse_bsd_time(s: &str, reference: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let mut parts = s.split_ascii_whitespace();
-    let month = match parts.next()? {
-        "Jan" => 1,
-        "Feb" => 2,
-        "Mar" => 3,
-        "Apr" => 4,
-        "May" => 5,
-        "Jun" => 6,
-        "Jul" => 7,
-        "Aug" => 8,
-        "Sep" => 9,
-        "Oct" => 10,
-        "Nov" => 11,
-        "Dec" => 12,
-        _ => return None,
-    };
+    let month = month_number(parts.next()?)?;
     let day: u32 = parts.next()?.parse().ok()?;
     let mut hms = parts.next()?.split(':');
     let h: u32 = hms.next()?.parse().ok()?;
@@ -192,6 +229,38 @@ mod tests {
         let mut json = Vec::new();
         write_rfc3339_json(&far, &mut json);
         assert_eq!(json, serde_json::to_vec(&want).unwrap());
+    }
+
+    fn nginx_by_chrono(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z")
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn nginx_times_read_as_chrono_reads_them(
+            day in 0u32..35, month in proptest::sample::select(vec!["Jan", "Feb", "Nov", "Dec", "nov", "Foo"]),
+            year in 0u32..10000, hour in 0u32..26, minute in 0u32..62, second in 0u32..62,
+            sign in proptest::sample::select(vec!['+', '-', ' ']), offset in 0u32..10000,
+        ) {
+            let s = format!("{day:02}/{month}/{year:04}:{hour:02}:{minute:02}:{second:02} {sign}{offset:04}");
+            let fast = nginx_time_as_written(&s);
+            proptest::prop_assert!(fast.is_none() || fast == nginx_by_chrono(&s), "{}", s);
+            proptest::prop_assert_eq!(parse_nginx_time(&s), nginx_by_chrono(&s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn nginx_time_as_written_takes_the_usual_shape() {
+        for s in [
+            "21/Nov/2026:10:15:00 +0000",
+            "01/Jan/2000:00:00:00 -0130",
+            "29/Feb/2024:23:59:59 +2359",
+        ] {
+            assert!(nginx_time_as_written(s).is_some(), "{s}");
+            assert_eq!(nginx_time_as_written(s), nginx_by_chrono(s), "{s}");
+        }
     }
 
     #[test]
