@@ -7,7 +7,7 @@ the database, /proc for the worker's CPU and memory.
 Environment: FLOW_TEST_MYSQL_URL, FLOW_TEST_KAFKA_BROKERS, FLOW_OSMEM_BIN (from the stack's env);
 BENCH_BY_TID=1 splits the CPU-by-thread line per thread instead of per thread name.
 """
-import argparse, json, os, re, subprocess, sys, time, urllib.request, uuid
+import argparse, hashlib, json, os, re, subprocess, sys, time, urllib.request, uuid
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -94,6 +94,46 @@ def broker_alone(brokers, topic, n, **config):
     return got, (got / (last - first)) if first and last and last > first else 0.0
 
 
+def broker_pipe(brokers, topic, n):
+    """A plain librdkafka consumer that produces every record it reads to another topic, keyed by
+    the record's sha256, with the worker's consumer and producer settings: the ceiling the broker
+    leaves a pipeline that must also write its output topic (DESIGN §4 step 7), with no processing."""
+    out = topic.rsplit(".", 1)[0] + ".pipe"
+    admin = AdminClient({"bootstrap.servers": brokers})
+    for f in admin.create_topics([NewTopic(out, PARTITIONS, 1)]).values():
+        f.result()
+    c = Consumer({"bootstrap.servers": brokers, "group.id": f"bench-pipe-{uuid.uuid4().hex[:8]}",
+                  "auto.offset.reset": "earliest", "enable.auto.commit": False, "fetch.wait.max.ms": 100})
+    p = Producer({"bootstrap.servers": brokers, "enable.idempotence": True, "acks": "all",
+                  "max.in.flight.requests.per.connection": 1, "linger.ms": 200, "batch.num.messages": 10000,
+                  "batch.size": 1000000, "queue.buffering.max.kbytes": 10240})
+    c.subscribe([topic])
+    got, first, last = 0, None, None
+    deadline = time.time() + 300
+    while got < n and time.time() < deadline:
+        msgs = c.consume(10000, 1.0)
+        for m in msgs:
+            if m.error() is not None:
+                continue
+            got += 1
+            value = m.value()
+            key = hashlib.sha256(value).hexdigest()
+            while True:
+                try:
+                    p.produce(out, key=key, value=value)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+        p.poll(0)
+        if msgs:
+            now = time.time()
+            first = first or now
+            last = now
+    assert p.flush(120) == 0
+    c.close()
+    return got, (got / (last - first)) if first and last and last > first else 0.0
+
+
 def stat_cpu(stat):
     """utime + stime, in seconds, from the text of a /proc/.../stat file."""
     fields = stat.rsplit(")", 1)[1].split()
@@ -175,6 +215,8 @@ def run_blackhole(args, brokers, mysql_url, lines):
     got, tuned_rate = broker_alone(brokers, topic, len(lines), **{"fetch.wait.max.ms": 100})
     log(f"broker alone, fetch.wait.max.ms=100: {got} events, {tuned_rate:.0f}/s")
     alone_rate = max(default_rate, tuned_rate)
+    got, pipe_rate = broker_pipe(brokers, topic, len(lines))
+    log(f"broker with an output topic (consume + produce, no processing): {got} events, {pipe_rate:.0f}/s")
 
     db = f"bench_{uuid.uuid4().hex[:8]}"
     db_url = fresh_database(mysql_url, db)
@@ -206,7 +248,7 @@ def run_blackhole(args, brokers, mysql_url, lines):
         "rate_end_to_end": stats["docs"] / (t_end - t0),
         "cpu_s": cpu, "cpu_us_per_event": cpu / max(stats["docs"], 1) * 1e6,
         "rss": rss, "peak_rss": hwm, "broker_alone_rate": alone_rate, "exit": code,
-        "broker_alone_default": default_rate, "broker_alone_tuned": tuned_rate,
+        "broker_alone_default": default_rate, "broker_alone_tuned": tuned_rate, "broker_pipe": pipe_rate,
         "threads": threads, "broker_cpu_alone": alone_cpu, "broker_cpu_worker": worker_broker_cpu,
         "seconds": t_end - t0,
     }
@@ -279,6 +321,9 @@ def main():
           f"defaults, {b['broker_alone_tuned']:.0f} events/s with fetch.wait.max.ms=100")
     print(f"  broker alone, the higher: {b['broker_alone_rate']:.0f} events/s; "
           f"worker/broker = {100 * b['rate_bulk_window'] / max(b['broker_alone_rate'], 1):.0f}% (target >= 90%)")
+    print(f"  broker with an output topic (confluent-kafka consume + produce, no processing): "
+          f"{b['broker_pipe']:.0f} events/s; worker/that = "
+          f"{100 * b['rate_bulk_window'] / max(b['broker_pipe'], 1):.0f}%")
     print(f"  worker CPU: {b['cpu_s']:.2f}s = {b['cpu_us_per_event']:.1f} us/event (target <= 10)")
     print("  worker CPU by thread: " + ", ".join(
         f"{name} {seconds / max(b['docs'], 1) * 1e6:.1f} us" for name, seconds in
