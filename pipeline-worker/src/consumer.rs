@@ -5,7 +5,7 @@ use crate::offsets::OffsetTracker;
 use pipeline_common::clients::kafka_base_config;
 use pipeline_common::config::Settings;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +48,24 @@ impl TaskContext {
     }
 }
 
-impl ClientContext for TaskContext {}
+impl ClientContext for TaskContext {
+    /// rdkafka hands every consumer error event to this callback before the stream sees it,
+    /// partition ends included (`enable.partition.eof`). Those are routine, and the task acts on
+    /// them; logging them at error level, as rdkafka's default does, would bury real errors.
+    fn error(&self, error: KafkaError, reason: &str) {
+        if is_partition_end(&error) {
+            tracing::trace!(topic = %self.topic, reason, "end of partition");
+        } else {
+            tracing::error!(topic = %self.topic, %error, reason, "kafka consumer error");
+        }
+    }
+}
+
+/// Whether `error` only reports that a partition has been read to its end.
+fn is_partition_end(error: &KafkaError) -> bool {
+    matches!(error, KafkaError::PartitionEOF(_))
+        || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF)
+}
 
 impl ConsumerContext for TaskContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -143,9 +160,11 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
         )
         // Bounded prefetch: the local queue holds at most this many KiB, and one fetch response
         // (which lands on top of the queue) at most a quarter of that, not librdkafka's 50 MB.
-        // Larger fetches cost the broker less per record but the worker more memory: measured
-        // with scripts/bench-worker and a 4 MiB queue, 2 MiB fetches gave 18-21k events/s at
-        // 94-96 MiB peak RSS, 1 MiB fetches 16k events/s at 60-64 MiB.
+        // Larger fetches cost the broker less per record, and the faster input then fills the
+        // output producer's queue, which is where the memory goes. Measured with
+        // scripts/bench-worker against tansu, three runs each: a 4 MiB queue (1 MiB fetches)
+        // gave 14.7-15.0k events/s at 53-56 MiB peak RSS, 6 MiB (1.5 MiB fetches) 15.8-17.1k/s
+        // at 67-72 MiB, 8 MiB (2 MiB fetches) 17-19k/s at 78-92 MiB.
         .set(
             "queued.max.messages.kbytes",
             settings.kafka.queued_max_messages_kbytes.to_string(),
@@ -162,4 +181,24 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
             settings.kafka.fetch_wait_max_ms.to_string(),
         );
     config
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_ends_are_routine_and_other_errors_are_not() {
+        // The form rdkafka passes to `ClientContext::error`, and the form the stream yields.
+        assert!(is_partition_end(&KafkaError::Global(
+            RDKafkaErrorCode::PartitionEOF
+        )));
+        assert!(is_partition_end(&KafkaError::PartitionEOF(3)));
+        assert!(!is_partition_end(&KafkaError::Global(
+            RDKafkaErrorCode::BrokerTransportFailure
+        )));
+        assert!(!is_partition_end(&KafkaError::MessageConsumption(
+            RDKafkaErrorCode::UnknownTopicOrPartition
+        )));
+    }
 }
