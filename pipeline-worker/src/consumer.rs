@@ -61,10 +61,10 @@ impl ClientContext for TaskContext {
     }
 }
 
-/// Whether `error` only reports that a partition has been read to its end.
+/// Whether `error`, as rdkafka passes it to [`ClientContext::error`], only reports that a
+/// partition has been read to its end.
 fn is_partition_end(error: &KafkaError) -> bool {
-    matches!(error, KafkaError::PartitionEOF(_))
-        || error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF)
+    error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF)
 }
 
 impl ConsumerContext for TaskContext {
@@ -189,11 +189,9 @@ mod tests {
 
     #[test]
     fn partition_ends_are_routine_and_other_errors_are_not() {
-        // The form rdkafka passes to `ClientContext::error`, and the form the stream yields.
         assert!(is_partition_end(&KafkaError::Global(
             RDKafkaErrorCode::PartitionEOF
         )));
-        assert!(is_partition_end(&KafkaError::PartitionEOF(3)));
         assert!(!is_partition_end(&KafkaError::Global(
             RDKafkaErrorCode::BrokerTransportFailure
         )));
