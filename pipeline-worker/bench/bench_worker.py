@@ -79,6 +79,14 @@ def broker_alone(brokers, topic, n, **config):
     c = Consumer({"bootstrap.servers": brokers, "group.id": f"bench-alone-{uuid.uuid4().hex[:8]}",
                   "auto.offset.reset": "earliest", "enable.auto.commit": False, **config})
     c.subscribe([topic])
+    got, rate = drain(c, n)
+    c.close()
+    return got, rate
+
+
+def drain(c, n, each=None, after_batch=None):
+    """Consumes up to n records (5 minutes at most), calling each(record) for every one and
+    after_batch() after every consume call; returns (records, records/s from first to last)."""
     got, first, last = 0, None, None
     deadline = time.time() + 300
     while got < n and time.time() < deadline:
@@ -86,18 +94,23 @@ def broker_alone(brokers, topic, n, **config):
         for m in msgs:
             if m.error() is None:
                 got += 1
+                if each:
+                    each(m)
+        if after_batch:
+            after_batch()
         if msgs:
             now = time.time()
             first = first or now
             last = now
-    c.close()
     return got, (got / (last - first)) if first and last and last > first else 0.0
 
 
 def broker_pipe(brokers, topic, n):
     """A plain librdkafka consumer that produces every record it reads to another topic, keyed by
-    the record's sha256, with the worker's consumer and producer settings: the ceiling the broker
-    leaves a pipeline that must also write its output topic (DESIGN §4 step 7), with no processing."""
+    the record's sha256: the ceiling the broker leaves a pipeline that must also write its output
+    topic (DESIGN §4 step 7), with no processing. The producer has the worker's settings but a
+    10 MiB queue (the worker's: 16 MiB); the consumer has librdkafka's unbounded prefetch and
+    large fetches, which cost the broker less per record than the worker's bounded ones."""
     out = topic.rsplit(".", 1)[0] + ".pipe"
     admin = AdminClient({"bootstrap.servers": brokers})
     for f in admin.create_topics([NewTopic(out, PARTITIONS, 1)]).values():
@@ -108,30 +121,21 @@ def broker_pipe(brokers, topic, n):
                   "max.in.flight.requests.per.connection": 1, "linger.ms": 200, "batch.num.messages": 10000,
                   "batch.size": 1000000, "queue.buffering.max.kbytes": 10240})
     c.subscribe([topic])
-    got, first, last = 0, None, None
-    deadline = time.time() + 300
-    while got < n and time.time() < deadline:
-        msgs = c.consume(10000, 1.0)
-        for m in msgs:
-            if m.error() is not None:
-                continue
-            got += 1
-            value = m.value()
-            key = hashlib.sha256(value).hexdigest()
-            while True:
-                try:
-                    p.produce(out, key=key, value=value)
-                    break
-                except BufferError:
-                    p.poll(0.05)
-        p.poll(0)
-        if msgs:
-            now = time.time()
-            first = first or now
-            last = now
+
+    def forward(m):
+        value = m.value()
+        key = hashlib.sha256(value).hexdigest()
+        while True:
+            try:
+                p.produce(out, key=key, value=value)
+                return
+            except BufferError:
+                p.poll(0.05)
+
+    got, rate = drain(c, n, each=forward, after_batch=lambda: p.poll(0))
     assert p.flush(120) == 0
     c.close()
-    return got, (got / (last - first)) if first and last and last > first else 0.0
+    return got, rate
 
 
 def stat_cpu(stat):
