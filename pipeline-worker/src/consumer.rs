@@ -161,10 +161,8 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
         // Bounded prefetch: the local queue holds at most this many KiB, and one fetch response
         // (which lands on top of the queue) at most a quarter of that, not librdkafka's 50 MB.
         // Larger fetches cost the broker less per record, and the faster input then fills the
-        // output producer's queue, which is where the memory goes. Measured with
-        // scripts/bench-worker against tansu: a 4 MiB queue (1 MiB fetches) gave 14.7-15.0k
-        // events/s at 53-56 MiB peak RSS and 6 MiB (1.5 MiB fetches) 15.8-17.1k/s at 67-72 MiB,
-        // three runs each; 8 MiB (2 MiB fetches) 15.6-19.2k/s at 78-91 MiB in six runs.
+        // output producer's queue, which is where the memory goes; the measured rate and peak
+        // RSS per queue size are in docs/operator-guide.md (`kafka.queuedMaxMessagesKbytes`).
         .set(
             "queued.max.messages.kbytes",
             settings.kafka.queued_max_messages_kbytes.to_string(),
