@@ -1,26 +1,28 @@
 //! The real servers that flow-stream's integration tests run against.
 //!
-//! `scripts/test` (through `scripts/stack up`) starts one shared MariaDB, tansu broker and osmem
-//! server on ephemeral loopback ports and exports their addresses:
+//! `scripts/test` (through `scripts/stack up`) starts one shared MariaDB, Apache Kafka 4.4 node and
+//! OpenSearch 2.19 node on ephemeral loopback ports and exports their addresses:
 //!
 //! | variable | meaning |
 //! |---|---|
 //! | `FLOW_TEST_MYSQL_URL` | `mysql://user:pass@127.0.0.1:PORT`, an account that may create databases |
-//! | `FLOW_TEST_KAFKA_BROKERS` | `127.0.0.1:PORT` of the shared tansu broker |
-//! | `FLOW_TEST_OPENSEARCH_URL` | `http://127.0.0.1:PORT` of the shared osmem server |
-//! | `FLOW_TANSU_BIN`, `FLOW_OSMEM_BIN` | binaries for tests that need a private server |
+//! | `FLOW_TEST_KAFKA_BROKERS` | `127.0.0.1:PORT`, the shared broker's PLAINTEXT listener |
+//! | `FLOW_TEST_KAFKA_SASL_BROKERS` | its SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-512; [`SASL_USER`]) |
+//! | `FLOW_TEST_OPENSEARCH_URL` | `http://127.0.0.1:PORT` of the shared OpenSearch node |
+//! | `FLOW_SERVERS_DIR`, `FLOW_KAFKA_LIBS`, `FLOW_OPENSEARCH_HOME` | launchers and jars for private servers |
 //! | `FLOW_STACK_DIR` | the stack's directory; private servers register their pids under it |
 //!
 //! Tests share the servers but never their data: each takes a fresh database
-//! ([`fresh_database`]) and random topic and index names ([`unique_name`]). A test that stops,
-//! stalls or deletes topics on a server (tansu's DeleteTopics removes every topic, DESIGN §8)
-//! starts a private one with [`Tansu::spawn`] or [`Osmem::spawn`]; it is stopped by pid on drop,
-//! and `scripts/test` stops any that a crashed test binary left behind.
+//! ([`fresh_database`]) and random topic and index names ([`unique_name`]). A test that kills,
+//! stalls or reconfigures a server starts a private one with [`Kafka::spawn`] or
+//! [`OpenSearch::spawn`], through the same launchers (`scripts/servers/*/run`) as the shared ones.
+//! It is stopped by pid on drop, and `scripts/test` stops any that a crashed test binary left
+//! behind.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
 
-use std::io::{BufRead, BufReader};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -30,11 +32,17 @@ use std::time::{Duration, Instant};
 pub struct Servers {
     /// Server URL without a database, for an account that may create databases.
     pub mysql_url: String,
-    /// Kafka bootstrap address of the shared broker.
+    /// Kafka bootstrap address of the shared broker (PLAINTEXT).
     pub kafka_brokers: String,
-    /// Base URL of the shared OpenSearch-compatible server.
+    /// Kafka bootstrap address of the shared broker's SASL_PLAINTEXT listener.
+    pub kafka_sasl_brokers: String,
+    /// Base URL of the shared OpenSearch node.
     pub opensearch_url: String,
 }
+
+/// User and password that the SASL listener of every broker of ours accepts (PLAIN and
+/// SCRAM-SHA-512). Test credentials on loopback only.
+pub const SASL_USER: (&str, &str) = ("flow", "flow-secret");
 
 fn required(var: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| {
@@ -51,6 +59,7 @@ pub fn servers() -> &'static Servers {
     SERVERS.get_or_init(|| Servers {
         mysql_url: required("FLOW_TEST_MYSQL_URL"),
         kafka_brokers: required("FLOW_TEST_KAFKA_BROKERS"),
+        kafka_sasl_brokers: required("FLOW_TEST_KAFKA_SASL_BROKERS"),
         opensearch_url: required("FLOW_TEST_OPENSEARCH_URL"),
     })
 }
@@ -86,18 +95,45 @@ pub fn free_port() -> u16 {
         .expect("bind an ephemeral port")
 }
 
-fn wait_for_port(port: u16, child: &mut Child, what: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Instant::now() < deadline {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+/// Polls `ready` every 100 ms until it holds; panics with the log's tail when `child` exits
+/// first or `limit` passes.
+fn wait_until(
+    child: &mut Child,
+    what: &str,
+    log: &Path,
+    limit: Duration,
+    ready: impl Fn() -> bool,
+) {
+    let deadline = Instant::now() + limit;
+    loop {
+        if ready() {
             return;
         }
+        let tail = || {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            lines[lines.len().saturating_sub(20)..].join("\n")
+        };
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited during start-up: {status}");
+            panic!("{what} exited during start-up: {status}\n{}", tail());
         }
-        std::thread::sleep(Duration::from_millis(50));
+        if Instant::now() > deadline {
+            panic!("{what} was not ready within {limit:?}\n{}", tail());
+        }
+        std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("{what} did not listen on 127.0.0.1:{port} within 30 s");
+}
+
+/// One plain HTTP/1.0 GET on loopback, without a client library: the status code and body.
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
 }
 
 /// Sends `signal` (e.g. `"STOP"`, `"TERM"`, `"KILL"`) to the process `pid`, which the caller
@@ -116,11 +152,10 @@ pub fn send_signal(pid: u32, signal: &str) {
 pub struct ChildServer {
     child: Child,
     pid_file: Option<PathBuf>,
-    _dir: tempfile::TempDir,
 }
 
 impl ChildServer {
-    fn adopt(child: Child, dir: tempfile::TempDir) -> Self {
+    fn adopt(child: Child) -> Self {
         // Register the pid so scripts/test can stop it should this test binary die before drop.
         let pid_file = std::env::var("FLOW_STACK_DIR").ok().map(|stack| {
             let pids = PathBuf::from(stack).join("pids");
@@ -129,11 +164,7 @@ impl ChildServer {
             std::fs::write(&file, child.id().to_string()).ok();
             file
         });
-        ChildServer {
-            child,
-            pid_file,
-            _dir: dir,
-        }
+        ChildServer { child, pid_file }
     }
 
     /// Process id, for signals such as `SIGSTOP`.
@@ -165,125 +196,187 @@ impl Drop for ChildServer {
     }
 }
 
-/// A private tansu broker with its own sqlite storage, for tests that stop it or delete topics.
-#[derive(Debug)]
-pub struct Tansu {
-    server: ChildServer,
-    port: u16,
+fn launcher(server: &str) -> PathBuf {
+    std::env::var("FLOW_SERVERS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/servers"))
+        .join(server)
+        .join("run")
 }
 
-impl Tansu {
-    /// Starts a broker on a free loopback port and waits until it accepts connections.
-    pub fn spawn() -> Tansu {
-        let bin = required("FLOW_TANSU_BIN");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port();
-        let url = format!("tcp://127.0.0.1:{port}");
-        // Four slashes: `sqlite://` followed by an absolute path (DESIGN §8). Never `memory://`.
-        let storage = format!("sqlite:///{}/tansu.db", dir.path().display());
-        let log = std::fs::File::create(dir.path().join("tansu.log")).expect("log file");
-        let mut child = Command::new(bin)
-            .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", &storage])
+fn log_file(dir: &Path, name: &str) -> (PathBuf, std::fs::File) {
+    let path = dir.join(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .expect("log file");
+    (path, file)
+}
+
+/// A private Apache Kafka node (KRaft, broker and controller in one JVM) with its own data
+/// directory, for tests that kill, restart or stall the broker. [`Kafka::kill`] then
+/// [`Kafka::restart`] bring it back on the same ports with the same topics and offsets.
+#[derive(Debug)]
+pub struct Kafka {
+    server: Option<ChildServer>,
+    port: u16,
+    controller_port: u16,
+    sasl_port: u16,
+    starts: u32,
+    dir: tempfile::TempDir,
+}
+
+impl Kafka {
+    /// Starts a node on free loopback ports and waits until it says it has started.
+    pub fn spawn() -> Kafka {
+        let mut kafka = Kafka {
+            server: None,
+            port: free_port(),
+            controller_port: free_port(),
+            sasl_port: free_port(),
+            starts: 0,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        kafka.restart();
+        kafka
+    }
+
+    /// Starts the node again (after [`Kafka::kill`]) on the same ports and data.
+    pub fn restart(&mut self) {
+        assert!(self.server.is_none(), "the broker is running");
+        required("FLOW_KAFKA_LIBS");
+        self.starts += 1;
+        let (log, file) = log_file(self.dir.path(), &format!("kafka-{}.log", self.starts));
+        let mut child = Command::new(launcher("kafka"))
+            .arg(self.dir.path().join("node"))
+            .args([self.port, self.controller_port, self.sasl_port].map(|p| p.to_string()))
             .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
             .spawn()
-            .expect("start tansu");
-        wait_for_port(port, &mut child, "tansu");
-        index_tansu_headers(&dir.path().join("tansu.db"));
-        Tansu {
-            server: ChildServer::adopt(child, dir),
-            port,
+            .expect("start scripts/servers/kafka/run");
+        let started = || {
+            std::fs::read_to_string(&log).is_ok_and(|text| text.contains("Kafka Server started"))
+        };
+        wait_until(&mut child, "kafka", &log, Duration::from_secs(90), started);
+        self.server = Some(ChildServer::adopt(child));
+    }
+
+    /// Kills the node (SIGKILL, no clean shutdown) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.stop();
         }
     }
 
-    /// Bootstrap address, `127.0.0.1:PORT`.
+    /// Bootstrap address of the PLAINTEXT listener, `127.0.0.1:PORT`.
     pub fn brokers(&self) -> String {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// Port of the broker.
-    pub fn port(&self) -> u16 {
-        self.port
+    /// Bootstrap address of the SASL_PLAINTEXT listener (credentials: [`SASL_USER`]).
+    pub fn sasl_brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.sasl_port)
     }
 
-    /// The process, for signals.
+    /// The running process, for signals.
     pub fn process(&mut self) -> &mut ChildServer {
-        &mut self.server
+        self.server.as_mut().expect("the broker is not running")
     }
 
-    /// Process id.
+    /// Process id of the running node.
     pub fn pid(&self) -> u32 {
-        self.server.pid()
+        self.server
+            .as_ref()
+            .expect("the broker is not running")
+            .pid()
     }
 }
 
-/// Indexes tansu's header table (see `scripts/tansu-index-headers` for why).
-fn index_tansu_headers(db: &std::path::Path) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/tansu-index-headers");
-    let status = Command::new(script)
-        .arg(db)
-        .status()
-        .expect("run scripts/tansu-index-headers");
-    assert!(status.success(), "indexing tansu's header table failed");
-}
-
-/// A private osmem server (in-memory, OpenSearch-compatible), for tests that stall or stop it.
+/// A private OpenSearch node with its own data directory, for tests that kill, stall or
+/// reconfigure the search side (e.g. a tiny write queue that answers 429 per item).
+/// [`OpenSearch::kill`] then [`OpenSearch::restart`] bring it back on the same port and data.
 #[derive(Debug)]
-pub struct Osmem {
-    server: ChildServer,
-    url: String,
+pub struct OpenSearch {
+    server: Option<ChildServer>,
+    port: u16,
+    transport_port: u16,
+    settings: Vec<String>,
+    starts: u32,
+    dir: tempfile::TempDir,
 }
 
-impl Osmem {
-    /// Starts a server on a free loopback port and waits until it reports its URL.
-    pub fn spawn() -> Osmem {
-        let bin = required("FLOW_OSMEM_BIN");
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut child = Command::new(bin)
-            .args(["-addr", "127.0.0.1:0", "-no-stdin-watch", "-no-ja"])
+impl OpenSearch {
+    /// Starts a node with the default settings and waits until the cluster is yellow.
+    pub fn spawn() -> OpenSearch {
+        OpenSearch::spawn_with(&[])
+    }
+
+    /// Starts a node with extra node settings (`key=value`, e.g.
+    /// `thread_pool.write.queue_size=1`) and waits until the cluster is yellow.
+    pub fn spawn_with(settings: &[&str]) -> OpenSearch {
+        let mut node = OpenSearch {
+            server: None,
+            port: free_port(),
+            transport_port: free_port(),
+            settings: settings.iter().map(|s| (*s).to_owned()).collect(),
+            starts: 0,
+            dir: tempfile::tempdir().expect("temp dir"),
+        };
+        node.restart();
+        node
+    }
+
+    /// Starts the node again (after [`OpenSearch::kill`]) on the same port and data.
+    pub fn restart(&mut self) {
+        assert!(self.server.is_none(), "the node is running");
+        required("FLOW_OPENSEARCH_HOME");
+        self.starts += 1;
+        let (log, file) = log_file(self.dir.path(), &format!("opensearch-{}.log", self.starts));
+        let mut child = Command::new(launcher("opensearch"))
+            .arg(self.dir.path().join("node"))
+            .args([self.port, self.transport_port].map(|p| p.to_string()))
+            .args(&self.settings)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
             .spawn()
-            .expect("start osmem-server");
-        // osmem prints one JSON line with its URL once it listens. The pipe is drained for the
-        // server's whole life so that a later write never fails on a closed pipe.
-        let stdout = child.stdout.take().expect("osmem stdout");
-        let (first_line, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            let first = lines.next().and_then(Result::ok).unwrap_or_default();
-            first_line.send(first).ok();
-            for _ in lines {}
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("osmem-server did not start within 30 s"));
-        let url = serde_json::from_str::<serde_json::Value>(&line)
-            .ok()
-            .and_then(|v| v.get("url").and_then(|u| u.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| panic!("osmem-server did not report its URL: {line:?}"));
-        Osmem {
-            server: ChildServer::adopt(child, dir),
-            url,
+            .expect("start scripts/servers/opensearch/run");
+        let port = self.port;
+        let healthy = || {
+            http_get(port, "/_cluster/health?wait_for_status=yellow&timeout=1s")
+                .is_some_and(|(status, _)| status == 200)
+        };
+        wait_until(
+            &mut child,
+            "opensearch",
+            &log,
+            Duration::from_secs(120),
+            healthy,
+        );
+        self.server = Some(ChildServer::adopt(child));
+    }
+
+    /// Kills the node (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.stop();
         }
     }
 
     /// Base URL, `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> &str {
-        &self.url
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The process, for signals (`SIGSTOP`/`SIGCONT` to stall the sink).
+    /// The running process, for signals (`SIGSTOP`/`SIGCONT` to stall the sink).
     pub fn process(&mut self) -> &mut ChildServer {
-        &mut self.server
+        self.server.as_mut().expect("the node is not running")
     }
 
-    /// Process id.
+    /// Process id of the running node.
     pub fn pid(&self) -> u32 {
-        self.server.pid()
+        self.server.as_ref().expect("the node is not running").pid()
     }
 }

@@ -1,4 +1,4 @@
-use crate::helpers::{definition, spawn_app, spawn_app_with, Options, RestartableBroker, TestApp};
+use crate::helpers::{definition, spawn_app, spawn_app_with, Options, TestApp};
 use reqwest::StatusCode;
 use std::collections::BTreeMap;
 
@@ -119,7 +119,7 @@ async fn invalid_definition_is_422_with_field_errors() {
 
 #[tokio::test]
 async fn broker_down_during_create_leaves_nothing() {
-    let mut broker = RestartableBroker::start();
+    let mut broker = test_support::Kafka::spawn();
     let app = spawn_app_with(Options {
         brokers: Some(broker.brokers()),
         ..Options::default()

@@ -1,16 +1,10 @@
-use crate::helpers::{definition, spawn_app_with, Options, TestApp};
+use crate::helpers::{definition, spawn_app, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 #[tokio::test]
 async fn delete_running_needs_force_then_removes_everything() {
-    // DeleteTopics on tansu 0.6.0 removes every topic (DESIGN §8): a private broker.
-    let broker = test_support::Tansu::spawn();
-    let app = spawn_app_with(Options {
-        brokers: Some(broker.brokers()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app().await;
     let name = test_support::unique_name("p");
     let created = app.create_ok(&definition(&name, 2)).await;
     let path = format!("/api/v1/pipelines/{}", created["id"].as_str().unwrap());
@@ -29,7 +23,7 @@ async fn delete_running_needs_force_then_removes_everything() {
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
 
-    let topics: Vec<String> = TestApp::topics_on(&broker.brokers())
+    let topics: Vec<String> = TestApp::topics_on(&test_support::servers().kafka_brokers)
         .into_iter()
         .map(|(t, _)| t)
         .collect();
@@ -50,12 +44,7 @@ async fn delete_running_needs_force_then_removes_everything() {
 
 #[tokio::test]
 async fn delete_stopped_pipeline_without_force() {
-    let broker = test_support::Tansu::spawn();
-    let app = spawn_app_with(Options {
-        brokers: Some(broker.brokers()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app().await;
     let name = test_support::unique_name("p");
     let created = app.create_ok(&definition(&name, 1)).await;
     let path = format!("/api/v1/pipelines/{}", created["id"].as_str().unwrap());
@@ -77,14 +66,8 @@ async fn delete_stopped_pipeline_without_force() {
 }
 
 #[tokio::test]
-#[ignore = "needs a compliant broker: tansu 0.6.0 DeleteTopics removes every topic"]
 async fn deleting_one_pipeline_leaves_another_s_topics_alone() {
-    let broker = test_support::Tansu::spawn();
-    let app = spawn_app_with(Options {
-        brokers: Some(broker.brokers()),
-        ..Options::default()
-    })
-    .await;
+    let app = spawn_app().await;
     let keep = test_support::unique_name("p");
     let drop = test_support::unique_name("p");
     app.create_ok(&definition(&keep, 1)).await;
@@ -97,7 +80,7 @@ async fn deleting_one_pipeline_leaves_another_s_topics_alone() {
         .send(app.request(Method::DELETE, &path, Some(&app.tokens.admin)))
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let topics: Vec<String> = TestApp::topics_on(&broker.brokers())
+    let topics: Vec<String> = TestApp::topics_on(&test_support::servers().kafka_brokers)
         .into_iter()
         .map(|(t, _)| t)
         .collect();

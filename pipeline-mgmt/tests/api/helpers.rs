@@ -1,5 +1,5 @@
 //! `spawn_app()`: a real pipeline-mgmt on port 0 against a fresh database, the shared broker and
-//! osmem; and a client whose every response is checked: never a 500, every 4xx problem+json.
+//! OpenSearch node; and a client whose every response is checked: never a 500, every 4xx problem+json.
 
 use pipeline_common::config::{ConfigSource, Settings};
 use pipeline_mgmt::Application;
@@ -269,65 +269,4 @@ pub fn definition(name: &str, partitions: i32) -> Value {
             {"type": "hash", "target": "event_hash"}
         ],
     })
-}
-
-/// A tansu broker whose storage outlives the process, so it can be killed and restarted on the
-/// same port with the same topics.
-pub struct RestartableBroker {
-    dir: tempfile::TempDir,
-    pub port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl RestartableBroker {
-    pub fn start() -> Self {
-        let mut broker = RestartableBroker {
-            dir: tempfile::tempdir().unwrap(),
-            port: test_support::free_port(),
-            child: None,
-        };
-        broker.restart();
-        broker
-    }
-
-    pub fn brokers(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    pub fn restart(&mut self) {
-        let bin = std::env::var("FLOW_TANSU_BIN").expect("FLOW_TANSU_BIN");
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        // Four slashes: `sqlite://` then an absolute path (DESIGN §8).
-        let storage = format!("sqlite:///{}/tansu.db", self.dir.path().display());
-        let log = std::fs::File::create(self.dir.path().join("tansu.log")).unwrap();
-        let child = std::process::Command::new(bin)
-            .args(["broker", "--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", &storage])
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Kills the broker (by the pid this test started) and waits for it.
-    pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().ok();
-            child.wait().ok();
-        }
-    }
-}
-
-impl Drop for RestartableBroker {
-    fn drop(&mut self) {
-        self.kill();
-    }
 }

@@ -1,5 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! pipeline-mgmt against real MariaDB, tansu and osmem (see test-support).
+//! pipeline-mgmt against real MariaDB, Apache Kafka and OpenSearch (see test-support).
 
 mod auth;
 mod create;

@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 
 pub const PREFIX: &str = "pipeline";
 
-/// Tests run two at a time: each drives a worker, a broker and osmem (about 2.7k docs/s) on a
-/// small machine, and unbounded parallelism only makes every test time out.
+/// Tests run two at a time: each drives a worker against the broker and OpenSearch on a small
+/// machine (2 cores), and unbounded parallelism only makes every test time out.
 pub async fn slot() -> tokio::sync::SemaphorePermit<'static> {
     static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     SLOTS.acquire().await.unwrap()

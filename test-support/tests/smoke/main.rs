@@ -1,4 +1,6 @@
-//! One smoke test per real server, proving the wiring: each fails when its server is unreachable.
+//! One smoke test per real server, proving the wiring: each fails when its server is unreachable,
+//! and two that prove the servers are the real ones (Apache Kafka 4.x, OpenSearch 2.19), so that a
+//! stand-in can never slip back in.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use opensearch::http::request::JsonBody;
@@ -37,7 +39,7 @@ fn kafka_config() -> ClientConfig {
 }
 
 #[tokio::test]
-async fn kafka_topic_produce_consume_and_commit_on_tansu() {
+async fn kafka_topic_produce_consume_and_commit() {
     let topic = unique_name("smoke");
     let admin: AdminClient<DefaultClientContext> = kafka_config().create().unwrap();
     let created = admin
@@ -52,7 +54,7 @@ async fn kafka_topic_produce_consume_and_commit_on_tansu() {
     let producer: FutureProducer = kafka_config().set("acks", "all").create().unwrap();
     producer
         .send(
-            FutureRecord::to(&topic).key("k1").payload("hello tansu"),
+            FutureRecord::to(&topic).key("k1").payload("hello kafka"),
             TIMEOUT,
         )
         .await
@@ -70,7 +72,7 @@ async fn kafka_topic_produce_consume_and_commit_on_tansu() {
         .await
         .expect("a message within the timeout")
         .unwrap();
-    assert_eq!(message.payload(), Some(&b"hello tansu"[..]));
+    assert_eq!(message.payload(), Some(&b"hello kafka"[..]));
     assert_eq!(message.key(), Some(&b"k1"[..]));
     consumer
         .commit_message(&message, CommitMode::Sync)
@@ -84,7 +86,7 @@ async fn kafka_topic_produce_consume_and_commit_on_tansu() {
 }
 
 #[tokio::test]
-async fn opensearch_bulk_index_and_get_by_id_on_osmem() {
+async fn opensearch_bulk_index_and_get_by_id() {
     let client = OpenSearch::new(
         opensearch::http::transport::TransportBuilder::new(
             opensearch::http::transport::SingleNodeConnectionPool::new(
@@ -126,4 +128,86 @@ async fn opensearch_bulk_index_and_get_by_id_on_osmem() {
         assert_eq!(doc["found"], json!(true), "{doc}");
         assert_eq!(doc["_source"]["message"], json!(message));
     }
+}
+
+#[test]
+fn opensearch_is_the_real_opensearch_2_19() {
+    let port: u16 = servers()
+        .opensearch_url
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let (status, body) = test_support::http_get(port, "/").expect("GET / of OpenSearch");
+    assert_eq!(status, 200, "{body}");
+    let root: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        root["version"]["distribution"],
+        json!("opensearch"),
+        "{root}"
+    );
+    let number = root["version"]["number"].as_str().unwrap();
+    assert!(
+        number.starts_with("2.19."),
+        "OpenSearch 2.19.x, got {number}"
+    );
+    assert!(root["version"]["lucene_version"].is_string(), "{root}");
+}
+
+/// Asks the broker for its ApiVersions (v0: key 18, no tagged fields, the one request every Kafka
+/// answers before any other) and returns (api key, min version, max version) for each API.
+fn api_versions(brokers: &str) -> Vec<(i16, i16, i16)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(brokers).unwrap();
+    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let client_id = b"flow-smoke";
+    let mut request = Vec::new();
+    request.extend_from_slice(&18i16.to_be_bytes()); // ApiVersions
+    request.extend_from_slice(&0i16.to_be_bytes()); // version 0
+    request.extend_from_slice(&7i32.to_be_bytes()); // correlation id
+    request.extend_from_slice(&(client_id.len() as i16).to_be_bytes());
+    request.extend_from_slice(client_id);
+    stream
+        .write_all(&(request.len() as i32).to_be_bytes())
+        .unwrap();
+    stream.write_all(&request).unwrap();
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut body).unwrap();
+    let i16_at = |at: usize| i16::from_be_bytes([body[at], body[at + 1]]);
+    assert_eq!(i32::from_be_bytes(body[..4].try_into().unwrap()), 7);
+    assert_eq!(i16_at(4), 0, "ApiVersions error code");
+    let count = i32::from_be_bytes(body[6..10].try_into().unwrap()) as usize;
+    (0..count)
+        .map(|i| 10 + i * 6)
+        .map(|at| (i16_at(at), i16_at(at + 2), i16_at(at + 4)))
+        .collect()
+}
+
+#[test]
+fn kafka_is_a_real_apache_kafka_4_broker() {
+    let apis = api_versions(&servers().kafka_brokers);
+    let api = |key: i16| apis.iter().find(|(k, _, _)| *k == key).copied();
+    // Kafka 4.0 dropped the old protocol versions (KIP-896): Fetch starts at v4, ListOffsets at
+    // v1. (Produce v0 is still listed: 4.0 kept it for librdkafka's sake.)
+    let (_, fetch_min, _) = api(1).expect("Fetch");
+    assert!(
+        fetch_min >= 4,
+        "Fetch min version {fetch_min}: a pre-4.0 broker"
+    );
+    let (_, list_offsets_min, _) = api(2).expect("ListOffsets");
+    assert!(
+        list_offsets_min >= 1,
+        "ListOffsets min {list_offsets_min}: a pre-4.0 broker"
+    );
+    // The KIP-848 consumer group protocol (68) and share groups (76, KIP-932), both in 4.x.
+    assert!(
+        api(68).is_some(),
+        "ConsumerGroupHeartbeat missing: {apis:?}"
+    );
+    assert!(api(76).is_some(), "ShareGroupHeartbeat missing: {apis:?}");
+    // DescribeCluster (60) and DescribeTopicPartitions (75), the KRaft-era metadata APIs.
+    assert!(api(60).is_some() && api(75).is_some(), "{apis:?}");
 }
