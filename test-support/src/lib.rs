@@ -380,3 +380,30 @@ impl OpenSearch {
         self.server.as_ref().expect("the node is not running").pid()
     }
 }
+
+/// Creates (or replaces) the SCRAM-SHA-512 credentials of `user` on the broker at `brokers`
+/// (a PLAINTEXT listener) with the independent client (confluent-kafka's AlterUserScramCredentials).
+/// The broker applies them without a restart, as an operator fixing credentials would.
+pub fn upsert_scram_user(brokers: &str, user: &str, password: &str) {
+    const SCRIPT: &str = r#"
+import sys
+from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                   UserScramCredentialUpsertion)
+brokers, user, password = sys.argv[1:4]
+admin = AdminClient({"bootstrap.servers": brokers})
+upsert = UserScramCredentialUpsertion(
+    user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), password.encode())
+for future in admin.alter_user_scram_credentials([upsert]).values():
+    future.result(timeout=30)
+"#;
+    let python = std::env::var("FLOW_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = Command::new(python)
+        .args(["-c", SCRIPT, brokers, user, password])
+        .output()
+        .expect("run the SCRAM credentials script");
+    assert!(
+        output.status.success(),
+        "AlterUserScramCredentials failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

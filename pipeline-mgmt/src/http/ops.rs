@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, Problem};
 use crate::provision;
+use crate::provision::topics::AuthenticationFailed;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -67,14 +68,20 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
     for (name, result) in [("database", db), ("kafka", kafka), ("opensearch", search)] {
         if let Err(err) = result {
             tracing::warn!(dependency = name, error = format!("{err:#}"), "not ready");
-            down.push(name);
+            // Our own words only: the cause chain may carry addresses and server text.
+            let why = if err.is::<AuthenticationFailed>() {
+                "rejected the credentials (SASL authentication failed)"
+            } else {
+                "unreachable"
+            };
+            down.push(format!("{name} {why}"));
         }
     }
     if down.is_empty() {
         Ok(Json(Ready { status: "ready" }))
     } else {
         Err(ApiError::Unavailable {
-            detail: format!("not ready: {} unreachable", down.join(", ")),
+            detail: format!("not ready: {}", down.join(", ")),
             source: None,
         })
     }
