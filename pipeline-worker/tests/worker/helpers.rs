@@ -27,6 +27,15 @@ pub async fn slot() -> tokio::sync::SemaphorePermit<'static> {
     SLOTS.acquire().await.unwrap()
 }
 
+/// The shared broker and OpenSearch node: (brokers, opensearch URL).
+pub fn shared_servers() -> (String, String) {
+    let servers = test_support::servers();
+    (
+        servers.kafka_brokers.clone(),
+        servers.opensearch_url.clone(),
+    )
+}
+
 /// One test's world: a fresh database, a pipeline row and its topics.
 pub struct World {
     pub db_url: String,
@@ -101,6 +110,27 @@ impl World {
             .unwrap();
     }
 
+    /// Deletes one of the pipeline's topics (`input`, `output`, `error`) behind mgmt's back.
+    pub async fn delete_topic(&self, kind: &str) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
+        let topic = self.topic(kind);
+        for result in admin
+            .delete_topics(&[topic.as_str()], &AdminOptions::new())
+            .await
+            .unwrap()
+        {
+            result.unwrap();
+        }
+    }
+
+    /// Creates one of the pipeline's topics again (after [`World::delete_topic`]).
+    pub async fn create_topic(&self, kind: &str) {
+        self.create_named_topics(vec![self.topic(kind)]).await;
+    }
+
     /// The same pipeline created again under the same name (a new id, new topics of the same
     /// names, the same index), as after a DELETE and a POST of the same definition.
     pub async fn recreate(&self, extra: Value) -> World {
@@ -173,14 +203,18 @@ impl World {
     }
 
     async fn create_topics(&self) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .create()
-            .unwrap();
         let names: Vec<String> = ["input", "output", "error"]
             .iter()
             .map(|k| self.topic(k))
             .collect();
+        self.create_named_topics(names).await;
+    }
+
+    async fn create_named_topics(&self, names: Vec<String>) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
         let topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|n| NewTopic::new(n, self.partitions, TopicReplication::Fixed(1)))

@@ -4,6 +4,7 @@
 //! own topics (random names); events come from an independent producer (confluent-kafka).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod faults;
 mod helpers;
 
 use helpers::*;
@@ -13,11 +14,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn shared() -> (String, String) {
-    let servers = test_support::servers();
-    (
-        servers.kafka_brokers.clone(),
-        servers.opensearch_url.clone(),
-    )
+    shared_servers()
 }
 
 fn malformed(i: usize) -> Vec<u8> {
