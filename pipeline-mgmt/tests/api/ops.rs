@@ -198,3 +198,52 @@ async fn rejected_sasl_credentials_are_a_clear_503_until_the_user_exists() {
     }
     app.create_ok(&definition(&name, 1)).await;
 }
+
+/// mgmt started while its broker is down runs, answers readiness 503 naming Kafka and create
+/// 502, and recovers without a restart once the broker is up.
+#[tokio::test]
+async fn mgmt_started_while_kafka_is_down_recovers_when_it_comes_up() {
+    let mut kafka = test_support::Kafka::spawn();
+    kafka.kill();
+    let app = spawn_app_with(Options {
+        brokers: Some(kafka.brokers()),
+        ..Options::default()
+    })
+    .await;
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.text
+    );
+    let detail = ready.body["detail"].as_str().unwrap();
+    assert!(detail.contains("kafka unreachable"), "{detail}");
+    let name = test_support::unique_name("p");
+    let refused = app.create(&definition(&name, 1)).await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.text);
+    assert_eq!(app.row_count(&name).await, 0, "no row remains");
+
+    kafka.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+        if ready.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mgmt did not recover: {}",
+            ready.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    app.create_ok(&definition(&name, 1)).await;
+    let topics: Vec<String> = TestApp::topics_on(&kafka.brokers())
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    for topic in app.topic_names(&name) {
+        assert!(topics.contains(&topic), "{topic} created after recovery");
+    }
+}
