@@ -15,9 +15,13 @@
 //! a client that sees 202 can forget the events.
 
 use crate::auth::CanIngest;
-use crate::error::{ApiError, Problem};
-use crate::http::extract::{media_type, ApiPath, LimitedBody};
+use crate::error::ApiError;
+use crate::http::extract::{media_type, LimitedBody, PipelineId};
 use crate::http::pipelines::find;
+use crate::http::responses::{
+    BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, UnsupportedMediaType,
+};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -50,6 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
     /// Events written to the input topic and acknowledged by the broker.
+    #[schema(minimum = 0)]
     pub accepted: usize,
 }
 
@@ -63,26 +68,32 @@ struct Record {
 
 /// Post events to a pipeline's input topic.
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/events", tag = "ingest",
-    params(("id" = String, Path, description = "pipeline id")),
-    request_body(description = "a CloudEvent (binary, structured or batch mode), NDJSON of objects, or one JSON object",
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
+    request_body(description = "A structured CloudEvent, a batch of them, one JSON object, or NDJSON \
+        (`application/x-ndjson`: one JSON object per line). A binary-mode CloudEvent is a JSON object \
+        body with `Ce-Specversion`, `Ce-Id`, `Ce-Source` and `Ce-Type` headers (other `Ce-*` \
+        headers are kept as attributes).",
         content(
             (Object = "application/json"),
-            (Object = "application/cloudevents+json"),
-            (Vec<Object> = "application/cloudevents-batch+json"),
+            (crate::http::schema::CloudEvent = "application/cloudevents+json"),
+            (Vec<crate::http::schema::CloudEvent> = "application/cloudevents-batch+json"),
             (String = "application/x-ndjson"))),
     responses(
         (status = 202, description = "every event acknowledged by the broker", body = Accepted),
-        (status = 400, description = "malformed events", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body or event too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "the broker refused the events", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the broker did not acknowledge in time", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn ingest(
     _: CanIngest,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
