@@ -9,7 +9,7 @@ pub mod responses;
 pub mod schema;
 pub mod view;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldProblem, Problem};
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::response::{IntoResponse, Response};
@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 #[openapi(
     info(title = "flow-stream pipeline-mgmt", description = "Pipeline management REST API"),
     modifiers(&BearerAuth),
-    components(responses(
+    components(schemas(Problem, FieldProblem), responses(
         responses::BadRequest,
         responses::Unauthorized,
         responses::Forbidden,
@@ -74,10 +74,17 @@ pub fn openapi() -> serde_json::Value {
     document_json(&routes().split_for_parts().1)
 }
 
-/// `openapi` as JSON. utoipa serializes a Link's members in snake case (`operation_id`), which no
-/// client reads; they are renamed to the OpenAPI names here.
+/// `openapi` as JSON, with the `Stage` schema of [`schema::stage_schema`] and two corrections of
+/// what utoipa writes:
+/// - a Link's members are in snake case (`operation_id`), which no client reads: renamed to the
+///   OpenAPI names;
+/// - an optional parameter (`Option<T>`) gets the type `[T, "null"]`, but a query string or a
+///   header has no null, only absence: `null` is dropped from parameter types.
 pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(openapi).unwrap_or_default();
+    if let Some(stage) = doc.pointer_mut("/components/schemas/Stage") {
+        *stage = schema::stage_schema();
+    }
     let operations = doc
         .get_mut("paths")
         .and_then(serde_json::Value::as_object_mut)
@@ -86,6 +93,20 @@ pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
         .filter_map(serde_json::Value::as_object_mut)
         .flat_map(|item| item.values_mut());
     for operation in operations {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(serde_json::Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.pointer_mut("/schema/type"));
+        for ty in parameters {
+            if let Some(types) = ty.as_array_mut() {
+                types.retain(|t| t != "null");
+                if let [only] = types.as_slice() {
+                    *ty = only.clone();
+                }
+            }
+        }
         let links = operation
             .get_mut("responses")
             .and_then(serde_json::Value::as_object_mut)

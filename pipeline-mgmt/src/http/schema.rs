@@ -7,7 +7,7 @@
 #![allow(dead_code)] // documentation only
 
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 /// `^[a-z0-9][a-z0-9-]{0,62}$`: part of topic and index names, so those are always legal.
@@ -126,8 +126,7 @@ pub enum StageType {
     Hash,
 }
 
-/// One stage. Its other members depend on `type` (DESIGN §5); regexes and field paths in them are
-/// checked by compiling them, so the server answers 422, naming the member, for those it refuses.
+/// One stage; replaced in the document by [`stage_schema`], which states every stage type.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Stage {
     /// The stage type.
@@ -278,4 +277,132 @@ fn retention_ms() -> utoipa::openapi::schema::Schema {
              uses the broker's default",
         ))
         .into()
+}
+
+/// The `Stage` schema: one object per stage type (DESIGN §5), from the validation's constants.
+/// Written as JSON because its shape (a `oneOf` on `type`, rules that are strings or objects,
+/// exactly one filter operator) is more than utoipa's derive states. What it cannot state is
+/// answered 422: regexes that do not compile, geoip without a database, duplicate names.
+pub fn stage_schema() -> Value {
+    use pipeline_common::model::{MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE, MAX_STAGE_LIST};
+    let path = json!({
+        "type": "string", "minLength": 1, "maxLength": 512,
+        "pattern": format!("^[^.]+(\\.[^.]+){{0,{}}}$", MAX_PATH_SEGMENTS - 1),
+        "description": "a dotted field path, e.g. parsed.client_ip",
+    });
+    let optional = |schema: &Value| {
+        let mut s = schema.clone();
+        s["type"] = json!([schema["type"], "null"]);
+        s
+    };
+    let regex = json!({"type": "string", "maxLength": MAX_REGEX_SOURCE});
+    let pattern_name = json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"});
+    let path_list = json!({
+        "type": ["array", "null"], "minItems": 1, "maxItems": MAX_STAGE_LIST, "items": path,
+    });
+    let stage = |kind: &str, description: &str, mut properties: Value, required: &[&str]| {
+        properties["type"] = json!({"type": "string", "enum": [kind]});
+        let mut required: Vec<&str> = required.to_vec();
+        required.insert(0, "type");
+        json!({
+            "type": "object", "title": kind, "description": description,
+            "additionalProperties": false, "required": required, "properties": properties,
+        })
+    };
+    let parse = stage(
+        "parse",
+        "parses `field` into `parsed`, trying the formats, then the patterns",
+        json!({
+            "field": optional(&path),
+            "formats": {
+                "type": ["array", "null"], "maxItems": MAX_STAGE_LIST, "uniqueItems": true,
+                "items": {"type": "string", "enum": ["nginx", "syslog", "json", "simple_split"]},
+            },
+            "patterns": {
+                "type": ["array", "null"], "maxItems": MAX_STAGE_LIST,
+                "items": {
+                    "type": "object", "additionalProperties": false, "required": ["name", "regex"],
+                    "properties": {"name": pattern_name, "regex": regex},
+                },
+            },
+            "onFailure": {"type": ["string", "null"], "enum": ["unknown", "error", null]},
+        }),
+        &[],
+    );
+    let geoip = stage(
+        "geoip",
+        "looks `field` up in the GeoIP database into `target`; needs geoip.database",
+        json!({"field": optional(&path), "target": optional(&path)}),
+        &[],
+    );
+    let mask = stage(
+        "mask",
+        "redacts PII in every string field, or in `fields`",
+        json!({
+            "rules": {
+                "type": ["array", "null"], "minItems": 1, "maxItems": MAX_STAGE_LIST,
+                "uniqueItems": true,
+                "items": {"oneOf": [
+                    {"type": "string", "enum": ["email", "ipv4", "ipv6", "credit_card"]},
+                    {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["name", "regex"],
+                        "properties": {
+                            "name": pattern_name, "regex": regex,
+                            "replacement": {
+                                "type": ["string", "null"], "maxLength": 256,
+                                "pattern": "^[^0-9@:]*$",
+                            },
+                        },
+                    },
+                ]},
+            },
+            "ipv4": {"type": ["string", "null"], "enum": ["partial", "redact", "hash", null]},
+            "salt": {"type": ["string", "null"], "description": "required, 8 bytes or more, with ipv4: hash"},
+            "fields": path_list,
+        }),
+        &[],
+    );
+    let rename = stage(
+        "rename",
+        "renames fields: {from: to}",
+        json!({
+            "fields": {
+                "type": ["object", "null"], "maxProperties": MAX_STAGE_LIST * 2,
+                "propertyNames": path, "additionalProperties": path,
+            },
+        }),
+        &[],
+    );
+    let filter = stage(
+        "filter",
+        "drops events whose `field` matches exactly one of eq, in, exists, regex",
+        json!({
+            "drop_if": {
+                "type": "object", "additionalProperties": false, "required": ["field"],
+                "properties": {
+                    "field": path,
+                    "eq": {},
+                    "in": {"type": "array", "maxItems": 1024},
+                    "exists": {"type": "boolean"},
+                    "regex": regex,
+                },
+                "oneOf": [
+                    {"required": ["eq"]}, {"required": ["in"]},
+                    {"required": ["exists"]}, {"required": ["regex"]},
+                ],
+            },
+        }),
+        &["drop_if"],
+    );
+    let hash = stage(
+        "hash",
+        "sha256 of the event as received (or of `fields`) into `target`, the document _id",
+        json!({"target": optional(&path), "fields": path_list}),
+        &[],
+    );
+    json!({
+        "description": "One stage (DESIGN §5), by `type`.",
+        "oneOf": [parse, geoip, mask, rename, filter, hash],
+    })
 }

@@ -7,6 +7,7 @@ mod create;
 mod delete;
 mod dry_run;
 mod errors;
+mod fuzz;
 mod helpers;
 mod ingest;
 mod ops;
