@@ -30,7 +30,7 @@ use pipeline_common::model::{PipelineName, PipelineTopics};
 use pipeline_common::store::pipelines::PipelineState;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use serde::Serialize;
 use serde_json::Value;
@@ -249,8 +249,15 @@ fn structured(event: &Value, bytes: Vec<u8>) -> Result<Record, ApiError> {
     })
 }
 
-/// Produces every record and waits for every acknowledgement.
-async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<(), ApiError> {
+/// Longest wait for fresh metadata of a topic before a retry.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends `records` and waits for every acknowledgement; those not acknowledged, with why.
+async fn send_all<'r>(
+    state: &AppState,
+    topic: &str,
+    records: &[&'r Record],
+) -> Vec<(&'r Record, KafkaError)> {
     let sends = records.iter().map(|record| {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (key, value) in &record.headers {
@@ -268,7 +275,46 @@ async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<()
         state.producer.send(out, Timeout::After(ENQUEUE_TIMEOUT))
     });
     let results = futures::future::join_all(sends).await;
-    let failed = results.into_iter().filter_map(Result::err).map(|(e, _)| e);
+    records
+        .iter()
+        .zip(results)
+        .filter_map(|(record, result)| result.err().map(|(e, _)| (*record, e)))
+        .collect()
+}
+
+/// The producer's metadata of a topic that was deleted and created again (a pipeline deleted and
+/// created under the same name) can be stale: its old partition count picks a partition the new
+/// topic does not have.
+fn stale_metadata(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+        )
+    )
+}
+
+/// Produces every record and waits for every acknowledgement. Records refused for stale
+/// metadata are sent once more after the topic's metadata is fetched again.
+async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<(), ApiError> {
+    let all: Vec<&Record> = records.iter().collect();
+    let mut errors = send_all(state, topic, &all).await;
+    if !errors.is_empty() && errors.iter().all(|(_, e)| stale_metadata(e)) {
+        let producer = state.producer.clone();
+        let name = topic.to_owned();
+        // A metadata response refreshes librdkafka's cache; fetching blocks, so off the workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&name), METADATA_TIMEOUT)
+        })
+        .await;
+        let again: Vec<&Record> = errors.iter().map(|(r, _)| *r).collect();
+        errors = send_all(state, topic, &again).await;
+    }
+    let failed = errors.into_iter().map(|(_, e)| e);
     let mut first: Option<KafkaError> = None;
     let mut count = 0usize;
     for err in failed {
