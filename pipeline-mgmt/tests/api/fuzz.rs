@@ -94,9 +94,17 @@ async fn cleanup(app: &crate::helpers::TestApp) {
             Some(&app.tokens.admin),
         ))
         .await;
-        if let Some(index) = pipeline["index"].as_str() {
-            let pattern = index.split('{').next().unwrap_or(index);
-            let url = format!("{}/{}*", app.opensearch, urlencode(pattern));
+        // Exactly the index the pipeline made (today's, for a date pattern): other tests'
+        // indices share the node.
+        let index = pipeline["index"]
+            .as_str()
+            .and_then(|i| pipeline_common::model::IndexName::parse(i).ok());
+        if let Some(index) = index {
+            let url = format!(
+                "{}/{}?ignore_unavailable=true",
+                app.opensearch,
+                urlencode(&index.concrete_for_check())
+            );
             app.client.delete(url).send().await.ok();
         }
     }
