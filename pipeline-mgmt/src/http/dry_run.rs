@@ -1,9 +1,13 @@
 //! Dry runs: sample events through a pipeline's stages, without side effects.
 
 use crate::auth::CanWrite;
-use crate::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath};
+use crate::error::ApiError;
+use crate::http::extract::{ApiJson, PipelineId};
 use crate::http::pipelines::{find, invalid};
+use crate::http::responses::{
+    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
+    UnprocessableEntity, UnsupportedMediaType,
+};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -30,10 +34,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct DefinitionDryRun {
     /// A pipeline definition (DESIGN §2), not stored.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::http::schema::PipelineDefinition)]
     pub definition: Value,
     /// Events: CloudEvents structured envelopes or plain objects.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Value>, max_items = 1000)]
     pub events: Vec<Value>,
 }
 
@@ -42,7 +46,7 @@ pub struct DefinitionDryRun {
 #[serde(deny_unknown_fields)]
 pub struct StoredDryRun {
     /// Events: CloudEvents structured envelopes or plain objects.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Value>, max_items = 1000)]
     pub events: Vec<Value>,
 }
 
@@ -60,7 +64,12 @@ pub struct DryRunResults {
     request_body = DefinitionDryRun,
     responses(
         (status = 200, description = "one result per event", body = DryRunResults),
-        (status = 422, description = "invalid definition or events", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity)),
     security(("bearer" = [])))]
 pub async fn dry_run_definition(
     _: CanWrite,
@@ -74,17 +83,23 @@ pub async fn dry_run_definition(
 
 /// Run events through a stored pipeline's stages.
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/dry-run", tag = "dry-run",
-    params(("id" = String, Path, description = "pipeline id")),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     request_body = StoredDryRun,
     responses(
         (status = 200, description = "one result per event", body = DryRunResults),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid events", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn dry_run_stored(
     _: CanWrite,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     ApiJson(body): ApiJson<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
     let row = find(&state, &id).await?;

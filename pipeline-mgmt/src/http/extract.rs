@@ -130,3 +130,20 @@ where
             .map_err(|_| ApiError::NotFound("no such resource".into()))
     }
 }
+
+/// The `{id}` of a pipeline route, parsed as a UUID before anything else: a path that is not one
+/// names no pipeline, so it is 404 without a database round trip (and never sends arbitrary
+/// bytes to a query). Holds the canonical hyphenated lowercase form, as ids are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PipelineId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
+        uuid::Uuid::try_parse(&raw)
+            .map(|id| PipelineId(id.hyphenated().to_string()))
+            .map_err(|_| ApiError::NotFound("no pipeline with this id".into()))
+    }
+}

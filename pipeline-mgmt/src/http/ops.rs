@@ -1,7 +1,8 @@
 //! Operational endpoints: liveness, readiness, version, metrics and the OpenAPI document.
 //! All open: probes and scrapers carry no token.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::http::responses::Unavailable;
 use crate::provision;
 use crate::provision::topics::AuthenticationFailed;
 use crate::state::AppState;
@@ -53,7 +54,7 @@ pub struct Ready {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
         (status = 200, description = "every dependency answers", body = Ready),
-        (status = 503, description = "a dependency is down", body = Problem, content_type = "application/problem+json")))]
+        (status = 503, response = Unavailable)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     let db = async {
         tokio::time::timeout(READY_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db))

@@ -2,10 +2,12 @@
 //! pipeline-mgmt against real MariaDB, Apache Kafka and OpenSearch (see test-support).
 
 mod auth;
+mod contract;
 mod create;
 mod delete;
 mod dry_run;
 mod errors;
+mod fuzz;
 mod helpers;
 mod ingest;
 mod ops;

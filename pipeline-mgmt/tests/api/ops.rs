@@ -131,6 +131,7 @@ fn sasl_options(user: &str, password: &str) -> Options {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect(),
+        ..Options::default()
     }
 }
 

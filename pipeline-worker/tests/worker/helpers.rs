@@ -321,6 +321,26 @@ impl World {
         produce_file(&self.brokers, &self.topic("input"), &path)
     }
 
+    /// Produces records with headers with the independent client.
+    pub fn produce_with_headers(&self, records: &[HeaderedRecord<'_>]) -> usize {
+        let path = self
+            .dir
+            .path()
+            .join(format!("records-{}.json", uuid::Uuid::new_v4().simple()));
+        let list: Vec<Value> = records
+            .iter()
+            .map(|(key, value, headers)| {
+                let headers: serde_json::Map<String, Value> = headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+                    .collect();
+                json!({"key": key, "value": value, "headers": headers})
+            })
+            .collect();
+        std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
+        produce_file(&self.brokers, &self.topic("input"), &path)
+    }
+
     /// Number of documents in the pipeline's index (0 when it does not exist yet).
     pub async fn count(&self) -> u64 {
         count(&self.opensearch, &self.name).await
@@ -471,6 +491,9 @@ pub fn produce_file(brokers: &str, topic: &str, path: &Path) -> usize {
         .parse()
         .unwrap()
 }
+
+/// A record to produce: key, value, headers.
+pub type HeaderedRecord<'a> = (Option<&'a str>, &'a str, &'a [(&'a str, &'a str)]);
 
 /// One record read back from a topic.
 #[derive(Debug, Clone)]

@@ -729,3 +729,65 @@ async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
         .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
     assert!(status.success(), "graceful exit: {status}");
 }
+
+/// A binary-mode CloudEvent (attributes in `ce_*` headers) keeps its context in the document as
+/// `cloudevent`; a structured one too; a plain JSON event has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudevent_attributes_are_kept_in_the_document() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(
+        &brokers,
+        &opensearch,
+        1,
+        json!({"stages": [{"type": "hash"}]}),
+    )
+    .await;
+    let binary = json!({"seq": 1, "log_message": "binary"}).to_string();
+    let structured = json!({"specversion": "1.0", "id": "evt-2", "source": "/structured",
+        "type": "com.example.structured", "subject": "s2", "data": {"seq": 2}})
+    .to_string();
+    let plain = json!({"seq": 3, "log_message": "plain"}).to_string();
+    let headers: &[(&str, &str)] = &[
+        ("ce_specversion", "1.0"),
+        ("ce_id", "evt-1"),
+        ("ce_source", "/edge/nginx"),
+        ("ce_type", "com.example.log"),
+        ("ce_time", "2026-11-04T01:47:17.5+01:00"),
+        ("ce_subject", "host-7"),
+        ("content-type", "application/json"),
+    ];
+    let produced = world.produce_with_headers(&[
+        (None, binary.as_str(), headers),
+        (None, structured.as_str(), &[]),
+        (None, plain.as_str(), &[]),
+    ]);
+    assert_eq!(produced, 3);
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    world.wait_count(3, Duration::from_secs(60)).await;
+    let outputs = world.read_topic("output", 3, Duration::from_secs(30));
+    let mut by_seq = std::collections::HashMap::new();
+    for record in &outputs {
+        let id = String::from_utf8(record.key.clone().unwrap()).unwrap();
+        let doc = world.get_doc(&id).await.expect("indexed by _id");
+        by_seq.insert(seq_of(&doc).unwrap(), doc);
+    }
+    assert_eq!(by_seq.len(), 3, "{by_seq:?}");
+    assert_eq!(
+        by_seq[&1]["cloudevent"],
+        json!({"id": "evt-1", "source": "/edge/nginx", "type": "com.example.log",
+               "time": "2026-11-04T00:47:17.500Z", "subject": "host-7"})
+    );
+    assert_eq!(by_seq[&1]["log_message"], "binary");
+    assert_eq!(
+        by_seq[&2]["cloudevent"],
+        json!({"id": "evt-2", "source": "/structured", "type": "com.example.structured",
+               "subject": "s2"})
+    );
+    assert!(
+        by_seq[&3].get("cloudevent").is_none(),
+        "a plain event has no cloudevent: {}",
+        by_seq[&3]
+    );
+    worker.shutdown().await;
+}
