@@ -420,8 +420,10 @@ for future in admin.alter_user_scram_credentials([upsert]).values():
 /// `flow`/`flow` account that may create databases.
 #[derive(Debug)]
 pub struct MariaDb {
-    server: ChildServer,
+    server: Option<ChildServer>,
     port: u16,
+    args: Vec<String>,
+    starts: u32,
     dir: tempfile::TempDir,
 }
 
@@ -434,17 +436,11 @@ impl MariaDb {
     pub fn spawn_with(args: &[&str]) -> MariaDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
-        let socket = dir.path().join("mysqld.sock");
-        let user = Command::new("id")
-            .arg("-un")
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .expect("run id -un");
         let (install_log, install_file) = log_file(dir.path(), "mariadb-install.log");
         let installed = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--user={user}"))
+            .arg(format!("--user={}", Self::os_user()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .stdin(Stdio::null())
             .stdout(install_file.try_clone().expect("log file"))
@@ -456,28 +452,53 @@ impl MariaDb {
             "mariadb-install-db failed: {}",
             std::fs::read_to_string(&install_log).unwrap_or_default()
         );
-        let port = free_port();
-        let (log, file) = log_file(dir.path(), "mariadb.log");
+        let mut server = MariaDb {
+            server: None,
+            port: free_port(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            starts: 0,
+            dir,
+        };
+        server.restart();
+        server
+    }
+
+    fn os_user() -> String {
+        Command::new("id")
+            .arg("-un")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .expect("run id -un")
+    }
+
+    /// Starts the server (again, after [`MariaDb::kill`]) on the same port and data, and waits
+    /// until the account can log in.
+    pub fn restart(&mut self) {
+        assert!(self.server.is_none(), "the server is running");
+        self.starts += 1;
+        let data = self.dir.path().join("data");
+        let socket = self.dir.path().join("mysqld.sock");
+        let (log, file) = log_file(self.dir.path(), &format!("mariadb-{}.log", self.starts));
         let child = Command::new("/usr/sbin/mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--user={user}"))
+            .arg(format!("--user={}", Self::os_user()))
             .args([
                 "--bind-address=127.0.0.1",
                 "--skip-name-resolve",
                 "--skip-log-bin",
             ])
-            .arg(format!("--port={port}"))
+            .arg(format!("--port={}", self.port))
             .arg(format!("--socket={}", socket.display()))
             .arg(format!(
                 "--pid-file={}",
-                dir.path().join("mariadbd.pid").display()
+                self.dir.path().join("mariadbd.pid").display()
             ))
             .args([
                 "--innodb-buffer-pool-size=32M",
                 "--innodb-flush-log-at-trx-commit=2",
             ])
-            .args(args)
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(file.try_clone().expect("log file"))
             .stderr(file)
@@ -508,7 +529,14 @@ impl MariaDb {
             Duration::from_secs(60),
             ready,
         );
-        MariaDb { server, port, dir }
+        self.server = Some(server);
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.stop();
+        }
     }
 
     /// `mysql://flow:flow@127.0.0.1:PORT`, without a database (see [`fresh_database_on`]).
@@ -522,8 +550,11 @@ impl MariaDb {
         self.dir.path()
     }
 
-    /// Process id of the server.
+    /// Process id of the running server.
     pub fn pid(&self) -> u32 {
-        self.server.pid()
+        self.server
+            .as_ref()
+            .expect("the server is not running")
+            .pid()
     }
 }

@@ -248,3 +248,75 @@ async fn mgmt_started_while_kafka_is_down_recovers_when_it_comes_up() {
         assert!(topics.contains(&topic), "{topic} created after recovery");
     }
 }
+
+/// MariaDB down for 30 s: mgmt stays up, readiness and writes answer 503 problem+json (never a
+/// 500), reads too; once the database is back, everything works without a restart.
+#[tokio::test]
+async fn mariadb_down_for_30s_is_503_until_it_is_back() {
+    let mut db = test_support::MariaDb::spawn_with(&[]);
+    let app = spawn_app_with(Options {
+        mysql_url: Some(db.url()),
+        ..Options::default()
+    })
+    .await;
+    let before = test_support::unique_name("p");
+    app.create_ok(&definition(&before, 1)).await;
+
+    db.kill();
+    let down_at = std::time::Instant::now();
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.text
+    );
+    assert!(
+        ready.body["detail"].as_str().unwrap().contains("database"),
+        "{}",
+        ready.text
+    );
+    let name = test_support::unique_name("p");
+    let create = app.create(&definition(&name, 1)).await;
+    assert_eq!(
+        create.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        create.text
+    );
+    let list = app.get("/api/v1/pipelines", &app.tokens.viewer).await;
+    assert_eq!(
+        list.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        list.text
+    );
+    let health = app.send(app.request(Method::GET, "/healthz", None)).await;
+    assert_eq!(
+        health.status,
+        StatusCode::OK,
+        "alive while the database is down"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(30).saturating_sub(down_at.elapsed())).await;
+
+    db.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+        if ready.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mgmt did not recover: {}",
+            ready.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    app.create_ok(&definition(&name, 1)).await;
+    assert_eq!(
+        app.row_count(&before).await,
+        1,
+        "the earlier pipeline is still there"
+    );
+}

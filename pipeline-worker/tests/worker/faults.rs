@@ -282,3 +282,54 @@ async fn a_panicking_task_fails_its_pipeline_and_the_watcher_restarts_it() {
     assert!(!worker.join.is_finished(), "the worker is still up");
     worker.shutdown().await;
 }
+
+/// MariaDB is down for 30 s under a running worker: the worker keeps processing with the
+/// definitions it has (events produced during the outage are indexed and committed), stays up,
+/// and its heartbeats resume once the database is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_down_for_30s_the_worker_keeps_processing_and_heartbeats_resume() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared_servers();
+    let mut db = test_support::MariaDb::spawn_with(&[]);
+    let world = World::new_on(&db.url(), &brokers, &opensearch, 2, json!({})).await;
+    let mut worker = WorkerProcess::start(world.vars("w1", &[]));
+    world.produce(&batch(0, 300));
+    world.wait_count(300, Duration::from_secs(60)).await;
+
+    db.kill();
+    let down_at = Instant::now();
+    world.produce(&batch(300, 900));
+    world.wait_count(900, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(30).saturating_sub(down_at.elapsed())).await;
+    if let Some(exit) = worker.exited() {
+        panic!("the worker died while the database was down: {exit}");
+    }
+    db.restart();
+    let back_at = chrono::Utc::now();
+    eventually(
+        "a heartbeat after the outage",
+        Duration::from_secs(60),
+        || async {
+            let tasks = sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+                "SELECT heartbeat_at FROM worker_tasks WHERE pipeline_id = ?",
+            )
+            .bind(&world.pipeline_id)
+            .fetch_all(&world.pool)
+            .await
+            .ok()?;
+            tasks.into_iter().any(|at| at > back_at).then_some(())
+        },
+    )
+    .await;
+    world.produce(&batch(900, 1_000));
+    world.wait_count(1_000, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    assert_indexed_once(&world, 1_000).await;
+    assert_no_dead_letters(&world);
+    worker.signal("TERM");
+    let status = worker
+        .wait(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
+    assert!(status.success(), "graceful exit: {status}");
+}

@@ -52,7 +52,19 @@ impl World {
     /// A fresh database with the schema, a running pipeline with `definition` extras merged into
     /// a minimal definition, and its three topics on `brokers`.
     pub async fn new(brokers: &str, opensearch: &str, partitions: i32, extra: Value) -> World {
-        let db_url = test_support::fresh_database().await;
+        let server = test_support::servers().mysql_url.clone();
+        World::new_on(&server, brokers, opensearch, partitions, extra).await
+    }
+
+    /// [`World::new`] with its database on the MariaDB server at `mysql_url` (no database).
+    pub async fn new_on(
+        mysql_url: &str,
+        brokers: &str,
+        opensearch: &str,
+        partitions: i32,
+        extra: Value,
+    ) -> World {
+        let db_url = test_support::fresh_database_on(mysql_url).await;
         let pool = MySqlPool::connect(&db_url).await.unwrap();
         sqlx::migrate!("../pipeline-mgmt/migrations")
             .run(&pool)
