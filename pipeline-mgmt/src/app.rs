@@ -90,7 +90,11 @@ impl Application {
         // Every ingest answered 202 only after acknowledgement; this only catches stragglers
         // of requests whose clients hung up.
         let producer = self.producer;
-        let _ = tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await;
+        match tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(10))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "ingest records left undelivered at exit"),
+            Err(error) => tracing::warn!(%error, "flushing the ingest producer did not end"),
+        }
         tracing::info!("pipeline-mgmt stopped");
         Ok(())
     }

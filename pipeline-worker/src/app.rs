@@ -94,8 +94,14 @@ impl WorkerApp {
         supervisor_stop.cancel();
         let result = supervised.await;
         token.cancel();
-        let _ = upkeep.await;
-        let _ = http.await;
+        if let Err(error) = upkeep.await {
+            tracing::error!(%error, "metrics upkeep did not end cleanly");
+        }
+        match http.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the HTTP server failed"),
+            Err(error) => tracing::error!(%error, "the HTTP server did not end cleanly"),
+        }
         self.pool.close().await;
         result.context("supervisor panicked")?;
         tracing::info!("pipeline-worker stopped");

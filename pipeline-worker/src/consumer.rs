@@ -83,11 +83,11 @@ impl ConsumerContext for TaskContext {
                 let partition = element.partition();
                 assigned.remove(&partition);
                 if let Some(offset) = tracker.revoke(partition) {
-                    let _ = commits.add_partition_offset(
-                        &self.topic,
-                        partition,
-                        Offset::Offset(offset),
-                    );
+                    if let Err(error) =
+                        commits.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
+                    {
+                        tracing::warn!(partition, offset, %error, "cannot commit this offset");
+                    }
                 }
             }
         }

@@ -168,8 +168,12 @@ pub async fn send(
                     return Err(error);
                 }
                 record = back;
-                // Reports free queue space; serve them, then give the broker a moment.
-                let _ = serve_deliveries(producer);
+                // Reports free queue space; serve them, then give the broker a moment. Once the
+                // broker has refused a record the task fails anyway: stop waiting for space.
+                if let Err(failure) = serve_deliveries(producer) {
+                    tracing::debug!(%failure, "a delivery failed while the queue was full");
+                    return Err(error);
+                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
         }

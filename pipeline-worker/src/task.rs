@@ -600,11 +600,11 @@ impl TaskState {
         }
         let mut list = TopicPartitionList::new();
         for (partition, offset) in commits {
-            let _ = list.add_partition_offset(
-                &self.env.topics.input,
-                partition,
-                Offset::Offset(offset),
-            );
+            if let Err(error) =
+                list.add_partition_offset(&self.env.topics.input, partition, Offset::Offset(offset))
+            {
+                tracing::warn!(partition, offset, %error, "cannot commit this offset");
+            }
         }
         if let Err(error) = consumer.commit(&list, mode) {
             tracing::warn!(pipeline = %self.env.pipeline, %error, "offset commit failed");

@@ -305,12 +305,16 @@ async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<()
         let producer = state.producer.clone();
         let name = topic.to_owned();
         // A metadata response refreshes librdkafka's cache; fetching blocks, so off the workers.
-        let _ = tokio::task::spawn_blocking(move || {
+        let refreshed = tokio::task::spawn_blocking(move || {
             producer
                 .client()
                 .fetch_metadata(Some(&name), METADATA_TIMEOUT)
         })
         .await;
+        // The second attempt says what is still wrong; the refresh's own failure only explains.
+        if let Ok(Err(error)) = refreshed {
+            tracing::debug!(%error, topic, "refreshing the topic's metadata failed");
+        }
         let again: Vec<&Record> = errors.iter().map(|(r, _)| *r).collect();
         errors = send_all(state, topic, &again).await;
     }
