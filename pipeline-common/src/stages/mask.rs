@@ -1,13 +1,16 @@
 //! The `mask` stage: redacts PII in every string of the document (values and keys), or in the
 //! listed subtrees only.
 //!
+//! Numbers are masked too when they hold a card number (`{"card": 4111111111111111}`): the
+//! number becomes the string `[CC_REDACTED]`.
+//!
 //! Built-in rules are byte scanners (email: checked against one regex), run only on strings that
 //! could hold a match (13 digits in a row, spaces and dashes allowed, for card numbers; six `:` or
 //! a `::` for IPv6; a `.` for IPv4; `@` for email), in a fixed order: IPv6, IPv4, card numbers,
 //! email, then custom rules as listed. Passes repeat until the string settles, so
 //! masking is idempotent: `mask(mask(x)) == mask(x)`.
 
-use super::{EventDoc, Stage, StageResult};
+use super::{json, EventDoc, Stage, StageResult};
 use crate::model::{FieldPath, Ipv4Mode, MaskRule, MaskSpec};
 use regex::{NoExpand, Regex};
 use serde_json::{Map, Value};
@@ -129,9 +132,6 @@ impl MaskStage {
     /// hostile or pathological and is redacted whole (to the empty string, which no rule
     /// matches). That makes masking idempotent.
     pub fn mask_str(&self, s: &str) -> Option<String> {
-        if self.custom.is_empty() && !may_hold_pii(s.as_bytes()) {
-            return None;
-        }
         let mut cur = self.mask_once(s)?;
         for _ in 0..4 {
             match self.mask_once(&cur) {
@@ -143,25 +143,29 @@ impl MaskStage {
     }
 
     fn mask_once(&self, s: &str) -> Option<String> {
+        let t = Triggers::of(s.as_bytes());
+        if self.custom.is_empty() && !t.any() {
+            return None;
+        }
         let mut cur = Cow::Borrowed(s);
-        if self.ipv6 && may_hold_ipv6(cur.as_bytes()) {
+        if self.ipv6 && t.ipv6 && may_hold_ipv6(cur.as_bytes()) {
             if let Some(n) = mask_ipv6(&cur) {
                 cur = Cow::Owned(n);
             }
         }
         if let Some(mode) = self.ipv4 {
-            if memchr::memchr(b'.', cur.as_bytes()).is_some() {
+            if t.ipv4 {
                 if let Some(n) = mask_ipv4(&cur, mode, &self.salt) {
                     cur = Cow::Owned(n);
                 }
             }
         }
-        if self.credit_card && may_hold_card(cur.as_bytes()) {
+        if self.credit_card && t.card && may_hold_card(cur.as_bytes()) {
             if let Some(n) = mask_cards(&cur) {
                 cur = Cow::Owned(n);
             }
         }
-        if self.email && memchr::memchr(b'@', cur.as_bytes()).is_some() {
+        if self.email && t.email && memchr::memchr(b'@', cur.as_bytes()).is_some() {
             if let Some(n) = mask_emails(&cur) {
                 cur = Cow::Owned(n);
             }
@@ -183,6 +187,11 @@ impl MaskStage {
             Value::String(s) => {
                 if let Some(n) = self.mask_str(s) {
                     *s = n;
+                }
+            }
+            Value::Number(n) => {
+                if self.credit_card && number_is_card(n) {
+                    *v = Value::String(CC_REDACTED.to_owned());
                 }
             }
             Value::Array(items) => items.iter_mut().for_each(|x| self.mask_value(x)),
@@ -228,6 +237,25 @@ impl Stage for MaskStage {
         }
         StageResult::Continue
     }
+}
+
+/// Whether a JSON number holds a card number: its JSON text, read as a string, has one. Such a
+/// number becomes the string [`CC_REDACTED`], as the same digits in a string would.
+fn number_is_card(n: &serde_json::Number) -> bool {
+    // Cards have at least 13 digits; smaller magnitudes are settled without writing the number.
+    const SMALLEST: u64 = 1_000_000_000_000;
+    let big = match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => u >= SMALLEST,
+        (None, Some(i), _) => i.unsigned_abs() >= SMALLEST,
+        (None, None, Some(f)) => f.abs() >= SMALLEST as f64,
+        (None, None, None) => true,
+    };
+    if !big {
+        return false;
+    }
+    let mut text = Vec::with_capacity(24);
+    json::write_number(n, &mut text);
+    std::str::from_utf8(&text).is_ok_and(|t| mask_cards(t).is_some())
 }
 
 /// Rebuilds `s` with the spans in `hits` replaced; `None` when there are none.
@@ -342,11 +370,43 @@ fn mask_ipv4(s: &str, mode: Ipv4Mode, salt: &str) -> Option<String> {
     splice(s, &hits)
 }
 
-/// True when `b` has a byte that a built-in rule needs (a digit, `.`, `:` or `@`): one pass,
-/// which most field values (names, levels, keys) fail quickly.
-fn may_hold_pii(b: &[u8]) -> bool {
-    b.iter()
-        .any(|&c| c.is_ascii_digit() || c == b'.' || c == b':' || c == b'@')
+/// Which built-in scanners could match a string, from one pass counting the bytes they need: an
+/// IPv4 address needs 3 dots and 4 digits, an email an `@` and a dot, a card 13 digits, an IPv6
+/// address 2 colons. Most field values (names, levels, times, versions, paths) need no scanner.
+///
+/// The counts are taken once per pass, on its input. Later scanners of the pass see the output
+/// of earlier ones, and those replacements never add what a later scanner needs: IPv6 and IPv4
+/// replacements remove colons, dots and digits and add none outside brackets (`partial` keeps
+/// the first octet it found; `hash` writes hex digits between `[` and `]`, which cannot start or
+/// end a card or hold an `@`).
+#[derive(Debug, Clone, Copy)]
+struct Triggers {
+    ipv6: bool,
+    ipv4: bool,
+    card: bool,
+    email: bool,
+}
+
+impl Triggers {
+    fn of(b: &[u8]) -> Self {
+        let (mut digits, mut dots, mut colons, mut ats) = (0u32, 0u32, 0u32, 0u32);
+        for &c in b {
+            digits += u32::from(c.is_ascii_digit());
+            dots += u32::from(c == b'.');
+            colons += u32::from(c == b':');
+            ats += u32::from(c == b'@');
+        }
+        Triggers {
+            ipv6: colons >= 2,
+            ipv4: dots >= 3 && digits >= 4,
+            card: digits >= 13,
+            email: ats >= 1 && dots >= 1,
+        }
+    }
+
+    fn any(self) -> bool {
+        self.ipv6 || self.ipv4 || self.card || self.email
+    }
 }
 
 /// Whether `mask_ipv6` could find an address: it needs two `:` in one run, and six of them or
@@ -692,6 +752,45 @@ mod tests {
         }
     }
 
+    /// The default rules with every scanner run on every string, no pre-check.
+    fn unfiltered(st: &MaskStage, s: &str) -> Option<String> {
+        let once = |s: &str| {
+            let mut cur = Cow::Borrowed(s);
+            for scan in [
+                &(|s: &str| mask_ipv6(s)) as &dyn Fn(&str) -> Option<String>,
+                &|s: &str| mask_ipv4(s, Ipv4Mode::Partial, &st.salt),
+                &|s: &str| mask_cards(s),
+                &|s: &str| mask_emails(s),
+            ] {
+                if let Some(n) = scan(&cur) {
+                    cur = Cow::Owned(n);
+                }
+            }
+            match cur {
+                Cow::Owned(n) => Some(n),
+                Cow::Borrowed(_) => None,
+            }
+        };
+        let mut cur = once(s)?;
+        for _ in 0..4 {
+            match once(&cur) {
+                None => return Some(cur),
+                Some(next) => cur = next,
+            }
+        }
+        Some(String::new())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pre_checks_never_skip_a_match(
+            s in "([0-9]{1,4}|[.:@ -]|[a-f]{1,3}|x|[a-z]{2}|4111111111111111|1.2.3.4|a@b.co|::1){0,16}",
+        ) {
+            let st = default_stage();
+            proptest::prop_assert_eq!(st.mask_str(&s), unfiltered(&st, &s));
+        }
+    }
+
     fn default_stage() -> MaskStage {
         MaskStage::new(&MaskSpec::default())
     }
@@ -763,6 +862,37 @@ mod tests {
         assert_eq!(m("41111111111111111111111"), "41111111111111111111111");
         assert_eq!(m("x4111111111111111"), "x4111111111111111");
         assert_eq!(m("ts 1700000000000"), "ts 1700000000000");
+    }
+
+    #[test]
+    fn card_numbers_held_as_json_numbers() {
+        let st = default_stage();
+        let mut v = json!({"card": 4111111111111111u64, "amex": 378282246310005u64,
+            "negative": -4111111111111111i64, "float": 4111111111111111.0,
+            "in_list": [5500000000000004u64, 7],
+            "not_luhn": 4111111111111112u64, "epoch_ms": 1700000000000u64, "small": 42,
+            "too_long": 12345678901234567890u64, "fraction": 1.5});
+        st.mask_value(&mut v);
+        assert_eq!(
+            v,
+            json!({"card": "[CC_REDACTED]", "amex": "[CC_REDACTED]",
+                "negative": "[CC_REDACTED]", "float": "[CC_REDACTED]",
+                "in_list": ["[CC_REDACTED]", 7],
+                "not_luhn": 4111111111111112u64, "epoch_ms": 1700000000000u64, "small": 42,
+                "too_long": 12345678901234567890u64, "fraction": 1.5})
+        );
+        // Masked once, masked for good.
+        let again = v.clone();
+        st.mask_value(&mut v);
+        assert_eq!(v, again);
+        // Without the credit_card rule, numbers stay numbers.
+        let no_cards = MaskStage::new(&MaskSpec {
+            rules: vec![MaskRule::Email],
+            ..MaskSpec::default()
+        });
+        let mut v = json!({"card": 4111111111111111u64});
+        no_cards.mask_value(&mut v);
+        assert_eq!(v, json!({"card": 4111111111111111u64}));
     }
 
     #[test]
