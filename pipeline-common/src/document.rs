@@ -1,7 +1,7 @@
 //! Document building (DESIGN §4 step 4) and bulk serialization.
 
+use crate::json::{self, KeyOrder};
 use crate::model::IndexName;
-use crate::stages::json::{self, KeyOrder};
 use crate::stages::EventDoc;
 use crate::time::{format_rfc3339, write_rfc3339_json};
 use chrono::{DateTime, Utc};

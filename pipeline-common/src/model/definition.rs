@@ -1,9 +1,9 @@
 //! The validated pipeline definition of DESIGN §2 and its canonical REST form.
 
 use super::reader::Fields;
-use super::stages::StageSpec;
 use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
 use crate::config::FlushDefaults;
+use crate::stages::StageSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
