@@ -138,10 +138,8 @@ impl MaskStage {
                     *s = n;
                 }
             }
-            Value::Number(n) => {
-                if self.credit_card && number_is_card(n) {
-                    *v = Value::String(CC_REDACTED.to_owned());
-                }
+            Value::Number(n) if self.credit_card && number_is_card(n) => {
+                *v = Value::String(CC_REDACTED.to_owned());
             }
             Value::Array(items) => items.iter_mut().for_each(|x| self.mask_value(x)),
             Value::Object(m) => self.mask_map(m),
