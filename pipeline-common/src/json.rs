@@ -3,7 +3,7 @@
 //! (8 bytes) at a time for characters that need escaping and copied in runs, instead of byte by
 //! byte.
 
-use crate::swar::{bytes_below, bytes_equal};
+use crate::swar::{lowest_bytes_below, lowest_bytes_equal};
 use serde_json::{Map, Value};
 
 /// Where JSON bytes go: a buffer, or a hasher.
@@ -42,10 +42,10 @@ fn needs_escape(c: u8) -> bool {
 }
 
 /// The bytes of `x` (little-endian) that need escaping, below 0x20, `"` or `\\`, flagged by
-/// their high bit.
+/// their high bit; the lowest flag is exact, which is all a search for the first one needs.
 #[inline(always)]
 fn escape_flags(x: u64) -> u64 {
-    bytes_below(x, 0x20) | bytes_equal(x, b'"') | bytes_equal(x, b'\\')
+    lowest_bytes_below(x, 0x20) | lowest_bytes_equal(x, b'"') | lowest_bytes_equal(x, b'\\')
 }
 
 #[cfg(test)]

@@ -1,6 +1,8 @@
 //! Byte tests on eight bytes at once, in a `u64` (little-endian): the scanners of `mask` and the
 //! JSON writer use them to skip runs of ordinary bytes without a branch per byte. Each gives the
-//! high bit of every byte that passes the test, exactly (no false positives in any byte).
+//! high bit of every byte that passes the test: exactly for every byte, or, for the cheaper
+//! `lowest_*` forms, exactly for the lowest flagged byte only (what a search for the first match
+//! needs).
 
 /// `0x01` in every byte.
 pub(crate) const LOW_BITS: u64 = 0x0101_0101_0101_0101;
@@ -26,6 +28,19 @@ pub(crate) fn zero_bytes(word: u64) -> u64 {
 #[inline(always)]
 pub(crate) fn bytes_equal(word: u64, c: u8) -> u64 {
     zero_bytes(word ^ (u64::from(c) * LOW_BITS))
+}
+
+/// Like [`bytes_below`], but only the lowest flagged byte is certain: borrows run upwards and
+/// may flag bytes above it.
+#[inline(always)]
+pub(crate) fn lowest_bytes_below(word: u64, n: u8) -> u64 {
+    word.wrapping_sub(u64::from(n) * LOW_BITS) & !word & HIGH_BITS
+}
+
+/// Like [`bytes_equal`], with the guarantee of [`lowest_bytes_below`].
+#[inline(always)]
+pub(crate) fn lowest_bytes_equal(word: u64, c: u8) -> u64 {
+    lowest_bytes_below(word ^ (u64::from(c) * LOW_BITS), 1)
 }
 
 /// Gathers the high bit of byte `i` into bit `i`.
@@ -59,6 +74,18 @@ mod tests {
                         .enumerate()
                         .fold(0u8, |acc, (i, &b)| acc | (u8::from(b == b'"') << i));
                     assert_eq!(pack_high_bits(bytes_equal(word, b'"')), want_eq);
+                    let lowest = |flags: u64| flags & flags.wrapping_neg();
+                    for n in [1u8, b' ', b'0', 0x80] {
+                        assert_eq!(
+                            lowest(lowest_bytes_below(word, n)),
+                            lowest(bytes_below(word, n)),
+                            "{w:?} < {n}"
+                        );
+                    }
+                    assert_eq!(
+                        lowest(lowest_bytes_equal(word, b'\\')),
+                        lowest(bytes_equal(word, b'\\'))
+                    );
                 }
             }
         }
