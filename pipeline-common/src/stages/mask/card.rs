@@ -2,7 +2,7 @@
 
 use super::{splice, CC_REDACTED};
 use crate::json;
-use crate::swar::{bytes_below, pack_high_bits, zero_bytes, LOW_BITS};
+use crate::swar::{bytes_below, bytes_equal, pack_high_bits};
 use std::borrow::Cow;
 
 /// Whether `mask_cards` could find a card: it needs 13 digits in one run of digits joined by
@@ -50,8 +50,7 @@ fn digits_and_separators(chunk: &[u8]) -> (u8, u8) {
     bytes[..chunk.len()].copy_from_slice(chunk);
     let word = u64::from_le_bytes(bytes);
     let digits = bytes_below(word, b'9' + 1) & !bytes_below(word, b'0');
-    let separators = zero_bytes(word ^ (u64::from(b' ') * LOW_BITS))
-        | zero_bytes(word ^ (u64::from(b'-') * LOW_BITS));
+    let separators = bytes_equal(word, b' ') | bytes_equal(word, b'-');
     // Only the first `chunk.len()` bytes are real; the padding is zero, neither digit nor separator.
     (pack_high_bits(digits), pack_high_bits(separators))
 }
