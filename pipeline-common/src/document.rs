@@ -1,8 +1,8 @@
 //! Document building (DESIGN §4 step 4) and bulk serialization.
 
 use crate::event::CloudEventAttributes;
+use crate::json::{self, KeyOrder};
 use crate::model::IndexName;
-use crate::stages::json::{self, KeyOrder};
 use crate::stages::EventDoc;
 use crate::time::{format_rfc3339, parse_rfc3339, write_rfc3339_json};
 use chrono::{DateTime, Utc};

@@ -194,7 +194,7 @@ pub(crate) fn write_rfc3339_json(t: &DateTime<Utc>, out: &mut Vec<u8>) {
             out.extend_from_slice(&buf[..len]);
             out.push(b'"');
         }
-        None => crate::stages::json::write_str(&format_rfc3339(t), out),
+        None => crate::json::write_str(&format_rfc3339(t), out),
     }
 }
 

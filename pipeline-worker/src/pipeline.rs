@@ -41,6 +41,7 @@ pub fn build_spec(row: &PipelineRow, settings: &Settings) -> Result<TaskSpec, St
         version: row.version,
         processor: Arc::new(processor),
         flush,
+        output_enabled: definition.output().enabled,
     })
 }
 

@@ -52,6 +52,9 @@ pub struct TaskSpec {
     pub processor: Arc<dyn Processor>,
     /// Flush thresholds (the pipeline's own, else the server defaults).
     pub flush: FlushPolicy,
+    /// `output.enabled`: produce indexed documents to the output topic. When false, a document
+    /// is done once indexed.
+    pub output_enabled: bool,
 }
 
 /// The three topics of a pipeline.
@@ -534,12 +537,18 @@ impl TaskState {
         .await
     }
 
-    /// A flush ended: produce the indexed documents to the output topic and the rejected ones to
-    /// the error topic; their acknowledgements complete the offsets.
+    /// A flush ended: produce the indexed documents to the output topic (when it is on; otherwise
+    /// indexing completes them) and the rejected ones to the error topic; their acknowledgements
+    /// complete the offsets.
     async fn flushed(&mut self, batch: Batch, report: FlushReport) -> Result<(), TaskFailure> {
         self.consecutive_failures = report.consecutive_failures;
         for (item, outcome) in batch.items().iter().zip(&report.outcomes) {
             let sent = match outcome {
+                ItemOutcome::Done if !self.spec.output_enabled => {
+                    lock(&self.env.shared.tracker).complete(item.ticket);
+                    self.env.metrics.indexed(1);
+                    continue;
+                }
                 ItemOutcome::Done => {
                     producer::send(
                         &self.producer,

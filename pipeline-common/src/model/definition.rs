@@ -1,9 +1,9 @@
 //! The validated pipeline definition of DESIGN §2 and its canonical REST form.
 
 use super::reader::Fields;
-use super::stages::StageSpec;
 use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
 use crate::config::FlushDefaults;
+use crate::stages::StageSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -94,6 +94,20 @@ impl FlushSpec {
     }
 }
 
+/// Whether a pipeline produces its processed documents to its output topic (`output` in the
+/// definition). The topic is created either way, so it can be switched on later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputSpec {
+    /// `output.enabled` (default true): when false, an event is done once indexed.
+    pub enabled: bool,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec { enabled: true }
+    }
+}
+
 /// A pipeline definition that passed validation (DESIGN §2). Build it with
 /// [`PipelineDefinition::parse`]; store and return it with [`PipelineDefinition::to_json`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +118,7 @@ pub struct PipelineDefinition {
     topics: TopicSpec,
     stages: Option<Vec<StageSpec>>,
     flush: Option<FlushSpec>,
+    output: OutputSpec,
     state: DesiredState,
 }
 
@@ -122,7 +137,7 @@ impl PipelineDefinition {
     /// Validates a REST body (DESIGN §2), collecting one error per offending field.
     ///
     /// Defaults: `description` empty, `index` = `name`, `topics` 3 partitions × replication 1 with
-    /// the broker's retention, `state` running. `stages` omitted, `null` or `[]` selects the default
+    /// the broker's retention, `output.enabled` true, `state` running. `stages` omitted, `null` or `[]` selects the default
     /// chain; `flush` omitted uses the server defaults.
     pub fn parse(
         json: &Value,
@@ -140,6 +155,7 @@ impl PipelineDefinition {
                 "topics",
                 "stages",
                 "flush",
+                "output",
                 "state",
             ],
             SERVER_KEYS,
@@ -225,6 +241,16 @@ impl PipelineDefinition {
             (spec != FlushSpec::default()).then_some(spec)
         });
 
+        let mut output = OutputSpec::default();
+        if let Some(v) = f.get("output") {
+            if let Some(o) = Fields::object(v, "output".into(), &mut errs) {
+                o.deny_unknown(&["enabled"], &[], &mut errs);
+                if let Some(enabled) = o.bool("enabled", &mut errs) {
+                    output.enabled = enabled;
+                }
+            }
+        }
+
         let state = match f.str("state", &mut errs) {
             None => DesiredState::Running,
             Some(s) => DesiredState::parse(s).unwrap_or_else(|| {
@@ -241,6 +267,7 @@ impl PipelineDefinition {
                 topics,
                 stages,
                 flush,
+                output,
                 state,
             }),
             _ => Err(errs),
@@ -248,7 +275,7 @@ impl PipelineDefinition {
     }
 
     /// The canonical REST form (DESIGN §2): camelCase keys; `stages` and `flush` are left out when
-    /// they take the defaults. `parse(&d.to_json()) == d`.
+    /// they take the defaults, `output` is always written. `parse(&d.to_json()) == d`.
     pub fn to_json(&self) -> Value {
         let mut topics = json!({
             "partitions": self.topics.partitions,
@@ -281,6 +308,7 @@ impl PipelineDefinition {
             }
             out.insert("flush".into(), Value::Object(m));
         }
+        out.insert("output".into(), json!({"enabled": self.output.enabled}));
         out.insert("state".into(), Value::from(self.state.as_str()));
         Value::Object(out)
     }
@@ -318,6 +346,11 @@ impl PipelineDefinition {
     /// The effective flush thresholds given the server defaults.
     pub fn effective_flush(&self, defaults: &FlushDefaults) -> FlushDefaults {
         self.flush.unwrap_or_default().resolve(defaults)
+    }
+
+    /// Whether processed documents also go to the output topic.
+    pub fn output(&self) -> OutputSpec {
+        self.output
     }
 
     /// The desired state.

@@ -8,14 +8,19 @@ mod definition;
 mod errors;
 mod names;
 mod path;
-mod reader;
-mod stages;
+pub(crate) mod reader;
 
+pub use crate::stages::filter::{FilterCondition, FilterSpec};
+pub use crate::stages::geoip::{GeoipSpec, DEFAULT_GEOIP_FIELD};
+pub use crate::stages::hash::HashSpec;
+pub use crate::stages::mask::{CustomMaskRule, Ipv4Mode, MaskRule, MaskSpec};
+pub use crate::stages::parse::{LogFormat, NamedPattern, OnFailure, ParseSpec};
+pub use crate::stages::rename::RenameSpec;
+pub use crate::stages::{StageSpec, MAX_STAGE_LIST};
 pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};
-pub use stages::*;
 
 /// What validation needs to know about the server.
 #[derive(Debug, Clone, PartialEq, Eq)]

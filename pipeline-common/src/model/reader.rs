@@ -85,6 +85,20 @@ impl<'a> Fields<'a> {
         self.str(key, errs)
     }
 
+    /// A boolean field.
+    pub fn bool(&self, key: &str, errs: &mut ValidationErrors) -> Option<bool> {
+        match self.get(key)? {
+            Value::Bool(b) => Some(*b),
+            other => {
+                errs.push(
+                    self.path(key),
+                    format!("must be a boolean, not {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+
     /// An integer field within `min..=max`.
     pub fn int(&self, key: &str, min: i64, max: i64, errs: &mut ValidationErrors) -> Option<i64> {
         let v = self.get(key)?;

@@ -20,6 +20,7 @@ fn example() -> serde_json::Value {
         {"type": "hash", "target": "event_hash"}
       ],
       "flush": {"maxBytes": 5242880, "maxItems": 10000, "intervalMs": 3000},
+      "output": {"enabled": true},
       "state": "running"
     })
 }
@@ -193,4 +194,38 @@ fn flush_resolves_against_server_defaults() {
     };
     let eff = d.effective_flush(&defaults);
     assert_eq!((eff.max_bytes, eff.max_items, eff.interval_ms), (10, 5, 30));
+}
+
+#[test]
+fn output_topic_is_on_by_default_and_can_be_switched_off() {
+    let d = PipelineDefinition::parse(&json!({"name": "a"}), &ctx()).unwrap();
+    assert!(d.output().enabled);
+    assert_eq!(d.to_json()["output"], json!({"enabled": true}));
+
+    let off =
+        PipelineDefinition::parse(&json!({"name": "a", "output": {"enabled": false}}), &ctx())
+            .unwrap();
+    assert!(!off.output().enabled);
+    assert_eq!(off.to_json()["output"], json!({"enabled": false}));
+    assert_eq!(
+        PipelineDefinition::parse(&off.to_json(), &ctx()).unwrap(),
+        off
+    );
+    assert_ne!(off, d);
+
+    // An empty object or `null` takes the default.
+    for v in [json!({}), json!(null), json!({"enabled": null})] {
+        let d = PipelineDefinition::parse(&json!({"name": "a", "output": v}), &ctx()).unwrap();
+        assert!(d.output().enabled, "{v}");
+    }
+
+    for (v, field) in [
+        (json!({"enabled": "no"}), "output.enabled"),
+        (json!({"enabled": 0}), "output.enabled"),
+        (json!({"enabled": true, "topic": "x"}), "output.topic"),
+        (json!(false), "output"),
+    ] {
+        let e = PipelineDefinition::parse(&json!({"name": "a", "output": v}), &ctx()).unwrap_err();
+        assert_eq!(fields(&e), vec![field], "{v}");
+    }
 }

@@ -1,13 +1,18 @@
 //! The stage engine (DESIGN §5): each stage is a plain type built once from its validated
-//! [`StageSpec`](crate::model::StageSpec), and [`Stage::apply`] runs it on one event.
+//! [`StageSpec`], and [`Stage::apply`] runs it on one event.
+//!
+//! Each stage type lives in `stages/<type>/`: its spec with validation and JSON form in
+//! `spec.rs`, its runtime in `mod.rs`.
 
 pub mod filter;
 pub mod geoip;
 pub mod hash;
-pub(crate) mod json;
 pub mod mask;
 pub mod parse;
 pub mod rename;
+pub mod spec;
+
+pub use spec::{StageSpec, MAX_STAGE_LIST};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};

@@ -99,3 +99,32 @@ fn baseline_events_hold_no_pii_after_the_default_chain() {
         assert!(!ipv4.is_match(&text), "{text}");
     }
 }
+
+#[test]
+fn card_numbers_held_as_json_numbers_are_masked() {
+    let chain = default_chain();
+    let ev = json!({
+        "specversion": "1.0", "id": "x", "source": "s", "type": "t",
+        "data": {
+            "log_message": "payment",
+            "card": 4111111111111111u64,
+            "payment": {"cards": [5500000000000004u64, 378282246310005u64], "amount": 12},
+            "order": 4111111111111112u64
+        }
+    });
+    let doc = document(run_json(&chain, &ev));
+    let mut bytes = Vec::new();
+    doc.write_bulk("web", &mut bytes);
+    let text = String::from_utf8(bytes).unwrap();
+    for digits in ["4111111111111111", "5500000000000004", "378282246310005"] {
+        assert!(!text.contains(digits), "{digits} leaked:\n{text}");
+    }
+    let v = doc.into_value();
+    assert_eq!(v["card"], "[CC_REDACTED]");
+    assert_eq!(
+        v["payment"],
+        json!({"cards": ["[CC_REDACTED]", "[CC_REDACTED]"], "amount": 12})
+    );
+    // Not Luhn-valid: a number like any other.
+    assert_eq!(v["order"], 4111111111111112u64);
+}

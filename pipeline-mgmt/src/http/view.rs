@@ -24,6 +24,9 @@ pub fn pipeline_json(row: &PipelineRow, topic_prefix: &str) -> Value {
         topics.insert("output".into(), names.output.into());
         topics.insert("error".into(), names.error.into());
     }
+    // Rows stored before `output` existed take its default.
+    body.entry("output")
+        .or_insert_with(|| serde_json::json!({"enabled": true}));
     body.insert("id".into(), row.id.clone().into());
     body.insert("name".into(), row.name.clone().into());
     body.insert("topics".into(), Value::Object(topics));

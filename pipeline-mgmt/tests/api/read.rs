@@ -14,6 +14,11 @@ async fn get_one_and_unknown_ids() {
         .await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.body, created);
+    assert_eq!(
+        one.body["output"],
+        json!({"enabled": true}),
+        "the default, spelled out"
+    );
     for missing in ["00000000-0000-0000-0000-000000000000", "not-a-uuid"] {
         let resp = app
             .get(&format!("/api/v1/pipelines/{missing}"), &app.tokens.viewer)
@@ -117,4 +122,30 @@ async fn status_aggregates_live_worker_tasks() {
     insert("w3", "running", None, 3600).await.unwrap();
     let again = app.get(&path, &app.tokens.viewer).await;
     assert_eq!(again.body["workers"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn output_topic_switched_off_is_stored_and_returned() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("o");
+    let mut def = definition(&name, 1);
+    def["output"] = json!({"enabled": false});
+    let created = app.create_ok(&def).await;
+    assert_eq!(created["output"], json!({"enabled": false}));
+    let id = created["id"].as_str().unwrap();
+    let one = app
+        .get(&format!("/api/v1/pipelines/{id}"), &app.tokens.viewer)
+        .await;
+    assert_eq!(one.status, StatusCode::OK);
+    assert_eq!(one.body["output"], json!({"enabled": false}));
+
+    let mut bad = definition(&test_support::unique_name("o"), 1);
+    bad["output"] = json!({"enabled": "no"});
+    let resp = app.create(&bad).await;
+    assert_eq!(resp.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        resp.body["errors"][0]["field"], "output.enabled",
+        "{}",
+        resp.text
+    );
 }

@@ -791,3 +791,55 @@ async fn cloudevent_attributes_are_kept_in_the_document() {
     );
     worker.shutdown().await;
 }
+
+/// `output.enabled: false`: documents are indexed (found by their `_id`), nothing reaches the
+/// output topic, and the offsets are committed to the end, since "done" means indexed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_output_topic_off_indexed_means_done() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(
+        &brokers,
+        &opensearch,
+        2,
+        json!({"output": {"enabled": false}}),
+    )
+    .await;
+    let n = 200;
+    let events: Vec<Vec<u8>> = (0..n).map(good_event).collect();
+    let records: Vec<_> = events.iter().map(|e| (None, e.clone())).collect();
+    assert_eq!(world.produce(&records), n);
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    world.wait_committed_at_end(Duration::from_secs(60)).await;
+    world.wait_count(n as u64, Duration::from_secs(30)).await;
+    for (seq, event) in events.iter().enumerate().step_by(20) {
+        let data: serde_json::Map<String, Value> = serde_json::from_slice(event).unwrap();
+        let id = pipeline_common::stages::hash::hash_object(&data);
+        let doc = world
+            .get_doc(&id)
+            .await
+            .unwrap_or_else(|| panic!("document {id} of event {seq} missing"));
+        assert_eq!(seq_of(&doc), Some(seq as u64));
+    }
+    let outputs = world.read_topic("output", 1, Duration::from_secs(5));
+    assert!(
+        outputs.is_empty(),
+        "{} records on the output topic",
+        outputs.len()
+    );
+    let indexed = eventually(
+        "heartbeat with every event indexed",
+        Duration::from_secs(10),
+        || async {
+            world
+                .tasks()
+                .await
+                .first()
+                .filter(|t| t.report.indexed == n as i64)
+                .map(|t| t.report.indexed)
+        },
+    )
+    .await;
+    assert_eq!(indexed, n as i64);
+    worker.shutdown().await;
+}

@@ -1,8 +1,12 @@
 //! The `filter` stage: drops events whose field meets the condition (`eq`, `in`, `exists`,
 //! `regex`). `regex` tests strings, and numbers and booleans by their JSON text.
 
+mod spec;
+
+pub use spec::*;
+
 use super::{EventDoc, Stage, StageResult};
-use crate::model::{FieldPath, FilterCondition, FilterSpec};
+use crate::model::FieldPath;
 use serde_json::Value;
 
 /// The runtime `filter` stage.

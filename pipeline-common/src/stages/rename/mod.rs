@@ -4,8 +4,12 @@
 //! event_timestamp, time → event_time, msg → message, lvl → level) at the top level and inside
 //! `parsed`. A rename onto an existing field replaces it, as the replaced system did.
 
+mod spec;
+
+pub use spec::*;
+
 use super::{EventDoc, Stage, StageResult};
-use crate::model::{FieldPath, RenameSpec};
+use crate::model::FieldPath;
 use serde_json::{Map, Value};
 
 /// The runtime `rename` stage.

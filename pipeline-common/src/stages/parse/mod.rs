@@ -15,9 +15,13 @@
 //! document's `@timestamp`. For `json` lines and custom patterns, the time is read from
 //! `@timestamp`, `timestamp`, `time` or `ts`.
 
+mod spec;
+
+pub use spec::*;
+
 use super::{EventDoc, Stage, StageResult};
 use crate::event::exceeds_depth;
-use crate::model::{FieldPath, LogFormat, NamedPattern, OnFailure, ParseSpec};
+use crate::model::FieldPath;
 use crate::time::{
     format_rfc3339, parse_bsd_time, parse_log_time, parse_nginx_time, parse_rfc3339,
 };

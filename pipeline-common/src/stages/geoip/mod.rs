@@ -6,8 +6,12 @@
 //! shared (100.64/10) and unspecified addresses give `{"network": "private"}`. An address the
 //! database does not hold, or a field that is missing or not an address, adds nothing.
 
+mod spec;
+
+pub use spec::*;
+
 use super::{EventDoc, Stage, StageResult};
-use crate::model::{FieldPath, GeoipSpec};
+use crate::model::FieldPath;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;

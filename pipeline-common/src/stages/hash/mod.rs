@@ -8,39 +8,16 @@
 //! With `fields`, the digest covers the object `{"<path>": value, …}` of the listed fields that
 //! are present.
 
-use super::json::{self, KeyOrder};
+mod spec;
+
+pub use crate::json::Sink;
+pub use spec::*;
+
 use super::{EventDoc, Stage, StageResult};
-use crate::model::{FieldPath, HashSpec};
+use crate::json::{self, KeyOrder};
+use crate::model::FieldPath;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-
-/// Where canonical JSON bytes go.
-pub trait Sink {
-    /// Appends bytes.
-    fn put(&mut self, bytes: &[u8]);
-
-    /// Appends `"`, the bytes, `"` (a string that needs no escaping).
-    fn put_quoted(&mut self, bytes: &[u8]) {
-        self.put(b"\"");
-        self.put(bytes);
-        self.put(b"\"");
-    }
-}
-
-impl Sink for Vec<u8> {
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-
-    #[inline]
-    fn put_quoted(&mut self, bytes: &[u8]) {
-        self.reserve(bytes.len() + 2);
-        self.push(b'"');
-        self.extend_from_slice(bytes);
-        self.push(b'"');
-    }
-}
 
 /// Feeds a sha256 through a small buffer, so that the many tiny writes of a serializer do not
 /// each go through the hasher.

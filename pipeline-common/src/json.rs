@@ -1,9 +1,38 @@
-//! Compact JSON writing for the hot path: byte-for-byte what `serde_json::to_writer` writes for a
-//! [`Value`], but with strings scanned a word (8 bytes) at a time for characters that need
-//! escaping and copied in runs, instead of byte by byte.
+//! Compact JSON writing for the hot path (documents, the hash stage's canonical form): byte for
+//! byte what `serde_json::to_writer` writes for a [`Value`], but with strings scanned a word
+//! (8 bytes) at a time for characters that need escaping and copied in runs, instead of byte by
+//! byte.
 
-use super::hash::Sink;
+use crate::swar::{lowest_bytes_below, lowest_bytes_equal};
 use serde_json::{Map, Value};
+
+/// Where JSON bytes go: a buffer, or a hasher.
+pub trait Sink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+
+    /// Appends `"`, the bytes, `"` (a string that needs no escaping).
+    fn put_quoted(&mut self, bytes: &[u8]) {
+        self.put(b"\"");
+        self.put(bytes);
+        self.put(b"\"");
+    }
+}
+
+impl Sink for Vec<u8> {
+    #[inline]
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+
+    #[inline]
+    fn put_quoted(&mut self, bytes: &[u8]) {
+        self.reserve(bytes.len() + 2);
+        self.push(b'"');
+        self.extend_from_slice(bytes);
+        self.push(b'"');
+    }
+}
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
@@ -12,17 +41,11 @@ fn needs_escape(c: u8) -> bool {
     (c < 0x20) | (c == b'"') | (c == b'\\')
 }
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// The bytes of `x` (little-endian) that need escaping — below 0x20, `"` or `\\` — flagged by
-/// their high bit, with the usual "has a zero / smaller byte" word tricks. Borrows only run
-/// upwards, so the lowest flag is exact (bytes above a flagged one may be flagged spuriously).
+/// The bytes of `x` (little-endian) that need escaping, below 0x20, `"` or `\\`, flagged by
+/// their high bit; the lowest flag is exact, which is all a search for the first one needs.
 #[inline(always)]
 fn escape_flags(x: u64) -> u64 {
-    let zero_bytes = |v: u64| v.wrapping_sub(LO) & !v & HI;
-    let below_space = x.wrapping_sub(LO * 0x20) & !x & HI;
-    below_space | zero_bytes(x ^ (LO * u64::from(b'"'))) | zero_bytes(x ^ (LO * u64::from(b'\\')))
+    lowest_bytes_below(x, 0x20) | lowest_bytes_equal(x, b'"') | lowest_bytes_equal(x, b'\\')
 }
 
 #[cfg(test)]

@@ -1,0 +1,398 @@
+//! The `mask` stage: redacts PII in every string of the document (values and keys), or in the
+//! listed subtrees only.
+//!
+//! Numbers are masked too when they hold a card number (`{"card": 4111111111111111}`): the
+//! number becomes the string `[CC_REDACTED]`.
+//!
+//! Built-in rules are byte scanners (email: checked against one regex), run only on strings that
+//! could hold a match (13 digits in a row, spaces and dashes allowed, for card numbers; six `:` or
+//! a `::` for IPv6; a `.` for IPv4; `@` for email), in a fixed order: IPv6, IPv4, card numbers,
+//! email, then custom rules as listed. Passes repeat until the string settles, so
+//! masking is idempotent: `mask(mask(x)) == mask(x)`.
+
+mod card;
+mod email;
+mod ipv4;
+mod ipv6;
+mod spec;
+
+pub use spec::*;
+
+use super::{EventDoc, Stage, StageResult};
+use crate::model::FieldPath;
+use card::{mask_cards, may_hold_card, number_is_card};
+use email::mask_emails;
+use ipv4::mask_ipv4;
+use ipv6::{mask_ipv6, may_hold_ipv6};
+use regex::{NoExpand, Regex};
+use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+/// Replacement for email addresses.
+pub const EMAIL_REDACTED: &str = "[EMAIL_REDACTED]";
+/// Replacement for IPv4 addresses in `redact` mode.
+pub const IPV4_REDACTED: &str = "[IPV4_REDACTED]";
+/// Replacement for IPv6 addresses.
+pub const IPV6_REDACTED: &str = "[IPV6_REDACTED]";
+/// Replacement for card numbers.
+pub const CC_REDACTED: &str = "[CC_REDACTED]";
+
+/// The runtime `mask` stage.
+#[derive(Debug, Clone)]
+pub struct MaskStage {
+    email: bool,
+    ipv4: Option<Ipv4Mode>,
+    ipv6: bool,
+    credit_card: bool,
+    salt: String,
+    custom: Vec<(Regex, String)>,
+    fields: Option<Vec<FieldPath>>,
+}
+
+impl MaskStage {
+    /// Builds the stage.
+    pub fn new(spec: &MaskSpec) -> Self {
+        let mut st = MaskStage {
+            email: false,
+            ipv4: None,
+            ipv6: false,
+            credit_card: false,
+            salt: spec.salt.clone().unwrap_or_default(),
+            custom: Vec::new(),
+            fields: spec.fields.clone(),
+        };
+        for r in &spec.rules {
+            match r {
+                MaskRule::Email => st.email = true,
+                MaskRule::Ipv4 => st.ipv4 = Some(spec.ipv4),
+                MaskRule::Ipv6 => st.ipv6 = true,
+                MaskRule::CreditCard => st.credit_card = true,
+                MaskRule::Custom(c) => st
+                    .custom
+                    .push((c.regex.regex().clone(), c.replacement.clone())),
+            }
+        }
+        st
+    }
+
+    /// The masked form of `s`, or `None` when nothing in it is PII.
+    ///
+    /// One pass can expose a new match (a replacement changes what surrounds a neighbour), so
+    /// passes repeat until nothing changes; a string that has not settled after a few passes is
+    /// hostile or pathological and is redacted whole (to the empty string, which no rule
+    /// matches). That makes masking idempotent.
+    pub fn mask_str(&self, s: &str) -> Option<String> {
+        if self.custom.is_empty() && !may_hold_pii(s.as_bytes()) {
+            return None;
+        }
+        let mut cur = self.mask_once(s)?;
+        for _ in 0..4 {
+            match self.mask_once(&cur) {
+                None => return Some(cur),
+                Some(next) => cur = next,
+            }
+        }
+        Some(String::new())
+    }
+
+    fn mask_once(&self, s: &str) -> Option<String> {
+        let mut cur = Cow::Borrowed(s);
+        if self.ipv6 && may_hold_ipv6(cur.as_bytes()) {
+            if let Some(n) = mask_ipv6(&cur) {
+                cur = Cow::Owned(n);
+            }
+        }
+        if let Some(mode) = self.ipv4 {
+            if memchr::memchr(b'.', cur.as_bytes()).is_some() {
+                if let Some(n) = mask_ipv4(&cur, mode, &self.salt) {
+                    cur = Cow::Owned(n);
+                }
+            }
+        }
+        if self.credit_card && may_hold_card(cur.as_bytes()) {
+            if let Some(n) = mask_cards(&cur) {
+                cur = Cow::Owned(n);
+            }
+        }
+        if self.email && memchr::memchr(b'@', cur.as_bytes()).is_some() {
+            if let Some(n) = mask_emails(&cur) {
+                cur = Cow::Owned(n);
+            }
+        }
+        for (re, replacement) in &self.custom {
+            if let Cow::Owned(n) = re.replace_all(&cur, NoExpand(replacement)) {
+                cur = Cow::Owned(n);
+            }
+        }
+        match cur {
+            Cow::Owned(n) => Some(n),
+            Cow::Borrowed(_) => None,
+        }
+    }
+
+    /// Masks every string in `v`, recursively.
+    pub fn mask_value(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => {
+                if let Some(n) = self.mask_str(s) {
+                    *s = n;
+                }
+            }
+            Value::Number(n) if self.credit_card && number_is_card(n) => {
+                *v = Value::String(CC_REDACTED.to_owned());
+            }
+            Value::Array(items) => items.iter_mut().for_each(|x| self.mask_value(x)),
+            Value::Object(m) => self.mask_map(m),
+            _ => {}
+        }
+    }
+
+    /// Masks every value and key of `m`, recursively.
+    pub fn mask_map(&self, m: &mut Map<String, Value>) {
+        for v in m.values_mut() {
+            self.mask_value(v);
+        }
+        // Keys rarely hold PII; rebuild the map only when one does.
+        if m.keys().any(|k| self.mask_str(k).is_some()) {
+            let old = std::mem::take(m);
+            for (k, v) in old {
+                let k = self.mask_str(&k).unwrap_or(k);
+                m.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Stage for MaskStage {
+    fn name(&self) -> &'static str {
+        "mask"
+    }
+
+    fn apply(&self, doc: &mut EventDoc) -> StageResult {
+        match &self.fields {
+            None => self.mask_map(&mut doc.fields),
+            Some(paths) => {
+                for p in paths {
+                    if let Some(v) = p.remove(&mut doc.fields) {
+                        let mut v = v;
+                        self.mask_value(&mut v);
+                        // The parent existed a moment ago, so this cannot fail.
+                        let _ = p.set(&mut doc.fields, v);
+                    }
+                }
+            }
+        }
+        StageResult::Continue
+    }
+}
+
+/// True when `b` has a byte that a built-in rule needs (a digit, `.`, `:` or `@`): one pass,
+/// which most field values (names, levels, keys) fail quickly.
+fn may_hold_pii(b: &[u8]) -> bool {
+    b.iter()
+        .any(|&c| c.is_ascii_digit() || c == b'.' || c == b':' || c == b'@')
+}
+
+/// Rebuilds `s` with the spans in `hits` replaced; `None` when there are none.
+fn splice(s: &str, hits: &[(usize, usize, Cow<'_, str>)]) -> Option<String> {
+    if hits.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(s.len() + 16);
+    let mut last = 0;
+    for (start, end, rep) in hits {
+        out.push_str(&s[last..*start]);
+        out.push_str(rep);
+        last = *end;
+    }
+    out.push_str(&s[last..]);
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// The default rules with every scanner run on every string, no pre-check.
+    fn unfiltered(st: &MaskStage, s: &str) -> Option<String> {
+        let once = |s: &str| {
+            let mut cur = Cow::Borrowed(s);
+            for scan in [
+                &(|s: &str| mask_ipv6(s)) as &dyn Fn(&str) -> Option<String>,
+                &|s: &str| mask_ipv4(s, Ipv4Mode::Partial, &st.salt),
+                &|s: &str| mask_cards(s),
+                &|s: &str| mask_emails(s),
+            ] {
+                if let Some(n) = scan(&cur) {
+                    cur = Cow::Owned(n);
+                }
+            }
+            match cur {
+                Cow::Owned(n) => Some(n),
+                Cow::Borrowed(_) => None,
+            }
+        };
+        let mut cur = once(s)?;
+        for _ in 0..4 {
+            match once(&cur) {
+                None => return Some(cur),
+                Some(next) => cur = next,
+            }
+        }
+        Some(String::new())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn pre_checks_never_skip_a_match(
+            s in "([0-9]{1,4}|[.:@ -]|[a-f]{1,3}|x|[a-z]{2}|4111111111111111|1.2.3.4|a@b.co|::1){0,16}",
+        ) {
+            let st = default_stage();
+            proptest::prop_assert_eq!(st.mask_str(&s), unfiltered(&st, &s));
+        }
+    }
+
+    fn default_stage() -> MaskStage {
+        MaskStage::new(&MaskSpec::default())
+    }
+
+    fn m(s: &str) -> String {
+        default_stage().mask_str(s).unwrap_or_else(|| s.to_owned())
+    }
+
+    #[test]
+    fn emails() {
+        assert_eq!(
+            m("User john@example.com login"),
+            "User [EMAIL_REDACTED] login"
+        );
+        assert_eq!(
+            m("a.b-c@corp.example.org,x_y@mail.test"),
+            "[EMAIL_REDACTED],[EMAIL_REDACTED]"
+        );
+        assert_eq!(m("no at sign"), "no at sign");
+    }
+
+    #[test]
+    fn ipv4_modes() {
+        assert_eq!(m("from 192.168.1.9 port 22"), "from 192.x.x.x port 22");
+        assert_eq!(m("ip=10.0.0.1,8.8.8.8."), "ip=10.x.x.x,8.x.x.x.");
+        assert_eq!(m("host192.168.1.1"), "host192.x.x.x");
+        assert_eq!(
+            m("version 1.2.3.4.5 and 999.1.1.1"),
+            "version 1.2.3.4.5 and 999.1.1.1"
+        );
+        let redact = MaskStage::new(&MaskSpec {
+            ipv4: Ipv4Mode::Redact,
+            ..MaskSpec::default()
+        });
+        assert_eq!(redact.mask_str("x 1.2.3.4").unwrap(), "x [IPV4_REDACTED]");
+        let hash = MaskStage::new(&MaskSpec {
+            ipv4: Ipv4Mode::Hash,
+            salt: Some("pepper-pepper".into()),
+            ..MaskSpec::default()
+        });
+        let a = hash.mask_str("1.2.3.4").unwrap();
+        assert_eq!(a, hash.mask_str("1.2.3.4").unwrap());
+        assert_ne!(a, hash.mask_str("1.2.3.5").unwrap());
+        assert!(a.starts_with("[IPV4_HASH:") && a.len() == "[IPV4_HASH:]".len() + 12);
+        assert_eq!(hash.mask_str(&a), None);
+    }
+
+    #[test]
+    fn ipv6() {
+        assert_eq!(m("from 2001:db8::1 port"), "from [IPV6_REDACTED] port");
+        assert_eq!(m("[fe80::1%eth0]:80"), "[[IPV6_REDACTED]%eth0]:80");
+        assert_eq!(m("at ::1."), "at [IPV6_REDACTED].");
+        assert_eq!(m("::ffff:192.168.1.1"), "[IPV6_REDACTED]");
+        assert_eq!(
+            m("10:15:00 std::net aa:bb:cc:dd:ee:ff"),
+            "10:15:00 std::net aa:bb:cc:dd:ee:ff"
+        );
+    }
+
+    #[test]
+    fn cards() {
+        assert_eq!(m("card 4111 1111 1111 1111 ok"), "card [CC_REDACTED] ok");
+        assert_eq!(m("4111-1111-1111-1111"), "[CC_REDACTED]");
+        assert_eq!(m("4111111111111111 2023"), "[CC_REDACTED] 2023");
+        assert_eq!(m("5500 0000 0000 0004"), "[CC_REDACTED]");
+        assert_eq!(m("378282246310005"), "[CC_REDACTED]");
+        // Not Luhn-valid, too long, or glued to other text.
+        assert_eq!(m("4111 1111 1111 1112"), "4111 1111 1111 1112");
+        assert_eq!(m("41111111111111111111111"), "41111111111111111111111");
+        assert_eq!(m("x4111111111111111"), "x4111111111111111");
+        assert_eq!(m("ts 1700000000000"), "ts 1700000000000");
+    }
+
+    #[test]
+    fn card_numbers_held_as_json_numbers() {
+        let st = default_stage();
+        let mut v = json!({"card": 4111111111111111u64, "amex": 378282246310005u64,
+            "negative": -4111111111111111i64, "float": 4111111111111111.0,
+            "in_list": [5500000000000004u64, 7],
+            "not_luhn": 4111111111111112u64, "epoch_ms": 1700000000000u64, "small": 42,
+            "too_long": 12345678901234567890u64, "fraction": 1.5});
+        st.mask_value(&mut v);
+        assert_eq!(
+            v,
+            json!({"card": "[CC_REDACTED]", "amex": "[CC_REDACTED]",
+                "negative": "[CC_REDACTED]", "float": "[CC_REDACTED]",
+                "in_list": ["[CC_REDACTED]", 7],
+                "not_luhn": 4111111111111112u64, "epoch_ms": 1700000000000u64, "small": 42,
+                "too_long": 12345678901234567890u64, "fraction": 1.5})
+        );
+        // Masked once, masked for good.
+        let again = v.clone();
+        st.mask_value(&mut v);
+        assert_eq!(v, again);
+        // Without the credit_card rule, numbers stay numbers.
+        let no_cards = MaskStage::new(&MaskSpec {
+            rules: vec![MaskRule::Email],
+            ..MaskSpec::default()
+        });
+        let mut v = json!({"card": 4111111111111111u64});
+        no_cards.mask_value(&mut v);
+        assert_eq!(v, json!({"card": 4111111111111111u64}));
+    }
+
+    #[test]
+    fn every_field_and_keys() {
+        let st = default_stage();
+        let mut doc = EventDoc::new(
+            json!({"log_message": "john@example.com from 10.1.1.1",
+                   "parsed": {"message": "john@example.com", "list": ["1.2.3.4", 5]},
+                   "john@example.com": 1})
+            .as_object()
+            .cloned()
+            .unwrap(),
+            None,
+        );
+        st.apply(&mut doc);
+        assert_eq!(
+            Value::Object(doc.fields),
+            json!({"log_message": "[EMAIL_REDACTED] from 10.x.x.x",
+                   "parsed": {"message": "[EMAIL_REDACTED]", "list": ["1.x.x.x", 5]},
+                   "[EMAIL_REDACTED]": 1})
+        );
+    }
+
+    #[test]
+    fn listed_fields_only() {
+        let st = MaskStage::new(&MaskSpec {
+            fields: Some(vec![FieldPath::parse("a.b").unwrap()]),
+            ..MaskSpec::default()
+        });
+        let mut doc = EventDoc::new(
+            json!({"a": {"b": "x@y.org"}, "c": "x@y.org"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            None,
+        );
+        st.apply(&mut doc);
+        assert_eq!(doc.fields["a"]["b"], "[EMAIL_REDACTED]");
+        assert_eq!(doc.fields["c"], "x@y.org");
+    }
+}
