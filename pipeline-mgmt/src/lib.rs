@@ -10,6 +10,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod provision;
+pub mod service;
 pub mod state;
 pub mod store;
 

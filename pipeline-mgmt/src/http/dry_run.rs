@@ -4,6 +4,7 @@ use crate::auth::CanWrite;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
 use crate::http::pipelines::{find, invalid};
+use crate::service::{self, dead_letters};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -37,13 +38,29 @@ pub struct DefinitionDryRun {
     pub events: Vec<Value>,
 }
 
-/// Body of `POST /api/v1/pipelines/{id}/dry-run`.
+/// Body of `POST /api/v1/pipelines/{id}/dry-run`: `events`, or `fromErrors` to take the
+/// pipeline's latest dead letters; `definition`, when given, is run instead of the stored one.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StoredDryRun {
     /// Events: CloudEvents structured envelopes or plain objects.
-    #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub events: Option<Vec<Value>>,
+    /// Take the events from the pipeline's error topic, newest first.
+    pub from_errors: Option<FromErrors>,
+    /// A proposed definition (DESIGN §2), not stored; the stored one when absent.
+    #[schema(value_type = Option<Object>)]
+    pub definition: Option<Value>,
+}
+
+/// Which dead letters a dry run takes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FromErrors {
+    /// How many of the newest, 1 to 500 (default 50).
+    pub limit: Option<usize>,
+    /// Only those whose `error.stage` is this.
+    pub stage: Option<String>,
 }
 
 /// Results, in input order: `{"id", "document"}`, `{"dropped": true}` or
@@ -72,14 +89,18 @@ pub async fn dry_run_definition(
     run(&state, definition, body.events).await.map(Json)
 }
 
-/// Run events through a stored pipeline's stages.
+/// Run events through a stored pipeline's stages, or a proposed definition; with `fromErrors`
+/// the events are the pipeline's latest dead letters and each result names its `source`
+/// (`partition`, `offset` in the error topic).
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/dry-run", tag = "dry-run",
     params(("id" = String, Path, description = "pipeline id")),
     request_body = StoredDryRun,
     responses(
         (status = 200, description = "one result per event", body = DryRunResults),
         (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid events", body = Problem, content_type = "application/problem+json")),
+        (status = 409, description = "fromErrors on a pipeline without topics", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid events or definition", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "fromErrors: the broker failed", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn dry_run_stored(
     _: CanWrite,
@@ -88,9 +109,66 @@ pub async fn dry_run_stored(
     ApiJson(body): ApiJson<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
     let row = find(&state, &id).await?;
-    let definition = PipelineDefinition::parse(&row.definition, &state.validation)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored definition invalid: {e}")))?;
-    run(&state, definition, body.events).await.map(Json)
+    let definition = match &body.definition {
+        Some(proposed) => PipelineDefinition::parse(proposed, &state.validation)
+            .map_err(|errors| prefix(invalid(errors), "definition"))?,
+        None => PipelineDefinition::parse(&row.definition, &state.validation)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored definition invalid: {e}")))?,
+    };
+    match (body.events, body.from_errors) {
+        (Some(events), None) => run(&state, definition, events).await.map(Json),
+        (None, Some(from)) => from_errors(&state, &id, definition, from).await.map(Json),
+        _ => Err(ApiError::Unprocessable {
+            detail: "send either events or fromErrors".into(),
+            errors: vec![crate::error::FieldProblem {
+                field: "events".into(),
+                message: "exactly one of events and fromErrors is required".into(),
+            }],
+        }),
+    }
+}
+
+/// The dead letters as events (their original bytes: JSON when they parse, else a string, which
+/// fails at `decode` as it did in the worker), each result tagged with its source.
+async fn from_errors(
+    state: &AppState,
+    id: &str,
+    definition: PipelineDefinition,
+    from: FromErrors,
+) -> Result<DryRunResults, ApiError> {
+    let limit = from.limit.unwrap_or(50);
+    if !(1..=crate::http::errors::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Unprocessable {
+            detail: "fromErrors.limit is out of range".into(),
+            errors: vec![crate::error::FieldProblem {
+                field: "fromErrors.limit".into(),
+                message: format!("must be between 1 and {}", crate::http::errors::MAX_LIMIT),
+            }],
+        });
+    }
+    let selector = dead_letters::Selector {
+        stage: from.stage.filter(|s| !s.is_empty()),
+    };
+    let page = service::dead_letter_page(state, id, limit, selector, None).await?;
+    let events = page
+        .items
+        .iter()
+        .map(|letter| {
+            let bytes = letter.value.as_deref().unwrap_or_default();
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        })
+        .collect();
+    let mut results = run(state, definition, events).await?;
+    for (result, letter) in results.results.iter_mut().zip(&page.items) {
+        if let Value::Object(map) = result {
+            map.insert(
+                "source".into(),
+                serde_json::json!({"partition": letter.partition, "offset": letter.offset}),
+            );
+        }
+    }
+    Ok(results)
 }
 
 /// Field paths of a nested definition start with `definition.`.

@@ -1,10 +1,12 @@
 //! The HTTP surface: one module per resource, each with its own `router()`, assembled here.
 
 pub mod dry_run;
+pub mod errors;
 pub mod events;
 pub mod extract;
 pub mod ops;
 pub mod pipelines;
+pub mod replay;
 pub mod view;
 
 use crate::error::ApiError;
@@ -28,6 +30,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "pipelines", description = "pipeline definitions and life cycle"),
         (name = "ingest", description = "HTTP ingest"),
         (name = "dry-run", description = "run events through stages without side effects"),
+        (name = "dead-letters", description = "a pipeline's error topic: browse and replay"),
         (name = "ops", description = "health, readiness, version, metrics, this document"),
     )
 )]
@@ -52,6 +55,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(pipelines::router())
         .merge(events::router())
         .merge(dry_run::router())
+        .merge(errors::router())
+        .merge(replay::router())
         .merge(ops::router())
         .split_for_parts();
     let router = router

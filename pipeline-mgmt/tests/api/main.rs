@@ -10,4 +10,5 @@ mod helpers;
 mod ingest;
 mod ops;
 mod read;
+mod replay;
 mod update;
