@@ -3,7 +3,8 @@
 use crate::auth::CanWrite;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{ApiJson, ApiPath};
-use crate::http::pipelines::{find, invalid};
+use crate::service::find;
+use crate::service::pipelines::invalid;
 use crate::service::{self, dead_letters};
 use crate::state::AppState;
 use axum::extract::State;

@@ -17,7 +17,7 @@
 use crate::auth::CanIngest;
 use crate::error::{ApiError, Problem};
 use crate::http::extract::{media_type, ApiPath, LimitedBody};
-use crate::http::pipelines::find;
+use crate::service::find;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

@@ -1,5 +1,6 @@
 //! The HTTP surface: one module per resource, each with its own `router()`, assembled here.
 
+pub mod console;
 pub mod dry_run;
 pub mod errors;
 pub mod events;
@@ -59,9 +60,15 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(replay::router())
         .merge(ops::router())
         .split_for_parts();
-    let router = router
+    let api = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    // The console forwards with a fresh request (no outer extensions), so its copy carries
+    // the body limit itself.
+    let forwarded = api.clone().layer(DefaultBodyLimit::max(max_body));
+    let router = console::router(state.clone(), forwarded)
+        .merge(api)
         .layer(DefaultBodyLimit::max(max_body))
         // Inside the metrics layer, so that a panic is counted as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panicked))
@@ -69,8 +76,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             state.metrics.clone(),
             crate::metrics::track,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state);
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     (router, openapi)
 }
 

@@ -2,7 +2,10 @@
 //! request. Dead letters and replays live here; the HTTP modules only translate.
 
 pub mod dead_letters;
+pub mod pipelines;
 pub mod replay;
+pub mod samples;
+pub mod status;
 
 use crate::error::{ApiError, Dependency};
 use crate::state::AppState;

@@ -2,6 +2,7 @@
 //! pipeline-mgmt against real MariaDB, Apache Kafka and OpenSearch (see test-support).
 
 mod auth;
+mod console;
 mod create;
 mod delete;
 mod dry_run;
