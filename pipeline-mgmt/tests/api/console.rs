@@ -225,3 +225,66 @@ async fn browser_signs_in_creates_browses_dead_letters_replays_and_a_viewer_only
     }
     worker.shutdown().await;
 }
+
+#[tokio::test]
+async fn samples_turn_worker_heartbeats_into_per_minute_rates() {
+    use chrono::{DurationRound, Utc};
+    use pipeline_mgmt::service::samples;
+    let app = spawn_app().await;
+    let pipeline = uuid::Uuid::new_v4().to_string();
+    let heartbeat = |worker: &'static str, indexed: i64, dead: i64, lag: i64| {
+        sqlx::query(
+            "INSERT INTO worker_tasks (pipeline_id, worker_id, status, partitions, consumed, \
+             indexed, dead_lettered, filtered, lag, last_error, pipeline_version, heartbeat_at) \
+             VALUES (?, ?, 'running', '[0]', 0, ?, ?, 0, ?, NULL, 1, UTC_TIMESTAMP(6)) \
+             ON DUPLICATE KEY UPDATE indexed = VALUES(indexed), \
+             dead_lettered = VALUES(dead_lettered), lag = VALUES(lag), heartbeat_at = VALUES(heartbeat_at)",
+        )
+        .bind(&pipeline)
+        .bind(worker)
+        .bind(indexed)
+        .bind(dead)
+        .bind(lag)
+        .execute(&app.db)
+    };
+    // Everything below happens in one minute: start afresh when this one is about to end.
+    let second = Utc::now().timestamp().rem_euclid(60);
+    if second >= 55 {
+        tokio::time::sleep(Duration::from_secs((61 - second).unsigned_abs())).await;
+    }
+    // The previous minute's samples of two workers, as an earlier sampler left them.
+    let minute = Utc::now()
+        .duration_trunc(chrono::Duration::minutes(1))
+        .unwrap();
+    for (worker, indexed, dead) in [("w1", 100_i64, 5_i64), ("w2", 40, 0)] {
+        sqlx::query(
+            "INSERT INTO worker_samples (pipeline_id, worker_id, minute, consumed, indexed, \
+             dead_lettered, lag) VALUES (?, ?, ?, 0, ?, ?, 0)",
+        )
+        .bind(&pipeline)
+        .bind(worker)
+        .bind((minute - chrono::Duration::minutes(1)).naive_utc())
+        .bind(indexed)
+        .bind(dead)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    }
+    heartbeat("w1", 130, 6, 7).await.unwrap();
+    heartbeat("w2", 10, 2, 3).await.unwrap(); // restarted: its counters began again
+    samples::sample(&app.db, 60_000).await.unwrap();
+    heartbeat("w1", 150, 6, 4).await.unwrap();
+    samples::sample(&app.db, 60_000).await.unwrap(); // same minute: its last report wins
+    let points = samples::last_hour(&app.db, &pipeline).await.unwrap();
+    let now = points.last().unwrap();
+    assert_eq!(now.minute, minute);
+    assert_eq!(now.indexed, 50 + 10, "{points:?}");
+    assert_eq!(now.dead_lettered, 1 + 2, "{points:?}");
+    assert_eq!(now.lag, 4 + 3, "{points:?}");
+    let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM worker_samples WHERE pipeline_id = ?")
+        .bind(&pipeline)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4);
+}
