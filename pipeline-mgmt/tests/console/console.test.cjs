@@ -61,6 +61,7 @@ async function signIn(page, token) {
 
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
+  fs.rmSync(path.join(SHOTS, "failure.png"), { force: true });
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "flow-console-chromium-"));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
