@@ -1,7 +1,7 @@
 //! The stage chain of one pipeline, built once from its validated definition and run on every
 //! event (DESIGN §4 steps 2–4).
 
-use crate::document::{Document, SourceMeta};
+use crate::document::{CloudEventContext, Document, SourceMeta};
 use crate::event::{decode_message, DecodeLimits, Event, DECODE_STAGE};
 use crate::model::FieldPath;
 use crate::model::{
@@ -163,6 +163,7 @@ impl Chain {
 
     /// Runs the stages on a decoded event and builds its document.
     pub fn process(&self, event: Event<'_>, meta: &SourceMeta<'_>) -> Outcome {
+        let cloudevent = event.cloudevent.as_ref().map(CloudEventContext::from);
         let mut doc = EventDoc::new(event.data, event.time);
         // Hashes cover the event as received, so they are taken before any stage changes it.
         doc.received_hashes = self.hashers.iter().map(|h| h.digest(&doc.fields)).collect();
@@ -178,7 +179,7 @@ impl Chain {
                 }
             }
         }
-        Outcome::Document(Document::build(doc, &self.pipeline, meta))
+        Outcome::Document(Document::build(doc, &self.pipeline, meta, cloudevent))
     }
 
     /// Decodes a Kafka message (headers as name/value pairs) and processes it; a message that is

@@ -1,9 +1,10 @@
 //! Document building (DESIGN §4 step 4) and bulk serialization.
 
+use crate::event::CloudEventAttributes;
 use crate::model::IndexName;
 use crate::stages::json::{self, KeyOrder};
 use crate::stages::EventDoc;
-use crate::time::{format_rfc3339, write_rfc3339_json};
+use crate::time::{format_rfc3339, parse_rfc3339, write_rfc3339_json};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Number, Value};
 use std::borrow::Cow;
@@ -13,6 +14,8 @@ use std::sync::Arc;
 const TIMESTAMP_KEY: &str = "@timestamp";
 /// The source field that carries [`Origin`].
 const PIPELINE_KEY: &str = "pipeline";
+/// The source field that carries [`CloudEventContext`].
+const CLOUDEVENT_KEY: &str = "cloudevent";
 
 /// Where an event came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,10 +43,89 @@ pub struct Origin {
     pub offset: i64,
 }
 
+/// The CloudEvents context a document keeps: `cloudevent {id, source, type, time, subject}`.
+///
+/// The system flow-stream replaces records `ce-id` as the ingestion id, so searches and
+/// dashboards rely on these; absent attributes are left out of the object.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CloudEventContext {
+    /// `id`.
+    pub id: Option<String>,
+    /// `source`.
+    pub source: Option<String>,
+    /// `type`.
+    pub ty: Option<String>,
+    /// `time`, normalised to RFC 3339 UTC. A `time` that is not RFC 3339 is left out, so that
+    /// the field keeps one mapping (a date) in every index.
+    pub time: Option<DateTime<Utc>>,
+    /// `subject`.
+    pub subject: Option<String>,
+}
+
+impl From<&CloudEventAttributes<'_>> for CloudEventContext {
+    fn from(a: &CloudEventAttributes<'_>) -> Self {
+        CloudEventContext {
+            id: a.id.as_deref().map(str::to_owned),
+            source: a.source.as_deref().map(str::to_owned),
+            ty: a.ty.as_deref().map(str::to_owned),
+            time: a.time.as_deref().and_then(parse_rfc3339),
+            subject: a.subject.as_deref().map(str::to_owned),
+        }
+    }
+}
+
+impl CloudEventContext {
+    /// The members that are present, in byte order of their keys (as a `BTreeMap` holds them).
+    fn members(&self) -> impl Iterator<Item = (&'static str, Member<'_>)> {
+        [
+            ("id", self.id.as_deref().map(Member::Text)),
+            ("source", self.source.as_deref().map(Member::Text)),
+            ("subject", self.subject.as_deref().map(Member::Text)),
+            ("time", self.time.as_ref().map(Member::Time)),
+            ("type", self.ty.as_deref().map(Member::Text)),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+    }
+
+    fn to_value(&self) -> Value {
+        let members = self.members().map(|(k, v)| {
+            let v = match v {
+                Member::Text(t) => Value::from(t),
+                Member::Time(t) => Value::String(format_rfc3339(t)),
+            };
+            (k.to_owned(), v)
+        });
+        Value::Object(members.collect())
+    }
+
+    fn write(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (key, value)) in self.members().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::write_str(key, out);
+            out.push(b':');
+            match value {
+                Member::Text(t) => json::write_str(t, out),
+                Member::Time(t) => write_rfc3339_json(t, out),
+            }
+        }
+        out.push(b'}');
+    }
+}
+
+/// One member of the `cloudevent` object.
+enum Member<'a> {
+    Text(&'a str),
+    Time(&'a DateTime<Utc>),
+}
+
 /// A document ready for OpenSearch.
 ///
-/// Its source is [`Document::fields`] plus `@timestamp` and `pipeline`, which replace fields of
-/// the same names. The two are kept apart and only written out, because inserting them into the
+/// Its source is [`Document::fields`] plus `@timestamp`, `pipeline` and, for a CloudEvent,
+/// `cloudevent`, which replace fields of the same names. The two are kept apart and only written out, because inserting them into the
 /// map would cost a dozen allocations per event on the worker's hot path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -55,12 +137,15 @@ pub struct Document {
     pub fields: Map<String, Value>,
     /// `pipeline {name, ingestedAt, partition, offset}`.
     pub origin: Origin,
+    /// `cloudevent {id, source, type, time, subject}`, when the event arrived as a CloudEvent.
+    pub cloudevent: Option<CloudEventContext>,
 }
 
-/// The two source fields a document adds to its event's, in the byte order of their keys.
-#[derive(Debug, Clone, Copy)]
+/// The source fields a document adds to its event's, in the byte order of their keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Added {
     Timestamp,
+    CloudEvent,
     Pipeline,
 }
 
@@ -68,14 +153,21 @@ impl Added {
     fn key(self) -> &'static str {
         match self {
             Added::Timestamp => TIMESTAMP_KEY,
+            Added::CloudEvent => CLOUDEVENT_KEY,
             Added::Pipeline => PIPELINE_KEY,
         }
     }
 }
 
 impl Document {
-    /// Builds the document of an event that went through every stage, for pipeline `pipeline`.
-    pub fn build(doc: EventDoc, pipeline: &Arc<str>, meta: &SourceMeta<'_>) -> Document {
+    /// Builds the document of an event that went through every stage, for pipeline `pipeline`;
+    /// `cloudevent` is the context of an event that arrived as a CloudEvent.
+    pub fn build(
+        doc: EventDoc,
+        pipeline: &Arc<str>,
+        meta: &SourceMeta<'_>,
+        cloudevent: Option<CloudEventContext>,
+    ) -> Document {
         let timestamp = doc
             .parsed_time
             .or(doc.event_time)
@@ -93,6 +185,7 @@ impl Document {
                 partition: meta.partition,
                 offset: meta.offset,
             },
+            cloudevent,
         }
     }
 
@@ -125,9 +218,16 @@ impl Document {
             first = false;
         };
         // Merged into the fields where their keys sort, as a `BTreeMap` would hold them.
-        let mut added = [Added::Timestamp, Added::Pipeline].into_iter().peekable();
+        let has_cloudevent = self.cloudevent.is_some();
+        let mut added = [Added::Timestamp, Added::CloudEvent, Added::Pipeline]
+            .into_iter()
+            .filter(|a| *a != Added::CloudEvent || has_cloudevent)
+            .peekable();
         for (key, value) in &self.fields {
-            if key == TIMESTAMP_KEY || key == PIPELINE_KEY {
+            if key == TIMESTAMP_KEY
+                || key == PIPELINE_KEY
+                || (has_cloudevent && key == CLOUDEVENT_KEY)
+            {
                 continue;
             }
             while let Some(a) = added.next_if(|a| a.key().as_bytes() < key.as_bytes()) {
@@ -152,6 +252,10 @@ impl Document {
         out.push(b':');
         match added {
             Added::Timestamp => write_rfc3339_json(&self.timestamp, out),
+            Added::CloudEvent => match &self.cloudevent {
+                Some(ce) => ce.write(out),
+                None => out.extend_from_slice(b"null"),
+            },
             Added::Pipeline => {
                 let o = &self.origin;
                 out.extend_from_slice(b"{\"ingestedAt\":");
@@ -184,6 +288,9 @@ impl Document {
         p.insert("partition".into(), Value::from(o.partition));
         p.insert("offset".into(), Value::from(o.offset));
         body.insert(PIPELINE_KEY.into(), Value::Object(p));
+        if let Some(ce) = &self.cloudevent {
+            body.insert(CLOUDEVENT_KEY.into(), ce.to_value());
+        }
         Value::Object(body)
     }
 }
@@ -209,6 +316,7 @@ mod tests {
                 partition: 3,
                 offset: 1 << 40,
             },
+            cloudevent: None,
         }
     }
 
@@ -235,6 +343,35 @@ mod tests {
                 assert_source_like_serde_json(&document(fields.clone(), nanos));
             }
         }
+    }
+
+    #[test]
+    fn cloudevent_context_is_written_among_the_fields() {
+        let context = CloudEventContext {
+            id: Some("evt-\"1\"".into()),
+            source: Some("/edge".into()),
+            ty: Some("com.example.log".into()),
+            time: parse_rfc3339("2026-11-04T01:47:17+01:00"),
+            subject: None,
+        };
+        for fields in [
+            json!({}),
+            json!({"cloudevent": "the event's own", "b": 1, "cloud": 2, "d": 3}),
+        ] {
+            let mut doc = document(fields, 0);
+            doc.cloudevent = Some(context.clone());
+            assert_source_like_serde_json(&doc);
+            let v = doc.into_value();
+            assert_eq!(
+                v["cloudevent"],
+                json!({"id": "evt-\"1\"", "source": "/edge", "type": "com.example.log",
+                       "time": "2026-11-04T00:47:17Z"})
+            );
+        }
+        // Without a CloudEvent, a field of that name is the event's own.
+        let doc = document(json!({"cloudevent": 1}), 0);
+        assert_source_like_serde_json(&doc);
+        assert_eq!(doc.into_value()["cloudevent"], 1);
     }
 
     proptest! {

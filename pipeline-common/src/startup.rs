@@ -23,21 +23,63 @@ where
         }
     };
     crate::telemetry::init(&settings.log);
+    install_panic_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("{binary}: cannot start the tokio runtime: {err}");
+            tracing::error!(
+                exit_code = 1,
+                "{binary} exits: cannot start the tokio runtime"
+            );
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(work(settings)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            tracing::info!(exit_code = 0, "{binary} exits");
+            ExitCode::SUCCESS
+        }
         Err(err) => {
-            tracing::error!(error = format!("{err:#}"), "{binary} failed");
+            tracing::error!(
+                error = format!("{err:#}"),
+                exit_code = 1,
+                "{binary} exits: failed"
+            );
             eprintln!("{binary}: {err:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The text of a panic payload: the `&str` or `String` that `panic!` was given.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_owned())
+}
+
+/// Routes every panic through tracing (message, location, thread) before the default hook
+/// prints it, so that a panic on any thread leaves a structured line in the service's log even
+/// when the panic is caught and the process goes on.
+pub fn install_panic_hook() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+            .unwrap_or_default();
+        let thread = std::thread::current();
+        tracing::error!(
+            panic = panic_message(info.payload()),
+            location,
+            thread = thread.name().unwrap_or("unnamed"),
+            "panic"
+        );
+        default_hook(info);
+    }));
 }
 
 /// Completes on SIGTERM or SIGINT, logging which arrived.

@@ -13,4 +13,4 @@ CREATE TABLE replay_jobs (
   started_at DATETIME(6) NOT NULL,
   finished_at DATETIME(6) NULL,
   KEY ix_replay_jobs_pipeline (pipeline_id, started_at)
-);
+) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;

@@ -11,4 +11,4 @@ CREATE TABLE worker_samples (
   lag BIGINT NULL,
   PRIMARY KEY (pipeline_id, worker_id, minute),
   KEY ix_worker_samples_minute (minute)
-);
+) CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;

@@ -51,8 +51,7 @@ impl Application {
             settings: Arc::new(settings),
         };
         let (router, openapi) = crate::http::router(state.clone());
-        let rendered = openapi
-            .to_pretty_json()
+        let rendered = serde_json::to_string_pretty(&crate::http::document_json(&openapi))
             .context("rendering the OpenAPI document")?;
         let _ = state.openapi.set(rendered);
 

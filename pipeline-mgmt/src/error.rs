@@ -200,6 +200,22 @@ impl ApiError {
     }
 }
 
+impl From<crate::provision::index::EnsureError> for ApiError {
+    fn from(err: crate::provision::index::EnsureError) -> Self {
+        use crate::provision::index::EnsureError;
+        match err {
+            EnsureError::InvalidName(reason) => ApiError::Unprocessable {
+                detail: "the pipeline definition is invalid".into(),
+                errors: vec![FieldProblem {
+                    field: "index".into(),
+                    message: reason,
+                }],
+            },
+            EnsureError::Failed(source) => ApiError::bad_gateway(Dependency::OpenSearch, source),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {

@@ -14,12 +14,20 @@ use std::time::Duration;
 /// The embedded migrations (`pipeline-mgmt/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 
+/// The character set of every table and connection (migration `utf8mb4`): the schema does not
+/// depend on the server's default.
+pub const CHARSET: &str = "utf8mb4";
+/// The collation of every table and connection.
+pub const COLLATION: &str = "utf8mb4_unicode_ci";
+
 /// Opens the pool. Connections are made on demand, so a database that is down at start-up
 /// fails the migration step with a clear error rather than hanging.
 pub fn pool(settings: &Settings) -> anyhow::Result<MySqlPool> {
     let options = MySqlConnectOptions::from_str(settings.database.url.expose_secret())
         // The URL may hold a password: never echo the parse error's input.
-        .map_err(|_| anyhow::anyhow!("configuration key `database.url`: not a valid MySQL URL"))?;
+        .map_err(|_| anyhow::anyhow!("configuration key `database.url`: not a valid MySQL URL"))?
+        .charset(CHARSET)
+        .collation(COLLATION);
     Ok(MySqlPoolOptions::new()
         .max_connections(settings.database.max_connections)
         .acquire_timeout(Duration::from_secs(5))

@@ -169,11 +169,10 @@ pub fn consumer_config(settings: &Settings, group: &str, client_id: &str) -> rdk
         )
         .set("fetch.max.bytes", fetch_max_bytes(settings).to_string())
         // When the bounded queue is full librdkafka waits this long before fetching again; its
-        // 1 s default starves the task after every full queue (measured against tansu with a
-        // plain consumer and a 4 MiB queue: 7.7k records/s, and 24.9k/s with 10 ms).
+        // 1 s default starves the task after every full queue.
         .set("fetch.queue.backoff.ms", "10")
-        // With librdkafka's 500 ms default a plain consumer drained tansu at 19.8-22.8k records/s,
-        // with 100 ms at 33.9-38.0k/s (scripts/bench-worker prints both).
+        // librdkafka's 500 ms default leaves a caught-up consumer idle between fetches; the
+        // operator guide (`kafka.fetchWaitMaxMs`) says what it costs.
         .set(
             "fetch.wait.max.ms",
             settings.kafka.fetch_wait_max_ms.to_string(),

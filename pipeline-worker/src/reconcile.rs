@@ -15,11 +15,14 @@ use crate::consumer::{lock, Shared};
 use crate::metrics::{TaskMetrics, TaskStats};
 use crate::pipeline::build_spec;
 use crate::task::{self, TaskEnv, TaskFailure, TaskSpec, Topics};
+use futures::FutureExt;
 use pipeline_common::config::Settings;
+use pipeline_common::startup::panic_message;
 use pipeline_common::store::pipelines::{self, PipelineRow};
 use pipeline_common::store::worker_tasks::{self, TaskReport, TaskStatus};
 use sqlx::MySqlPool;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -250,13 +253,24 @@ impl Supervisor {
         let pipeline_id = handle.row.id.clone();
         let token = stop.clone();
         tracing::info!(pipeline = %handle.row.name, version = handle.row.version, "starting task");
+        let pipeline = handle.row.name.clone();
         let join = tokio::spawn(async move {
-            let result = task::run(env, spec_rx, token).await;
-            let _ = exits.send(Exit {
+            // A panic in the task must not pass unnoticed: it becomes the task's failure, which
+            // the watcher restarts like any other. (The panic hook has logged where it was.)
+            let result = AssertUnwindSafe(task::run(env, spec_rx, token))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload))));
+            let exit = Exit {
                 pipeline_id,
                 generation,
                 result,
-            });
+            };
+            if let Err(unsent) = exits.send(exit) {
+                // Only when the supervisor itself is gone, i.e. the worker is stopping.
+                tracing::warn!(%pipeline, result = ?unsent.0.result,
+                    "task ended after the supervisor stopped");
+            }
         });
         handle.generation = generation;
         handle.run = Run::Running { stop, join };
@@ -271,7 +285,7 @@ impl Supervisor {
         }
         let reason = match exit.result {
             Ok(()) => "task ended unexpectedly".to_owned(),
-            Err(TaskFailure(reason)) => reason,
+            Err(failure) => failure.to_string(),
         };
         tracing::error!(pipeline = %handle.row.name, %reason, "task failed; the watcher retries it");
         handle.run = Run::Failed { reason };
@@ -360,7 +374,9 @@ impl Supervisor {
         tracing::info!(pipeline = %handle.row.name, "stopping task: pipeline no longer running");
         if let Run::Running { stop, join } = handle.run {
             stop.cancel();
-            let _ = join.await;
+            if let Err(error) = join.await {
+                tracing::error!(pipeline = %handle.row.name, %error, "task did not end cleanly");
+            }
         }
         if let Err(error) = worker_tasks::set_status(
             &self.pool,
@@ -383,7 +399,9 @@ impl Supervisor {
             }
         }
         for join in joins {
-            let _ = join.await;
+            if let Err(error) = join.await {
+                tracing::error!(%error, "task did not end cleanly");
+            }
         }
         match worker_tasks::delete_worker(&self.pool, &self.worker_id).await {
             Ok(n) => tracing::info!(rows = n, "removed this worker's task rows"),

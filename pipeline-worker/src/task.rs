@@ -19,11 +19,13 @@ use crate::offsets::Ticket;
 use crate::producer::{self, Completes, OutputProducer};
 use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
+use pipeline_common::startup::panic_message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use std::ops::ControlFlow;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -96,10 +98,38 @@ pub struct TaskEnv {
     pub shutdown_grace: Duration,
 }
 
-/// Why a task stopped on its own.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{0}")]
-pub struct TaskFailure(pub String);
+/// Why a task stopped on its own. Its text is what `stateReason` and `lastError` show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskFailure {
+    /// A Kafka client could not be built or set up (`doing` says which step).
+    #[error("{doing}: {error}")]
+    KafkaSetup {
+        /// The step, e.g. "creating the consumer".
+        doing: &'static str,
+        /// librdkafka's error.
+        error: String,
+    },
+    /// The broker refused or lost a record we must not lose (a dead letter, an output record).
+    #[error("{doing}: {error}")]
+    Produce {
+        /// What was being produced.
+        doing: &'static str,
+        /// The delivery error.
+        error: String,
+    },
+    /// `failureThreshold` consecutive flushes failed.
+    #[error("{0}")]
+    BulkGaveUp(String),
+    /// The task that sends bulk requests ended without a report (it panicked).
+    #[error("bulk flush task died: {0}")]
+    FlushTaskDied(String),
+    /// The input topic does not exist (any more).
+    #[error("input topic missing: {0}")]
+    InputTopicMissing(String),
+    /// The task itself panicked; the supervisor caught it.
+    #[error("task panicked: {0}")]
+    Panicked(String),
+}
 
 type Consumer_ = StreamConsumer<TaskContext>;
 
@@ -116,16 +146,29 @@ pub async fn run(
     let consumer: Arc<Consumer_> = Arc::new(
         consumer_config(&env.settings, &group, &env.worker_id)
             .create_with_context(TaskContext::new(&env.topics.input, env.shared.clone()))
-            .map_err(|e| TaskFailure(format!("creating the consumer: {e}")))?,
+            .map_err(|e| TaskFailure::KafkaSetup {
+                doing: "creating the consumer",
+                error: e.to_string(),
+            })?,
     );
     consumer
         .subscribe(&[&env.topics.input])
-        .map_err(|e| TaskFailure(format!("subscribing to {}: {e}", env.topics.input)))?;
+        .map_err(|e| TaskFailure::KafkaSetup {
+            doing: "subscribing to the input topic",
+            error: e.to_string(),
+        })?;
     let producer =
-        producer::create_producer(&env.settings, env.shared.clone(), env.metrics.clone())
-            .map_err(|e| TaskFailure(format!("creating the producer: {e}")))?;
+        producer::create_producer(&env.settings, env.shared.clone(), env.metrics.clone()).map_err(
+            |e| TaskFailure::KafkaSetup {
+                doing: "creating the producer",
+                error: e.to_string(),
+            },
+        )?;
 
     let lag_stop = stop.child_token();
+    // Should this future be dropped on any path but the ones below (a panic during set-up), the
+    // lag reporter must not outlive it: it holds the consumer, which would stay in the group.
+    let _lag_guard = lag_stop.clone().drop_guard();
     let lag = tokio::spawn(report_lag(
         consumer.clone(),
         env.topics.input.clone(),
@@ -146,9 +189,17 @@ pub async fn run(
         paused: false,
         end: EndOfInput::new(),
     };
-    let result = state.consume(&consumer, &mut spec_rx, &stop).await;
+    // A panic while consuming becomes this task's failure, so that the teardown below still
+    // runs: the consumer leaves the group and the watcher's restart gets the partitions back.
+    let result = AssertUnwindSafe(state.consume(&consumer, &mut spec_rx, &stop))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload))));
     let result = match result {
-        Ok(()) => state.drain(&consumer).await,
+        Ok(()) => AssertUnwindSafe(state.drain(&consumer))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload)))),
         Err(failure) => {
             // Stop without committing anything more: what is not done stays uncommitted and is
             // redelivered when the task (here or elsewhere) consumes the partitions again.
@@ -157,10 +208,14 @@ pub async fn run(
         }
     };
     lag_stop.cancel();
-    let _ = lag.await;
+    if let Err(error) = lag.await {
+        tracing::warn!(%error, "the lag reporter did not end cleanly");
+    }
     // Closing the consumer leaves the group (the revocation callback commits what is done); it
     // blocks on the broker, so it runs off the async threads.
-    let _ = tokio::task::spawn_blocking(move || drop(consumer)).await;
+    if let Err(error) = tokio::task::spawn_blocking(move || drop(consumer)).await {
+        tracing::warn!(%error, "closing the consumer did not end cleanly");
+    }
     result
 }
 
@@ -226,7 +281,7 @@ impl TaskState {
                 joined = wait_flight(&mut self.flight) => {
                     self.flight = None;
                     let (batch, report) = joined
-                        .map_err(|e| TaskFailure(format!("bulk flush task died: {e}")))?;
+                        .map_err(|e| TaskFailure::FlushTaskDied(e.to_string()))?;
                     self.flushed(batch, report).await?;
                 }
                 changed = spec_rx.changed() => {
@@ -276,7 +331,7 @@ impl TaskState {
                     let joined = flight.await;
                     self.flight = None;
                     let (batch, report) =
-                        joined.map_err(|e| TaskFailure(format!("bulk flush task died: {e}")))?;
+                        joined.map_err(|e| TaskFailure::FlushTaskDied(e.to_string()))?;
                     self.flushed(batch, report).await?;
                 } else if !self.buffer.is_empty() {
                     self.start_flush();
@@ -381,6 +436,21 @@ impl TaskState {
                 let assigned = lock(&self.env.shared.assigned);
                 self.end.reached_end(partition, &assigned);
             }
+            Some(Err(error))
+                if matches!(
+                    error.rdkafka_error_code(),
+                    Some(
+                        RDKafkaErrorCode::UnknownTopicOrPartition | RDKafkaErrorCode::UnknownTopic
+                    )
+                ) =>
+            {
+                // Deleted behind mgmt's back (or by a DELETE racing this task's stop). Retrying
+                // here would spin on the same error; failing hands it to the watcher, which
+                // tries again every watch interval and recovers once the topic is back.
+                return Err(TaskFailure::InputTopicMissing(
+                    self.env.topics.input.clone(),
+                ));
+            }
             Some(Err(error)) => {
                 tracing::warn!(pipeline = %self.env.pipeline, %error, "consumer error");
             }
@@ -390,6 +460,9 @@ impl TaskState {
     }
 
     async fn on_message(&mut self, message: &BorrowedMessage<'_>) -> Result<(), TaskFailure> {
+        // Tests inject a panic here (`panic-<pipeline>`); without the `fail` crate's
+        // `failpoints` feature, which only the test build turns on, this is nothing.
+        fail::fail_point!(&format!("panic-{}", self.env.pipeline));
         self.env.metrics.consumed();
         let partition = message.partition();
         self.end.message(partition);
@@ -422,7 +495,10 @@ impl TaskState {
             Processed::Failed { stage, reason } => self
                 .dead_letter(ticket, original, stage, &reason, None)
                 .await
-                .map_err(|e| TaskFailure(format!("producing a dead letter: {e}"))),
+                .map_err(|e| TaskFailure::Produce {
+                    doing: "producing a dead letter",
+                    error: e.to_string(),
+                }),
         }
     }
 
@@ -490,18 +566,24 @@ impl TaskState {
                 // committed.
                 ItemOutcome::Retry { .. } => continue,
             };
-            sent.map_err(|e| TaskFailure(format!("producing to the output or error topic: {e}")))?;
+            sent.map_err(|e| TaskFailure::Produce {
+                doing: "producing to the output or error topic",
+                error: e.to_string(),
+            })?;
         }
         self.buffer.recycle(batch);
         match report.end {
             FlushEnd::Complete | FlushEnd::Interrupted => Ok(()),
-            FlushEnd::GaveUp(reason) => Err(TaskFailure(reason)),
+            FlushEnd::GaveUp(reason) => Err(TaskFailure::BulkGaveUp(reason)),
         }
     }
 
     /// Completes the offsets of the records the broker has acknowledged since the last call.
     fn serve_deliveries(&self) -> Result<(), TaskFailure> {
-        producer::serve_deliveries(&self.producer).map_err(TaskFailure)
+        producer::serve_deliveries(&self.producer).map_err(|error| TaskFailure::Produce {
+            doing: "producing to the output or error topic",
+            error,
+        })
     }
 
     /// Commits the contiguous done offsets (only those that moved, unless synchronous).

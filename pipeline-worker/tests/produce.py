@@ -3,8 +3,9 @@
 
     produce.py BROKERS TOPIC FILE
 
-FILE is either `*.jsonl` (one record value per line, no key) or a binary file of records, each
-`>i key_len` (-1: no key), key bytes, `>i value_len`, value bytes. Prints the number of records the
+FILE is `*.jsonl` (one record value per line, no key), `*.json` (a list of records
+`{"key": str|null, "value": str, "headers": {name: str}}`, for records with headers), or a binary
+file of records, each `>i key_len` (-1: no key), key bytes, `>i value_len`, value bytes. Prints the number of records the
 broker acknowledged; exits 1 if any failed.
 """
 import struct
@@ -33,12 +34,20 @@ def delivered(err, _msg):
 
 
 def records():
+    if path.endswith(".json"):
+        import json
+        with open(path, "rb") as f:
+            for r in json.load(f):
+                key = r.get("key")
+                headers = [(k, v.encode()) for k, v in r.get("headers", {}).items()]
+                yield (key.encode() if key is not None else None), r["value"].encode(), headers
+        return
     if path.endswith(".jsonl"):
         with open(path, "rb") as f:
             for line in f:
                 line = line.rstrip(b"\n")
                 if line:
-                    yield None, line
+                    yield None, line, None
         return
     with open(path, "rb") as f:
         data = f.read()
@@ -52,14 +61,14 @@ def records():
             i += klen
         (vlen,) = struct.unpack_from(">i", data, i)
         i += 4
-        yield key, data[i:i + vlen]
+        yield key, data[i:i + vlen], None
         i += vlen
 
 
-for key, value in records():
+for key, value, headers in records():
     while True:
         try:
-            producer.produce(topic, value=value, key=key, on_delivery=delivered)
+            producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivered)
             break
         except BufferError:
             producer.poll(0.05)

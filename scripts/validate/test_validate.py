@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import helmcheck  # noqa: E402
 import rustcli  # noqa: E402
 import validate  # noqa: E402
 
@@ -74,8 +75,12 @@ class RepoCopy(unittest.TestCase):
         path.unlink()
         path.write_text(text)
 
+    # The tests of the static checks run without helm (its checks are then skipped); those of the
+    # helm checks set this to the helm binary.
+    helm: str | None = None
+
     def failures(self) -> dict[str, list[str]]:
-        report = validate.run_checks(self.root)
+        report = validate.run_checks(self.root, helm=self.helm)
         return {c.name: c.errors for c in report.checks if c.errors}
 
     def assertOnlyFailures(self, expected: set[str]) -> dict[str, list[str]]:
@@ -372,6 +377,133 @@ class Units(unittest.TestCase):
         self.assertEqual([i.keyword for i in ins], ["FROM", "RUN", "COPY", "CMD"])
         self.assertEqual(ins[1].args, "x && y")
         self.assertEqual(ins[2].heredocs, [("EOF", "echo FROM inside")])
+
+
+HELM = os.environ.get("FLOW_HELM") or None
+HELM_TEMPLATES = {helmcheck.CHECK_DEFAULT, helmcheck.CHECK_HPA, helmcheck.CHECK_KEDA}
+HELM_FEATURES = {helmcheck.CHECK_HPA, helmcheck.CHECK_KEDA}
+
+
+@unittest.skipUnless(HELM and os.access(HELM, os.X_OK),
+                     "no helm: set FLOW_HELM (scripts/validate-artifacts does, from scripts/install-helm)")
+class Helm(RepoCopy):
+    """Breaks the chart in ways that only running it shows: the static checks stay green."""
+
+    helm = HELM
+    CHART = "charts/flow-stream"
+
+    def test_the_checkout_passes_with_helm(self):
+        self.assertOnlyFailures(set())
+
+    def test_template_syntax_error_fails_lint_and_every_render(self):
+        # An unknown function is a parse error of the template: helm refuses the whole chart.
+        self.edit(f"{self.CHART}/templates/configmap.yaml", r"^kind: ConfigMap$",
+                  "kind: ConfigMap\n# {{ .Values.image.tag | nosuchfunc }}")
+        failed = self.assertOnlyFailures({helmcheck.CHECK_LINT, helmcheck.CHECK_EXCLUSIVE} | HELM_TEMPLATES)
+        for name in HELM_TEMPLATES | {helmcheck.CHECK_LINT}:
+            self.assertTrue(any("nosuchfunc" in e for e in failed[name]), f"{name}: {failed[name]}")
+            self.assertTrue(any("configmap.yaml" in e for e in failed[name]), f"{name}: {failed[name]}")
+        # Three lint runs, each reporting the break.
+        for label in ("default values", "all features, HPA", "all features, KEDA"):
+            self.assertTrue(any(e.startswith(f"{label}: ") for e in failed[helmcheck.CHECK_LINT]), label)
+        self.assertIn("not for the scalers' exclusion", failed[helmcheck.CHECK_EXCLUSIVE][0])
+
+    def test_broken_yaml_in_an_optional_template_fails_only_the_feature_renders(self):
+        # servicemonitor.yaml renders only with serviceMonitor.enabled: the default render is fine.
+        self.edit(f"{self.CHART}/templates/servicemonitor.yaml", r"^  endpoints:$", "   endpoints:")
+        failed = self.assertOnlyFailures({helmcheck.CHECK_LINT} | HELM_FEATURES)
+        for name in HELM_FEATURES:
+            self.assertTrue(any("servicemonitor.yaml" in e for e in failed[name]), f"{name}: {failed[name]}")
+        self.assertFalse(any(e.startswith("default values: ") for e in failed[helmcheck.CHECK_LINT]))
+
+    def test_feature_that_renders_nothing_is_reported(self):
+        # The HPA template's condition can never hold: autoscaling.enabled silently does nothing.
+        self.edit(f"{self.CHART}/templates/hpa.yaml", r"^\{\{- if \.Values\.autoscaling\.enabled \}\}",
+                  "{{- if and .Values.autoscaling.enabled .Values.keda.enabled }}")
+        failed = self.assertOnlyFailures({helmcheck.CHECK_HPA})
+        self.assertIn("no HorizontalPodAutoscaler, though autoscaling.enabled is on", failed[helmcheck.CHECK_HPA])
+
+    def test_object_without_a_name_is_reported(self):
+        # helm renders it happily; the API server would refuse it.
+        self.edit(f"{self.CHART}/templates/servicemonitor.yaml",
+                  r'^  name: \{\{ include "flow-stream.fullname" \. \}\}\n', "")
+        failed = self.assertOnlyFailures({helmcheck.CHECK_LINT} | HELM_FEATURES)
+        for name in HELM_FEATURES:
+            self.assertTrue(any("ServiceMonitor" in e and "no metadata.name" in e for e in failed[name]),
+                            f"{name}: {failed[name]}")
+
+    def test_values_the_schema_rejects_are_reported(self):
+        # A schema that forbids what the all-features values set (two KEDA pipelines) is a chart
+        # bug either way: the schema or the feature is wrong.
+        self.edit(f"{self.CHART}/values.schema.json", r'"pattern": "\^\[a-z0-9\]\[a-z0-9\._-\]\*\$"',
+                  '"pattern": "^[a-z0-9]+$"')
+        failed = self.assertOnlyFailures({helmcheck.CHECK_LINT, helmcheck.CHECK_KEDA, helmcheck.CHECK_HPA,
+                                          helmcheck.CHECK_EXCLUSIVE})
+        for name in HELM_FEATURES:
+            self.assertTrue(any("/keda/pipelines/1" in e and "does not match pattern" in e for e in failed[name]),
+                            f"{name}: {failed[name]}")
+
+    def test_lost_mutual_exclusion_is_reported(self):
+        self.edit(f"{self.CHART}/templates/_helpers.tpl",
+                  r"^\{\{- if and \.Values\.autoscaling\.enabled \.Values\.keda\.enabled \}\}",
+                  "{{- if and .Values.autoscaling.enabled .Values.keda.enabled false }}")
+        failed = self.assertOnlyFailures({helmcheck.CHECK_EXCLUSIVE})
+        self.assertIn("rendered autoscaling.enabled and keda.enabled together", failed[helmcheck.CHECK_EXCLUSIVE][0])
+
+
+class Manifests(unittest.TestCase):
+    """helmcheck.check_manifests on hand-written renders: no helm needed."""
+
+    FLAGS = list(helmcheck.FEATURE_KINDS)
+    WORKER = ("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: r-worker\n  labels:\n"
+              "    app.kubernetes.io/component: worker\nspec:\n  replicas: 3\n")
+    BASE = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\ndata: {a: b}\n---\n"
+            "apiVersion: v1\nkind: Service\nmetadata: {name: r-mgmt}\nspec: {}\n---\n" + WORKER)
+
+    def errors(self, text: str, on=()) -> list[str]:
+        return helmcheck.check_manifests(text, set(on), self.FLAGS)[0]
+
+    def test_a_valid_render_passes(self):
+        self.assertEqual(self.errors(self.BASE + "---\n# only a comment\n"), [])
+
+    def test_objects_must_be_named_typed_and_unique(self):
+        text = self.BASE + ("---\nkind: Secret\nmetadata: {name: s}\ndata: {}\n"
+                            "---\napiVersion: v1\nkind: Secret\nmetadata: {name: Bad_Name}\ndata: {}\n"
+                            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: r}\ndata: {}\n"
+                            "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: empty}\n"
+                            "---\n- a list\n")
+        errors = self.errors(text)
+        self.assertEqual(len(errors), 5, errors)
+        self.assertTrue(any("no apiVersion" in e for e in errors))
+        self.assertTrue(any("'Bad_Name' is not a valid Kubernetes name" in e for e in errors))
+        self.assertTrue(any("ConfigMap r" in e and "rendered twice" in e for e in errors))
+        self.assertTrue(any("no content besides" in e for e in errors))
+        self.assertTrue(any("is a list, not a Kubernetes object" in e for e in errors))
+
+    def test_empty_and_unparsable_renders_fail(self):
+        self.assertEqual(self.errors("---\n# nothing\n"), ["rendered no Kubernetes object at all"])
+        self.assertIn("not YAML", self.errors("a: [unclosed\n")[0])
+
+    def test_feature_objects_follow_the_flags(self):
+        hpa = ("---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {name: r-worker}\n"
+               "spec: {scaleTargetRef: {name: r-other}}\n")
+        errors = self.errors(self.BASE + hpa, on={"autoscaling.enabled"})
+        self.assertIn("the worker Deployment sets spec.replicas, though a scaler owns them", errors)
+        self.assertIn("HorizontalPodAutoscaler r-worker scales 'r-other', not the worker Deployment 'r-worker'",
+                      errors)
+        self.assertIn("1 HorizontalPodAutoscaler(s), though no flag that creates one is on", self.errors(self.BASE + hpa))
+        self.assertIn("no ServiceMonitor, though serviceMonitor.enabled is on",
+                      self.errors(self.BASE, on={"serviceMonitor.enabled"}))
+
+    def test_every_enabled_flag_is_switched_on_in_some_render(self):
+        values = validate.load_yaml(REPO / "charts/flow-stream/values.yaml")
+        flags = helmcheck.feature_flags(values)
+        self.assertIn("keda.enabled", flags)
+        sets = helmcheck.value_sets(values)
+        on = set().union(*(s[2] for s in sets.values()))
+        self.assertEqual(set(flags), on)
+        self.assertNotIn("keda.enabled", sets[helmcheck.CHECK_HPA][2])
+        self.assertNotIn("autoscaling.enabled", sets[helmcheck.CHECK_KEDA][2])
 
 
 if __name__ == "__main__":

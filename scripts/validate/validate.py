@@ -1,7 +1,8 @@
 """Static validation of flow-stream's shipping artifacts against the code.
 
-Without Docker or helm, checks that the Dockerfile, docker-compose.yml, the Helm chart and
-azure-pipelines.yaml agree with what the workspace really builds:
+Without Docker (and, but for helmcheck.py, without helm), checks that the Dockerfile,
+docker-compose.yml, the Helm chart and azure-pipelines.yaml agree with what the workspace really
+builds:
 
 - the binaries and their subcommands, read from the clap definitions in the Rust sources
   (rustcli.py);
@@ -10,8 +11,9 @@ azure-pipelines.yaml agree with what the workspace really builds:
   segment matches a key ignoring case, `_` and `-`; see pipeline-common/src/config/env.rs);
 - the files the artifacts copy, mount and run.
 
-`run_checks(root)` returns a Report: one Check per line, each ok, failed (with precise messages)
-or skipped (with the reason). scripts/validate-artifacts prints it.
+`run_checks(root, helm)` returns a Report: one Check per line, each ok, failed (with precise
+messages) or skipped (with the reason). scripts/validate-artifacts prints it. Given a helm binary,
+it also lints and renders the chart with it (helmcheck.py); without one those checks are skipped.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     tomllib = None
 
+import helmcheck
 import rustcli
 
 DEFAULTS_YAML = "pipeline-common/src/config/defaults.yaml"
@@ -1110,7 +1113,8 @@ def check_azure(root: Path, report: Report) -> None:
 # --- all ---------------------------------------------------------------------------------------
 
 
-def run_checks(root: Path) -> Report:
+def run_checks(root: Path, helm: str | None = None) -> Report:
+    """All checks of the checkout at root; the helm checks run with that helm binary, if any."""
     root = Path(root).resolve()
     report = Report()
     ws = Workspace.load(root)
@@ -1140,4 +1144,12 @@ def run_checks(root: Path) -> Report:
     check_chart(root, ws, defaults, image, report)
     check_yaml_files(root, report)
     check_azure(root, report)
+    if helm:
+        try:
+            values = load_yaml(root / CHART / "values.yaml")
+        except (OSError, yaml.YAMLError):
+            values = None
+        helmcheck.run(root, helm, values if isinstance(values, dict) else None, report)
+    else:
+        helmcheck.skip_all(report, "no helm (--no-helm, or neither --helm nor $FLOW_HELM)")
     return report

@@ -15,7 +15,8 @@
 //! Tests share the servers but never their data: each takes a fresh database
 //! ([`fresh_database`]) and random topic and index names ([`unique_name`]). A test that kills,
 //! stalls or reconfigures a server starts a private one with [`Kafka::spawn`] or
-//! [`OpenSearch::spawn`], through the same launchers (`scripts/servers/*/run`) as the shared ones.
+//! [`OpenSearch::spawn`] (or a MariaDB with other server options with [`MariaDb::spawn_with`]),
+//! through the same launchers (`scripts/servers/*/run`) as the shared ones.
 //! It is stopped by pid on drop, and `scripts/test` stops any that a crashed test binary left
 //! behind.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
@@ -72,18 +73,23 @@ pub fn unique_name(prefix: &str) -> String {
 
 /// Creates an empty database on the shared MariaDB and returns its URL.
 pub async fn fresh_database() -> String {
+    fresh_database_on(&servers().mysql_url).await
+}
+
+/// Creates an empty database on the MariaDB server at `server_url` (no database in the URL, e.g.
+/// [`MariaDb::url`]) and returns its URL. The database takes the server's default character set.
+pub async fn fresh_database_on(server_url: &str) -> String {
     use sqlx::Connection;
-    let servers = servers();
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::MySqlConnection::connect(&servers.mysql_url)
+    let mut conn = sqlx::MySqlConnection::connect(server_url)
         .await
-        .expect("connect to the shared MariaDB");
+        .expect("connect to MariaDB");
     sqlx::query(&format!("CREATE DATABASE `{name}`"))
         .execute(&mut conn)
         .await
         .expect("create a test database");
     conn.close().await.ok();
-    format!("{}/{name}", servers.mysql_url.trim_end_matches('/'))
+    format!("{}/{name}", server_url.trim_end_matches('/'))
 }
 
 /// A free loopback port. The port is released before returning, so a server started right after
@@ -378,5 +384,146 @@ impl OpenSearch {
     /// Process id of the running node.
     pub fn pid(&self) -> u32 {
         self.server.as_ref().expect("the node is not running").pid()
+    }
+}
+
+/// Creates (or replaces) the SCRAM-SHA-512 credentials of `user` on the broker at `brokers`
+/// (a PLAINTEXT listener) with the independent client (confluent-kafka's AlterUserScramCredentials).
+/// The broker applies them without a restart, as an operator fixing credentials would.
+pub fn upsert_scram_user(brokers: &str, user: &str, password: &str) {
+    const SCRIPT: &str = r#"
+import sys
+from confluent_kafka.admin import (AdminClient, ScramCredentialInfo, ScramMechanism,
+                                   UserScramCredentialUpsertion)
+brokers, user, password = sys.argv[1:4]
+admin = AdminClient({"bootstrap.servers": brokers})
+upsert = UserScramCredentialUpsertion(
+    user, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 4096), password.encode())
+for future in admin.alter_user_scram_credentials([upsert]).values():
+    future.result(timeout=30)
+"#;
+    let python = std::env::var("FLOW_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let output = Command::new(python)
+        .args(["-c", SCRIPT, brokers, user, password])
+        .output()
+        .expect("run the SCRAM credentials script");
+    assert!(
+        output.status.success(),
+        "AlterUserScramCredentials failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A private MariaDB server with its own data directory, for tests that need server options the
+/// shared one does not have (e.g. `--character-set-server=latin1`). Set up as `scripts/stack`
+/// sets up the shared one: `mariadb-install-db`, then `mariadbd` on a free loopback port, with a
+/// `flow`/`flow` account that may create databases.
+#[derive(Debug)]
+pub struct MariaDb {
+    server: ChildServer,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl MariaDb {
+    /// User and password of the account [`MariaDb::url`] names.
+    pub const ACCOUNT: (&'static str, &'static str) = ("flow", "flow");
+
+    /// Starts a server with `mariadbd` options appended to ours (e.g.
+    /// `--character-set-server=latin1`) and waits until the account can log in.
+    pub fn spawn_with(args: &[&str]) -> MariaDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = dir.path().join("data");
+        let socket = dir.path().join("mysqld.sock");
+        let user = Command::new("id")
+            .arg("-un")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .expect("run id -un");
+        let (install_log, install_file) = log_file(dir.path(), "mariadb-install.log");
+        let installed = Command::new("mariadb-install-db")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
+            .stdin(Stdio::null())
+            .stdout(install_file.try_clone().expect("log file"))
+            .stderr(install_file)
+            .status()
+            .expect("run mariadb-install-db (scripts/install-tools installs it)");
+        assert!(
+            installed.success(),
+            "mariadb-install-db failed: {}",
+            std::fs::read_to_string(&install_log).unwrap_or_default()
+        );
+        let port = free_port();
+        let (log, file) = log_file(dir.path(), "mariadb.log");
+        let child = Command::new("/usr/sbin/mariadbd")
+            .arg("--no-defaults")
+            .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--user={user}"))
+            .args([
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve",
+                "--skip-log-bin",
+            ])
+            .arg(format!("--port={port}"))
+            .arg(format!("--socket={}", socket.display()))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("mariadbd.pid").display()
+            ))
+            .args([
+                "--innodb-buffer-pool-size=32M",
+                "--innodb-flush-log-at-trx-commit=2",
+            ])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .expect("start /usr/sbin/mariadbd");
+        let (name, password) = Self::ACCOUNT;
+        let account = format!(
+            "CREATE USER IF NOT EXISTS '{name}'@'127.0.0.1' IDENTIFIED BY '{password}'; \
+             GRANT ALL PRIVILEGES ON *.* TO '{name}'@'127.0.0.1';"
+        );
+        let ready = || {
+            Command::new("mariadb")
+                .arg("--no-defaults")
+                .arg(format!("--socket={}", socket.display()))
+                .args(["-uroot", "-e", &account])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        // Adopted first, so that a server that never gets ready is still stopped.
+        let mut server = ChildServer::adopt(child);
+        wait_until(
+            &mut server.child,
+            "mariadbd",
+            &log,
+            Duration::from_secs(60),
+            ready,
+        );
+        MariaDb { server, port, dir }
+    }
+
+    /// `mysql://flow:flow@127.0.0.1:PORT`, without a database (see [`fresh_database_on`]).
+    pub fn url(&self) -> String {
+        let (name, password) = Self::ACCOUNT;
+        format!("mysql://{name}:{password}@127.0.0.1:{}", self.port)
+    }
+
+    /// The data directory's parent, which holds the server's log.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Process id of the server.
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
     }
 }

@@ -707,6 +707,11 @@ impl FilterSpec {
             );
             return None;
         }
+        // `null` is the value of `eq`; for the other operators it names nothing to test.
+        if ops[0] != "eq" && c.obj.get(ops[0]).is_some_and(Value::is_null) {
+            errs.push(c.path(ops[0]), "must not be null");
+            return None;
+        }
         let condition = match ops[0] {
             "eq" => Some(FilterCondition::Eq(c.obj.get("eq")?.clone())),
             "in" => c

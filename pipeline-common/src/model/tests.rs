@@ -88,7 +88,9 @@ fn errors_are_collected_per_field() {
             {"type": "nope"},
             {"type": "mask", "rules": ["email", "sms"], "ipv4": "hash"},
             {"type": "filter", "drop_if": {"field": "a", "eq": 1, "in": [1]}},
-            {"type": "parse", "patterns": [{"name": "q", "regex": "("}], "onFailure": "explode"}
+            {"type": "parse", "patterns": [{"name": "q", "regex": "("}], "onFailure": "explode"},
+            {"type": "filter", "drop_if": {"field": "a", "in": null}},
+            {"type": "filter", "drop_if": {"field": "a", "regex": null}}
         ],
         "flush": {"maxBytes": 0, "maxItems": -1, "intervalMs": "soon"},
         "state": "paused"
@@ -108,6 +110,8 @@ fn errors_are_collected_per_field() {
         "stages[3].drop_if.eq",
         "stages[4].patterns[0].regex",
         "stages[4].onFailure",
+        "stages[5].drop_if.in",
+        "stages[6].drop_if.regex",
         "flush.maxBytes",
         "flush.maxItems",
         "flush.intervalMs",

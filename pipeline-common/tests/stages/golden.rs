@@ -15,6 +15,11 @@ fn pipeline_meta() -> Value {
     json!({"name": "web", "ingestedAt": "2026-11-21T12:00:00Z", "partition": 2, "offset": 7})
 }
 
+/// The context of `line_event`'s CloudEvent, as its documents keep it.
+fn cloudevent_meta() -> Value {
+    json!({"id": "e1", "source": "test", "type": "log", "time": "2026-11-04T00:47:17Z"})
+}
+
 #[test]
 fn simple_split_line_from_the_issue() {
     let line = "2023-10-01T12:00:00Z - web-server - INFO - User john@example.com login successful from 192.168.1.100";
@@ -35,7 +40,8 @@ fn simple_split_line_from_the_issue() {
                 "message": "User [EMAIL_REDACTED] login successful from 192.x.x.x"
             },
             "event_hash": id,
-            "pipeline": pipeline_meta()
+            "pipeline": pipeline_meta(),
+            "cloudevent": cloudevent_meta()
         })
     );
 }

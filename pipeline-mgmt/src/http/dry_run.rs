@@ -1,11 +1,14 @@
 //! Dry runs: sample events through a pipeline's stages, without side effects.
 
 use crate::auth::CanWrite;
-use crate::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath};
-use crate::service::find;
+use crate::error::{ApiError, FieldProblem};
+use crate::http::extract::{ApiJson, PipelineId};
+use crate::http::responses::{
+    BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, UnprocessableEntity, UnsupportedMediaType,
+};
 use crate::service::pipelines::invalid;
-use crate::service::{self, dead_letters};
+use crate::service::{self, dead_letters, find};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -32,10 +35,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct DefinitionDryRun {
     /// A pipeline definition (DESIGN §2), not stored.
-    #[schema(value_type = Object)]
+    #[schema(value_type = crate::http::schema::PipelineDefinition)]
     pub definition: Value,
     /// Events: CloudEvents structured envelopes or plain objects.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Value>, max_items = 1000)]
     pub events: Vec<Value>,
 }
 
@@ -45,12 +48,12 @@ pub struct DefinitionDryRun {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StoredDryRun {
     /// Events: CloudEvents structured envelopes or plain objects.
-    #[schema(value_type = Option<Vec<Object>>)]
+    #[schema(value_type = Option<Vec<Value>>, max_items = 1000)]
     pub events: Option<Vec<Value>>,
     /// Take the events from the pipeline's error topic, newest first.
     pub from_errors: Option<FromErrors>,
-    /// A proposed definition (DESIGN §2), not stored; the stored one when absent.
-    #[schema(value_type = Option<Object>)]
+    /// A proposed definition, not stored; the stored one when absent.
+    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
     pub definition: Option<Value>,
 }
 
@@ -58,9 +61,11 @@ pub struct StoredDryRun {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FromErrors {
-    /// How many of the newest, 1 to 500 (default 50).
+    /// How many of the newest (default 50).
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
     /// Only those whose `error.stage` is this.
+    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
     pub stage: Option<String>,
 }
 
@@ -78,7 +83,12 @@ pub struct DryRunResults {
     request_body = DefinitionDryRun,
     responses(
         (status = 200, description = "one result per event", body = DryRunResults),
-        (status = 422, description = "invalid definition or events", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity)),
     security(("bearer" = [])))]
 pub async fn dry_run_definition(
     _: CanWrite,
@@ -94,19 +104,25 @@ pub async fn dry_run_definition(
 /// the events are the pipeline's latest dead letters and each result names its `source`
 /// (`partition`, `offset` in the error topic).
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/dry-run", tag = "dry-run",
-    params(("id" = String, Path, description = "pipeline id")),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     request_body = StoredDryRun,
     responses(
         (status = 200, description = "one result per event", body = DryRunResults),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "fromErrors on a pipeline without topics", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid events or definition", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "fromErrors: the broker failed", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn dry_run_stored(
     _: CanWrite,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     ApiJson(body): ApiJson<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
     let row = find(&state, &id).await?;
@@ -121,7 +137,7 @@ pub async fn dry_run_stored(
         (None, Some(from)) => from_errors(&state, &id, definition, from).await.map(Json),
         _ => Err(ApiError::Unprocessable {
             detail: "send either events or fromErrors".into(),
-            errors: vec![crate::error::FieldProblem {
+            errors: vec![FieldProblem {
                 field: "events".into(),
                 message: "exactly one of events and fromErrors is required".into(),
             }],
@@ -141,15 +157,22 @@ async fn from_errors(
     if !(1..=crate::http::errors::MAX_LIMIT).contains(&limit) {
         return Err(ApiError::Unprocessable {
             detail: "fromErrors.limit is out of range".into(),
-            errors: vec![crate::error::FieldProblem {
+            errors: vec![FieldProblem {
                 field: "fromErrors.limit".into(),
                 message: format!("must be between 1 and {}", crate::http::errors::MAX_LIMIT),
             }],
         });
     }
-    let selector = dead_letters::Selector {
-        stage: from.stage.filter(|s| !s.is_empty()),
-    };
+    if let Some(Err(message)) = from.stage.as_deref().map(dead_letters::check_stage) {
+        return Err(ApiError::Unprocessable {
+            detail: "fromErrors.stage is not a stage".into(),
+            errors: vec![FieldProblem {
+                field: "fromErrors.stage".into(),
+                message,
+            }],
+        });
+    }
+    let selector = dead_letters::Selector { stage: from.stage };
     let page = service::dead_letter_page(state, id, limit, selector, None).await?;
     let events = page
         .items
@@ -201,7 +224,7 @@ async fn run(
     if events.len() > MAX_EVENTS {
         return Err(ApiError::Unprocessable {
             detail: "too many events".into(),
-            errors: vec![crate::error::FieldProblem {
+            errors: vec![FieldProblem {
                 field: "events".into(),
                 message: format!("at most {MAX_EVENTS} events per dry run"),
             }],

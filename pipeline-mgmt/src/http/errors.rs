@@ -1,8 +1,11 @@
 //! `GET /api/v1/pipelines/{id}/errors`: a pipeline's dead letters, newest first.
 
 use crate::auth::CanRead;
-use crate::error::{ApiError, Problem};
-use crate::http::extract::{ApiPath, ApiQuery};
+use crate::error::ApiError;
+use crate::http::extract::{ApiQuery, PipelineId};
+use crate::http::responses::{
+    BadGateway, BadRequest, Conflict, Forbidden, NotFound, Unauthorized, Unavailable,
+};
 use crate::service::{self, dead_letters};
 use crate::state::AppState;
 use axum::extract::State;
@@ -29,22 +32,25 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ErrorParams {
-    /// Page size, 1 to 500 (default 50).
+    /// Page size (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
-    /// Only dead letters whose `error.stage` header is this (decode, parse, …, index).
+    /// Only dead letters whose `error.stage` header is this.
+    #[param(value_type = Option<crate::http::schema::ErrorStage>)]
     pub stage: Option<String>,
-    /// Cursor: the `next` value of the previous page.
+    /// Cursor: the `next` value of the previous page (`partition:offset` pairs).
+    #[param(pattern = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$")]
     pub after: Option<String>,
 }
 
 /// A page of dead letters.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorPage {
-    /// Dead letters, newest first: `partition`, `offset`, `timestamp`, `key`, `keyEncoding`,
-    /// `headers` (`[{name, value, encoding}]`), `value`, `valueEncoding` (`utf8` or `base64`).
-    #[schema(value_type = Vec<Object>)]
+    /// Dead letters, newest first.
+    #[schema(value_type = Vec<crate::http::schema::DeadLetter>)]
     pub items: Vec<Value>,
-    /// Cursor of the next (older) page, `null` on the last.
+    /// Cursor of the next (older) page (pass it as `after`), `null` on the last.
+    #[schema(pattern = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$")]
     pub next: Option<String>,
 }
 
@@ -95,19 +101,21 @@ pub fn letter_json(letter: &dead_letters::DeadLetter) -> Value {
 /// Recent dead letters of the pipeline's error topic, newest first, with a cursor. Reading
 /// commits nothing and joins no consumer group.
 #[utoipa::path(get, path = "/api/v1/pipelines/{id}/errors", tag = "dead-letters",
-    params(("id" = String, Path, description = "pipeline id"), ErrorParams),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)"), ErrorParams),
     responses(
         (status = 200, description = "a page of dead letters", body = ErrorPage),
-        (status = 400, description = "bad query", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the pipeline has no topics yet or any more", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "the broker failed", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn list_errors(
     _: CanRead,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     ApiQuery(params): ApiQuery<ErrorParams>,
 ) -> Result<Json<ErrorPage>, ApiError> {
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
@@ -119,12 +127,14 @@ pub async fn list_errors(
     let after = params
         .after
         .as_deref()
-        .filter(|s| !s.is_empty())
         .map(dead_letters::Cursor::parse)
         .transpose()
         .map_err(ApiError::BadRequest)?;
+    if let Some(stage) = params.stage.as_deref() {
+        dead_letters::check_stage(stage).map_err(ApiError::BadRequest)?;
+    }
     let selector = dead_letters::Selector {
-        stage: params.stage.filter(|s| !s.is_empty()),
+        stage: params.stage,
     };
     let page = service::dead_letter_page(&state, &id, limit, selector, after).await?;
     Ok(Json(ErrorPage {

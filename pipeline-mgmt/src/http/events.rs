@@ -15,8 +15,12 @@
 //! a client that sees 202 can forget the events.
 
 use crate::auth::CanIngest;
-use crate::error::{ApiError, Problem};
-use crate::http::extract::{media_type, ApiPath, LimitedBody};
+use crate::error::ApiError;
+use crate::http::extract::{media_type, LimitedBody, PipelineId};
+use crate::http::responses::{
+    BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, UnsupportedMediaType,
+};
 use crate::service::find;
 use crate::state::AppState;
 use axum::extract::State;
@@ -26,7 +30,7 @@ use pipeline_common::model::{PipelineName, PipelineTopics};
 use pipeline_common::store::pipelines::PipelineState;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::FutureRecord;
+use rdkafka::producer::{FutureRecord, Producer};
 use rdkafka::util::Timeout;
 use serde::Serialize;
 use serde_json::Value;
@@ -50,6 +54,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Accepted {
     /// Events written to the input topic and acknowledged by the broker.
+    #[schema(minimum = 0)]
     pub accepted: usize,
 }
 
@@ -63,26 +68,32 @@ struct Record {
 
 /// Post events to a pipeline's input topic.
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/events", tag = "ingest",
-    params(("id" = String, Path, description = "pipeline id")),
-    request_body(description = "a CloudEvent (binary, structured or batch mode), NDJSON of objects, or one JSON object",
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
+    request_body(description = "A structured CloudEvent, a batch of them, one JSON object, or NDJSON \
+        (`application/x-ndjson`: one JSON object per line). A binary-mode CloudEvent is a JSON object \
+        body with `Ce-Specversion`, `Ce-Id`, `Ce-Source` and `Ce-Type` headers (other `Ce-*` \
+        headers are kept as attributes).",
         content(
             (Object = "application/json"),
-            (Object = "application/cloudevents+json"),
-            (Vec<Object> = "application/cloudevents-batch+json"),
+            (crate::http::schema::CloudEvent = "application/cloudevents+json"),
+            (Vec<crate::http::schema::CloudEvent> = "application/cloudevents-batch+json"),
             (String = "application/x-ndjson"))),
     responses(
         (status = 202, description = "every event acknowledged by the broker", body = Accepted),
-        (status = 400, description = "malformed events", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "body or event too large", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported Content-Type", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "the broker refused the events", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "the broker did not acknowledge in time", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn ingest(
     _: CanIngest,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
@@ -238,8 +249,15 @@ fn structured(event: &Value, bytes: Vec<u8>) -> Result<Record, ApiError> {
     })
 }
 
-/// Produces every record and waits for every acknowledgement.
-async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<(), ApiError> {
+/// Longest wait for fresh metadata of a topic before a retry.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends `records` and waits for every acknowledgement; those not acknowledged, with why.
+async fn send_all<'r>(
+    state: &AppState,
+    topic: &str,
+    records: &[&'r Record],
+) -> Vec<(&'r Record, KafkaError)> {
     let sends = records.iter().map(|record| {
         let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
         for (key, value) in &record.headers {
@@ -257,7 +275,46 @@ async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<()
         state.producer.send(out, Timeout::After(ENQUEUE_TIMEOUT))
     });
     let results = futures::future::join_all(sends).await;
-    let failed = results.into_iter().filter_map(Result::err).map(|(e, _)| e);
+    records
+        .iter()
+        .zip(results)
+        .filter_map(|(record, result)| result.err().map(|(e, _)| (*record, e)))
+        .collect()
+}
+
+/// The producer's metadata of a topic that was deleted and created again (a pipeline deleted and
+/// created under the same name) can be stale: its old partition count picks a partition the new
+/// topic does not have.
+fn stale_metadata(err: &KafkaError) -> bool {
+    matches!(
+        err.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::UnknownPartition
+                | RDKafkaErrorCode::UnknownTopic
+                | RDKafkaErrorCode::UnknownTopicOrPartition
+        )
+    )
+}
+
+/// Produces every record and waits for every acknowledgement. Records refused for stale
+/// metadata are sent once more after the topic's metadata is fetched again.
+async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<(), ApiError> {
+    let all: Vec<&Record> = records.iter().collect();
+    let mut errors = send_all(state, topic, &all).await;
+    if !errors.is_empty() && errors.iter().all(|(_, e)| stale_metadata(e)) {
+        let producer = state.producer.clone();
+        let name = topic.to_owned();
+        // A metadata response refreshes librdkafka's cache; fetching blocks, so off the workers.
+        let _ = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&name), METADATA_TIMEOUT)
+        })
+        .await;
+        let again: Vec<&Record> = errors.iter().map(|(r, _)| *r).collect();
+        errors = send_all(state, topic, &again).await;
+    }
+    let failed = errors.into_iter().map(|(_, e)| e);
     let mut first: Option<KafkaError> = None;
     let mut count = 0usize;
     for err in failed {

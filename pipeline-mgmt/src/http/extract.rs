@@ -130,3 +130,50 @@ where
             .map_err(|_| ApiError::NotFound("no such resource".into()))
     }
 }
+
+/// Path parameter `name` parsed as a UUID, in the canonical hyphenated lowercase form ids are
+/// stored in; 404 with `missing` when it is absent or not a UUID.
+async fn uuid_param(
+    parts: &mut Parts,
+    name: &str,
+    missing: &'static str,
+) -> Result<String, ApiError> {
+    let ApiPath(params) =
+        ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
+            .await?;
+    params
+        .get(name)
+        .and_then(|raw| uuid::Uuid::try_parse(raw).ok())
+        .map(|id| id.hyphenated().to_string())
+        .ok_or_else(|| ApiError::NotFound(missing.into()))
+}
+
+/// The `{id}` of a pipeline route, parsed as a UUID before anything else: a path that is not one
+/// names no pipeline, so it is 404 without a database round trip (and never sends arbitrary
+/// bytes to a query). Holds the canonical hyphenated lowercase form, as ids are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PipelineId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        uuid_param(parts, "id", "no pipeline with this id")
+            .await
+            .map(PipelineId)
+    }
+}
+
+/// The `{jobId}` of a replay job route, a UUID like [`PipelineId`] (404 otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayJobId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReplayJobId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        uuid_param(parts, "jobId", "no replay job with this id")
+            .await
+            .map(ReplayJobId)
+    }
+}

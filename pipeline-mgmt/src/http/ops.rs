@@ -1,8 +1,10 @@
 //! Operational endpoints: liveness, readiness, version, metrics and the OpenAPI document.
 //! All open: probes and scrapers carry no token.
 
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::http::responses::Unavailable;
 use crate::provision;
+use crate::provision::topics::AuthenticationFailed;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -52,7 +54,7 @@ pub struct Ready {
 #[utoipa::path(get, path = "/readyz", tag = "ops",
     responses(
         (status = 200, description = "every dependency answers", body = Ready),
-        (status = 503, description = "a dependency is down", body = Problem, content_type = "application/problem+json")))]
+        (status = 503, response = Unavailable)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiError> {
     let db = async {
         tokio::time::timeout(READY_TIMEOUT, sqlx::query("SELECT 1").execute(&state.db))
@@ -67,14 +69,20 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
     for (name, result) in [("database", db), ("kafka", kafka), ("opensearch", search)] {
         if let Err(err) = result {
             tracing::warn!(dependency = name, error = format!("{err:#}"), "not ready");
-            down.push(name);
+            // Our own words only: the cause chain may carry addresses and server text.
+            let why = if err.is::<AuthenticationFailed>() {
+                "rejected the credentials (SASL authentication failed)"
+            } else {
+                "unreachable"
+            };
+            down.push(format!("{name} {why}"));
         }
     }
     if down.is_empty() {
         Ok(Json(Ready { status: "ready" }))
     } else {
         Err(ApiError::Unavailable {
-            detail: format!("not ready: {} unreachable", down.join(", ")),
+            detail: format!("not ready: {}", down.join(", ")),
             source: None,
         })
     }

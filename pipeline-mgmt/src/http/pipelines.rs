@@ -1,8 +1,12 @@
 //! `/api/v1/pipelines`: create, list, read, replace, change state, status and delete.
 
 use crate::auth::{CanRead, CanWrite};
-use crate::error::{ApiError, Problem};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::error::ApiError;
+use crate::http::extract::{ApiJson, ApiQuery, PipelineId};
+use crate::http::responses::{
+    BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
+    PreconditionRequired, Unauthorized, Unavailable, UnprocessableEntity, UnsupportedMediaType,
+};
 use crate::http::view::{self, IfMatch};
 pub use crate::service::status::{PipelineStatus, WorkerStatus};
 use crate::service::{self, find, pipelines as lifecycle};
@@ -20,7 +24,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// Largest page of a list.
-const MAX_LIMIT: u32 = 1000;
+pub(crate) const MAX_LIMIT: u32 = 1000;
 /// Page size when `limit` is not given.
 const DEFAULT_LIMIT: u32 = 100;
 
@@ -41,12 +45,33 @@ fn pipeline_response(state: &AppState, status: StatusCode, row: &PipelineRow) ->
 /// Create a pipeline: validate, check or create the index, insert it as `provisioning`, create
 /// its three topics, then set it `running` or `stopped`. A failure undoes what was done.
 #[utoipa::path(post, path = "/api/v1/pipelines", tag = "pipelines",
-    request_body(content = Object, description = "pipeline definition (DESIGN §2)"),
+    request_body = crate::http::schema::PipelineDefinition,
     responses(
-        (status = 201, description = "created", body = Object, headers(("Location" = String), ("ETag" = String))),
-        (status = 409, description = "name taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid definition", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "Kafka or OpenSearch failed; nothing was kept", body = Problem, content_type = "application/problem+json")),
+        (status = 201, description = "created", body = crate::http::schema::Pipeline,
+            headers(("Location" = String, description = "/api/v1/pipelines/{id}"),
+                    ("ETag" = String, description = "the version, e.g. \"1\"")),
+            links(
+                ("GetPipeline" = (operation_id = "get_one", parameters(("path.id" = "$response.body#/id")))),
+                ("ReplacePipeline" = (operation_id = "replace", parameters(("path.id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
+                ("ChangeState" = (operation_id = "change_state", parameters(("path.id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
+                ("PipelineStatus" = (operation_id = "status", parameters(("path.id" = "$response.body#/id")))),
+                ("DeletePipeline" = (operation_id = "delete", parameters(("path.id" = "$response.body#/id")))),
+                ("IngestEvents" = (operation_id = "ingest", parameters(("path.id" = "$response.body#/id")))),
+                ("DryRunStored" = (operation_id = "dry_run_stored", parameters(("path.id" = "$response.body#/id")))),
+                ("ListErrors" = (operation_id = "list_errors", parameters(("path.id" = "$response.body#/id")))),
+                ("StartReplay" = (operation_id = "start_replay", parameters(("path.id" = "$response.body#/id")))),
+                ("ListReplays" = (operation_id = "list_replays", parameters(("path.id" = "$response.body#/id")))),
+                ("GetReplay" = (operation_id = "get_replay", parameters(("path.id" = "$response.body#/id"))))
+            )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn create(
     CanWrite(who): CanWrite,
@@ -67,9 +92,11 @@ pub async fn create(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Only pipelines in this state (provisioning, running, stopped, deleting).
+    /// Only pipelines in this state.
+    #[param(value_type = Option<crate::http::schema::PipelineState>)]
     pub state: Option<String>,
-    /// Page size, 1 to 1000 (default 100).
+    /// Page size (default 100).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Cursor: the `next` value of the previous page (a pipeline name).
     pub after: Option<String>,
@@ -79,9 +106,10 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page {
     /// Pipelines, ordered by name.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<crate::http::schema::Pipeline>)]
     pub items: Vec<Value>,
-    /// Cursor of the next page, `null` on the last.
+    /// Cursor of the next page (pass it as `after`), `null` on the last.
+    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub next: Option<String>,
 }
 
@@ -89,7 +117,10 @@ pub struct Page {
 #[utoipa::path(get, path = "/api/v1/pipelines", tag = "pipelines", params(ListParams),
     responses(
         (status = 200, description = "a page", body = Page),
-        (status = 400, description = "bad query", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn list(
     _: CanRead,
@@ -97,7 +128,7 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> Result<Json<Page>, ApiError> {
     let filter = match params.state.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(s) => Some(s.parse::<PipelineState>().map_err(|e| {
             ApiError::BadRequest(format!(
                 "{e}; expected provisioning, running, stopped or deleting"
@@ -130,15 +161,19 @@ pub async fn list(
 
 /// One pipeline.
 #[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines",
-    params(("id" = String, Path, description = "pipeline id")),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     responses(
-        (status = 200, description = "the pipeline", body = Object, headers(("ETag" = String))),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json")),
+        (status = 200, description = "the pipeline", body = crate::http::schema::Pipeline,
+            headers(("ETag" = String, description = "the version, e.g. \"3\""))),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn get_one(
     _: CanRead,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
 ) -> Result<Response, ApiError> {
     let row = find(&state, &id).await?;
     Ok(pipeline_response(&state, StatusCode::OK, &row))
@@ -148,21 +183,29 @@ pub async fn get_one(
 /// `*` accepts any version). Name and topic settings cannot change; `state`, when present in the
 /// body, becomes the desired state.
 #[utoipa::path(put, path = "/api/v1/pipelines/{id}", tag = "pipelines",
-    params(("id" = String, Path, description = "pipeline id"),
-           ("If-Match" = String, Header, description = "the version being replaced, e.g. \"3\"")),
-    request_body(content = Object, description = "pipeline definition (DESIGN §2)"),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)"),
+           ("If-Match" = String, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$"#, description = "the version being replaced, as sent in ETag (e.g. \"3\"), or * for any")),
+    request_body = crate::http::schema::PipelineDefinition,
     responses(
-        (status = 200, description = "replaced", body = Object, headers(("ETag" = String))),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the pipeline is being provisioned or deleted", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "stale If-Match", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "invalid definition", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = Problem, content_type = "application/problem+json")),
+        (status = 200, description = "replaced", body = crate::http::schema::Pipeline,
+            headers(("ETag" = String, description = "the new version"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 428, response = PreconditionRequired),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn replace(
     CanWrite(who): CanWrite,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> Result<Response, ApiError> {
@@ -186,26 +229,35 @@ pub async fn replace(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StateChange {
-    /// `running` or `stopped`.
-    #[schema(value_type = String, example = "stopped")]
+    /// The desired state.
+    #[schema(value_type = crate::http::schema::DesiredState, example = "stopped")]
     pub state: DesiredState,
 }
 
 /// Start or stop a pipeline. `If-Match` is optional here: a state change is a whole-value
 /// command, so a lost update cannot merge badly; when sent, a stale version gives 412.
 #[utoipa::path(patch, path = "/api/v1/pipelines/{id}/state", tag = "pipelines",
-    params(("id" = String, Path, description = "pipeline id")),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)"),
+           ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$"#, description = "optional: the version being changed; 412 when stale")),
     request_body = StateChange,
     responses(
-        (status = 200, description = "the pipeline", body = Object, headers(("ETag" = String))),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "the pipeline is being provisioned or deleted", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "stale If-Match", body = Problem, content_type = "application/problem+json")),
+        (status = 200, description = "the pipeline", body = crate::http::schema::Pipeline,
+            headers(("ETag" = String, description = "the version"))),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 412, response = PreconditionFailed),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 422, response = UnprocessableEntity),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn change_state(
     CanWrite(who): CanWrite,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     headers: HeaderMap,
     ApiJson(body): ApiJson<StateChange>,
 ) -> Result<Response, ApiError> {
@@ -219,15 +271,18 @@ pub async fn change_state(
 
 /// Desired vs observed state and per-worker tasks, from the workers' heartbeats.
 #[utoipa::path(get, path = "/api/v1/pipelines/{id}/status", tag = "pipelines",
-    params(("id" = String, Path, description = "pipeline id")),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     responses(
         (status = 200, description = "status", body = PipelineStatus),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json")),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn status(
     _: CanRead,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
 ) -> Result<Json<PipelineStatus>, ApiError> {
     let row = find(&state, &id).await?;
     Ok(Json(service::status::observed(&state, &row).await?))
@@ -238,23 +293,28 @@ pub async fn status(
 #[into_params(parameter_in = Query)]
 pub struct DeleteParams {
     /// Delete even while running (or provisioning).
+    #[param(value_type = Option<bool>)]
     pub force: Option<bool>,
 }
 
 /// Delete a pipeline: 409 while running unless `force=true`; otherwise mark it `deleting` (so
 /// workers stop it), delete its three topics, then the row. The index is kept: it holds data.
 #[utoipa::path(delete, path = "/api/v1/pipelines/{id}", tag = "pipelines",
-    params(("id" = String, Path, description = "pipeline id"), DeleteParams),
+    params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)"), DeleteParams),
     responses(
         (status = 204, description = "deleted"),
-        (status = 404, description = "no such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "running; stop it or use force=true", body = Problem, content_type = "application/problem+json"),
-        (status = 502, description = "deleting the topics failed; the pipeline stays in state deleting", body = Problem, content_type = "application/problem+json")),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn delete(
     CanWrite(who): CanWrite,
     State(state): State<AppState>,
-    ApiPath(id): ApiPath<String>,
+    PipelineId(id): PipelineId,
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> Result<StatusCode, ApiError> {
     lifecycle::delete(&state, &id, params.force.unwrap_or(false), &who.name).await?;

@@ -69,7 +69,12 @@ pub enum IfMatch {
     Version(i64),
 }
 
-/// Parses `If-Match`; `Err` when it is present but names no version.
+fn quoted(t: &str) -> Option<&str> {
+    t.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+}
+
+/// Parses `If-Match`: `*`, `"<version>"`, `W/"<version>"` or a bare version, the version being
+/// at most 18 digits (as the document's pattern says); `Err` for anything else.
 pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, String> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(IfMatch::Absent);
@@ -81,10 +86,17 @@ pub fn if_match(headers: &HeaderMap) -> Result<IfMatch, String> {
     if text == "*" {
         return Ok(IfMatch::Any);
     }
-    let bare = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-    bare.parse::<i64>()
-        .map(IfMatch::Version)
-        .map_err(|_| format!("If-Match must be a pipeline version such as \"3\", not {text}"))
+    let digits = match text.strip_prefix("W/") {
+        Some(weak) => quoted(weak),
+        None => quoted(text).or(Some(text)),
+    }
+    .filter(|d| (1..=18).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+    match digits.map(str::parse::<i64>) {
+        Some(Ok(version)) => Ok(IfMatch::Version(version)),
+        _ => Err(format!(
+            "If-Match must be a pipeline version such as \"3\", or *, not {text}"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +116,18 @@ mod tests {
         assert_eq!(if_match(&headers("\"3\"")), Ok(IfMatch::Version(3)));
         assert_eq!(if_match(&headers("W/\"4\"")), Ok(IfMatch::Version(4)));
         assert_eq!(if_match(&headers("5")), Ok(IfMatch::Version(5)));
-        assert!(if_match(&headers("abc")).is_err());
+        for bad in [
+            "abc",
+            "\"3",
+            "3\"",
+            "+3",
+            "-3",
+            "W/3",
+            "\"\"",
+            "1234567890123456789",
+            "\"1\", \"2\"",
+        ] {
+            assert!(if_match(&headers(bad)).is_err(), "{bad}");
+        }
     }
 }

@@ -8,9 +8,21 @@ use std::time::Duration;
 /// Longest wait for one OpenSearch call made while a client waits on the HTTP request.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Why an index could not be made sure of.
+#[derive(Debug, thiserror::Error)]
+pub enum EnsureError {
+    /// OpenSearch refused the name (`invalid_index_name_exception`): its rules go further than
+    /// ours (Java's lowercasing, e.g. of titlecase letters), and the name is the client's.
+    #[error("OpenSearch refused the index name: {0}")]
+    InvalidName(String),
+    /// OpenSearch failed or could not be reached.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Makes sure index `name` exists, creating it when it does not. Another creator winning the race
 /// (`resource_already_exists_exception`) is success.
-pub async fn ensure(client: &OpenSearch, name: &str) -> anyhow::Result<()> {
+pub async fn ensure(client: &OpenSearch, name: &str) -> Result<(), EnsureError> {
     let exists = tokio::time::timeout(
         CALL_TIMEOUT,
         client
@@ -24,7 +36,7 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> anyhow::Result<()> {
     match exists.status_code().as_u16() {
         200 => return Ok(()),
         404 => {}
-        other => return Err(anyhow!("OpenSearch index check answered {other}")),
+        other => return Err(anyhow!("OpenSearch index check answered {other}").into()),
     }
     let created = tokio::time::timeout(
         CALL_TIMEOUT,
@@ -44,9 +56,15 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> anyhow::Result<()> {
     if body.contains("resource_already_exists_exception") {
         return Ok(());
     }
-    Err(anyhow!(
-        "OpenSearch index creation answered {status}: {body}"
-    ))
+    if status == 400 && body.contains("invalid_index_name_exception") {
+        let reason: Option<String> = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.pointer("/error/reason")?.as_str().map(str::to_owned));
+        return Err(EnsureError::InvalidName(
+            reason.unwrap_or_else(|| "invalid index name".to_owned()),
+        ));
+    }
+    Err(anyhow!("OpenSearch index creation answered {status}: {body}").into())
 }
 
 /// Pings the cluster: the readiness check.

@@ -3,8 +3,11 @@
 use anyhow::{anyhow, Context};
 use pipeline_common::config::Settings;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,10 +37,52 @@ pub struct CreateFailure {
     pub error: anyhow::Error,
 }
 
+/// The broker turned our SASL credentials away: an operator must fix `mq.username` /
+/// `mq.password` / `mq.mechanism` (or the broker's users). Readiness names it, because unlike an
+/// outage it does not heal by waiting.
+#[derive(Debug, thiserror::Error)]
+#[error("the Kafka broker rejected the SASL credentials (authentication failed)")]
+pub struct AuthenticationFailed;
+
+/// The readiness probe's context: remembers whether librdkafka last reported an authentication
+/// failure. librdkafka reports one only as a log line and an error event on the client's main
+/// queue, which the probe polls after each metadata request; the request itself merely fails
+/// with a transport error.
+#[derive(Default)]
+pub struct ProbeContext {
+    authentication_failed: AtomicBool,
+}
+
+impl ClientContext for ProbeContext {
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        if facility == "FAIL" && message.contains("SASL authentication error") {
+            self.authentication_failed.store(true, Ordering::Relaxed);
+        }
+        if (level as i32) <= (RDKafkaLogLevel::Error as i32) {
+            tracing::debug!(facility, message, "Kafka readiness probe");
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
+            self.authentication_failed.store(true, Ordering::Relaxed);
+        }
+        tracing::debug!(%error, reason, "Kafka readiness probe error");
+    }
+}
+
+impl ProducerContext for ProbeContext {
+    type DeliveryOpaque = ();
+    fn delivery(&self, _: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
+}
+
 /// The shared admin client.
 #[derive(Clone)]
 pub struct TopicAdmin {
     admin: Arc<AdminClient<DefaultClientContext>>,
+    /// A producer that never sends: its main queue carries the authentication failures that an
+    /// admin client never surfaces.
+    probe: Arc<BaseProducer<ProbeContext>>,
 }
 
 impl TopicAdmin {
@@ -47,8 +92,12 @@ impl TopicAdmin {
         let admin = pipeline_common::clients::kafka_base_config(settings)
             .create::<AdminClient<DefaultClientContext>>()
             .context("building the Kafka admin client")?;
+        let probe = pipeline_common::clients::kafka_base_config(settings)
+            .create_with_context::<_, BaseProducer<ProbeContext>>(ProbeContext::default())
+            .context("building the Kafka readiness probe")?;
         Ok(TopicAdmin {
             admin: Arc::new(admin),
+            probe: Arc::new(probe),
         })
     }
 
@@ -130,16 +179,28 @@ impl TopicAdmin {
         }
     }
 
-    /// Fetches cluster metadata with a short timeout: the readiness check.
+    /// Fetches cluster metadata with a short timeout: the readiness check. Fails with
+    /// [`AuthenticationFailed`] when the broker rejected our credentials since the last success.
     pub async fn ping(&self, timeout: Duration) -> anyhow::Result<()> {
-        let admin = Arc::clone(&self.admin);
+        let probe = Arc::clone(&self.probe);
         // fetch_metadata blocks the calling thread; keep it off the async workers.
         tokio::task::spawn_blocking(move || {
-            admin
-                .inner()
-                .fetch_metadata(None, timeout)
-                .map(|_| ())
-                .context("fetching Kafka metadata")
+            let result = probe.client().fetch_metadata(None, timeout);
+            // Serve the queued log and error events into the context.
+            probe.poll(Duration::ZERO);
+            let context = probe.context();
+            match result {
+                Ok(_) => {
+                    context
+                        .authentication_failed
+                        .store(false, Ordering::Relaxed);
+                    Ok(())
+                }
+                Err(_) if context.authentication_failed.load(Ordering::Relaxed) => {
+                    Err(anyhow!(AuthenticationFailed))
+                }
+                Err(err) => Err(anyhow!(err).context("fetching Kafka metadata")),
+            }
         })
         .await
         .context("metadata task")?

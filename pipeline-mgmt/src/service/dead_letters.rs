@@ -207,6 +207,24 @@ impl TopicReader {
     }
 }
 
+/// The values of `error.stage` a worker writes: `decode`, a stage type, or `index` (OpenSearch
+/// refused the document). Filters accept only these.
+pub const STAGES: [&str; 8] = [
+    "decode", "parse", "geoip", "mask", "rename", "filter", "hash", "index",
+];
+
+/// The text form of a [`Cursor`]: `partition:offset` pairs separated by commas.
+pub const CURSOR_PATTERN: &str = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$";
+
+/// `Err` naming the accepted values unless `stage` is one of [`STAGES`].
+pub fn check_stage(stage: &str) -> Result<(), String> {
+    if STAGES.contains(&stage) {
+        Ok(())
+    } else {
+        Err(format!("stage must be one of {}", STAGES.join(", ")))
+    }
+}
+
 /// What a page of dead letters keeps.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
@@ -227,22 +245,21 @@ impl Selector {
 pub struct Cursor(pub BTreeMap<i32, i64>);
 
 impl Cursor {
-    /// Parses `p:o,p:o`; `Err` names the problem for a 400.
+    /// Parses `p:o,p:o` (a partition of at most 9 digits, an offset of at most 18, as
+    /// [`CURSOR_PATTERN`] states); `Err` names the problem for a 400.
     pub fn parse(text: &str) -> Result<Cursor, String> {
+        let refused = || "after must be a cursor from a previous page".to_owned();
+        let digits = |s: &str, most: usize| {
+            (1..=most).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+        };
         let mut map = BTreeMap::new();
-        for part in text.split(',').filter(|s| !s.is_empty()) {
-            let (p, o) = part
-                .split_once(':')
-                .ok_or_else(|| "after must be a cursor from a previous page".to_owned())?;
-            let p: i32 = p
-                .parse()
-                .map_err(|_| "after must be a cursor from a previous page".to_owned())?;
-            let o: i64 = o
-                .parse()
-                .map_err(|_| "after must be a cursor from a previous page".to_owned())?;
-            if p < 0 || o < 0 {
-                return Err("after must be a cursor from a previous page".to_owned());
+        for part in text.split(',') {
+            let (p, o) = part.split_once(':').ok_or_else(refused)?;
+            if !digits(p, 9) || !digits(o, 18) {
+                return Err(refused());
             }
+            let p: i32 = p.parse().map_err(|_| refused())?;
+            let o: i64 = o.parse().map_err(|_| refused())?;
             map.insert(p, o);
         }
         Ok(Cursor(map))
@@ -346,6 +363,16 @@ mod tests {
         assert!(Cursor::parse("x").is_err());
         assert!(Cursor::parse("0:-1").is_err());
         assert!(Cursor::parse("0:a").is_err());
-        assert_eq!(Cursor::parse("").unwrap(), Cursor::default());
+        for bad in [
+            "",
+            ",",
+            "0:1,",
+            "+1:2",
+            "1:+2",
+            "1234567890:1",
+            "0:1234567890123456789",
+        ] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -13,10 +13,14 @@ use pipeline_common::model::{PipelineName, PipelineTopics};
 use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
 
 /// The row of `id`, or 404.
+/// An id that is not a UUID names no pipeline: 404 without a query (the HTTP handlers parse it
+/// first with `PipelineId`; the console's pages come here with the raw path).
 pub async fn find(state: &AppState, id: &str) -> Result<PipelineRow, ApiError> {
-    rows::get(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no pipeline with this id".into()))
+    let missing = || ApiError::NotFound("no pipeline with this id".into());
+    if uuid::Uuid::try_parse(id).is_err() {
+        return Err(missing());
+    }
+    rows::get(&state.db, id).await?.ok_or_else(missing)
 }
 
 /// The topics of a pipeline whose topics exist (running or stopped); 409 otherwise.

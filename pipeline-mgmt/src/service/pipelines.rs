@@ -99,7 +99,7 @@ async fn create_saga(
     // A date pattern gets today's index; later days are created by OpenSearch on first write.
     provision::index::ensure(&state.search, &definition.index().concrete_for_check())
         .await
-        .map_err(|e| ApiError::bad_gateway(Dependency::OpenSearch, e))?;
+        .map_err(ApiError::from)?;
 
     let id = uuid::Uuid::new_v4().to_string();
     let stored = definition.to_json();
@@ -188,7 +188,7 @@ pub async fn replace(
     {
         provision::index::ensure(&state.search, &definition.index().concrete_for_check())
             .await
-            .map_err(|e| ApiError::bad_gateway(Dependency::OpenSearch, e))?;
+            .map_err(ApiError::from)?;
     }
     let new_state = with_state.then(|| desired(definition.state()));
     let stored = definition.to_json();

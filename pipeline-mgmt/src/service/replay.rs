@@ -5,7 +5,7 @@
 //! and value plus a `replay.of` header. Only records the broker acknowledged count as replayed.
 //! Replaying twice is harmless: the worker gives an event the same `_id` each time.
 
-use crate::service::dead_letters::{DeadLetter, TopicReader};
+use crate::service::dead_letters::{check_stage, DeadLetter, TopicReader};
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_common::config::Settings;
@@ -30,10 +30,13 @@ const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 #[serde(deny_unknown_fields)]
 pub struct OffsetRange {
     /// Partition of the error topic.
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub partition: i32,
     /// First offset (default: the first readable).
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub from: Option<i64>,
-    /// Last offset, inclusive (default: the last at the job's start).
+    /// Last offset, inclusive, not below `from` (default: the last at the job's start).
+    #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
     pub to: Option<i64>,
 }
 
@@ -42,6 +45,7 @@ pub struct OffsetRange {
 #[serde(deny_unknown_fields)]
 pub struct ReplayFilter {
     /// `error.stage` equals this.
+    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
     pub stage: Option<String>,
     /// `error.reason` contains this.
     pub reason: Option<String>,
@@ -53,12 +57,18 @@ impl ReplayFilter {
     /// Field problems of a filter that can match nothing sensible.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        if let Some(Err(message)) = self.stage.as_deref().map(check_stage) {
+            out.push(("stage".to_owned(), message));
+        }
         for (i, range) in self.offsets.iter().flatten().enumerate() {
             if range.partition < 0 {
                 out.push((format!("offsets[{i}].partition"), "must be >= 0".to_owned()));
             }
             if range.from.is_some_and(|f| f < 0) {
                 out.push((format!("offsets[{i}].from"), "must be >= 0".to_owned()));
+            }
+            if range.to.is_some_and(|t| t < 0) {
+                out.push((format!("offsets[{i}].to"), "must be >= 0".to_owned()));
             }
             if let (Some(f), Some(t)) = (range.from, range.to) {
                 if t < f {

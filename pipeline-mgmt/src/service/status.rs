@@ -14,7 +14,8 @@ use utoipa::ToSchema;
 pub struct WorkerStatus {
     /// Worker id.
     pub worker: String,
-    /// running, failed or stopped.
+    /// The task's status.
+    #[schema(value_type = crate::http::schema::TaskStatus)]
     pub status: String,
     /// Assigned partitions.
     pub partitions: Vec<i32>,
@@ -39,9 +40,11 @@ pub struct WorkerStatus {
 /// Desired versus observed state.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PipelineStatus {
-    /// The stored state (provisioning, running, stopped, deleting).
+    /// The stored state.
+    #[schema(value_type = crate::http::schema::PipelineState)]
     pub desired: String,
-    /// running, degraded, failed or stopped, from live worker heartbeats.
+    /// From live worker heartbeats.
+    #[schema(value_type = crate::http::schema::ObservedState)]
     pub observed: String,
     /// Why, when something is wrong.
     pub reason: Option<String>,

@@ -159,3 +159,25 @@ async fn broker_down_during_create_leaves_nothing() {
     let retry = app.create(&definition(&name, 1)).await;
     assert_eq!(retry.status, StatusCode::CREATED, "{}", retry.text);
 }
+
+/// An index name that passes our rules but not OpenSearch's (Java lowercases the titlecase `ǅ`)
+/// is the client's mistake: 422 naming `index`, not a 502, and nothing is kept.
+#[tokio::test]
+async fn an_index_name_opensearch_refuses_is_422() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let mut def = definition(&name, 1);
+    def["index"] = format!("{name}-\u{1c5}").into();
+    let resp = app.create(&def).await;
+    assert_eq!(
+        resp.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        resp.text
+    );
+    assert_eq!(resp.body["errors"][0]["field"], "index", "{}", resp.text);
+    // OpenSearch's own reason: our validation let the name through.
+    let message = resp.body["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("must be lowercase"), "{message}");
+    assert_eq!(app.row_count(&name).await, 0);
+}

@@ -79,3 +79,33 @@ async fn dry_run_of_a_stored_pipeline() {
     assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
     check(&resp.body);
 }
+
+#[tokio::test]
+async fn dry_run_shows_the_cloudevent_context_of_a_cloudevent_only() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let events = json!([
+        {"specversion": "1.0", "id": "evt-9", "source": "/edge", "type": "com.example.log",
+         "time": "2026-11-04T00:47:17Z", "subject": "host-1", "data": {"log_message": "{}"}},
+        {"log_message": "{}"}
+    ]);
+    let resp = app
+        .post_json(
+            "/api/v1/dry-run",
+            &app.tokens.editor,
+            &json!({"definition": definition(&name, 1), "events": events}),
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let results = resp.body["results"].as_array().unwrap();
+    assert_eq!(
+        results[0]["document"]["cloudevent"],
+        json!({"id": "evt-9", "source": "/edge", "type": "com.example.log",
+               "time": "2026-11-04T00:47:17Z", "subject": "host-1"}),
+        "{results:?}"
+    );
+    assert!(
+        results[1]["document"].get("cloudevent").is_none(),
+        "{results:?}"
+    );
+}

@@ -50,6 +50,8 @@ pub struct Options {
     pub brokers: Option<String>,
     /// Extra `FLOW__…` variables.
     pub vars: Vec<(String, String)>,
+    /// A MariaDB server URL (no database) to take the fresh database from; default the shared one.
+    pub mysql_url: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -66,7 +68,10 @@ fn digest(token: &str) -> String {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let servers = test_support::servers();
-    let db_url = test_support::fresh_database().await;
+    let db_url = match &options.mysql_url {
+        Some(url) => test_support::fresh_database_on(url).await,
+        None => test_support::fresh_database().await,
+    };
     let brokers = options
         .brokers
         .unwrap_or_else(|| servers.kafka_brokers.clone());

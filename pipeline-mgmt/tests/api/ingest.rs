@@ -205,3 +205,36 @@ async fn garbage_is_400_and_oversize_is_413() {
         .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
+
+/// A pipeline deleted and created again under the same name with fewer partitions: the
+/// producer's metadata of the old topic must not make the first ingest fail.
+#[tokio::test]
+async fn ingest_after_the_pipeline_was_recreated_with_fewer_partitions() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    for partitions in [6, 1] {
+        let created = app.create_ok(&definition(&name, partitions)).await;
+        let id = created["id"].as_str().unwrap().to_owned();
+        let path = format!("/api/v1/pipelines/{id}/events");
+        let lines: String = (0..20)
+            .map(|i| format!("{{\"log_message\": \"line {i}\"}}\n"))
+            .collect();
+        let resp = app
+            .send(
+                app.request(Method::POST, &path, Some(&app.tokens.ingest))
+                    .header("Content-Type", "application/x-ndjson")
+                    .body(lines),
+            )
+            .await;
+        assert_eq!(resp.status, StatusCode::ACCEPTED, "{}", resp.text);
+        assert_eq!(resp.body, json!({"accepted": 20}));
+        let deleted = app
+            .send(app.request(
+                Method::DELETE,
+                &format!("/api/v1/pipelines/{id}?force=true"),
+                Some(&app.tokens.editor),
+            ))
+            .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
+    }
+}

@@ -3,10 +3,12 @@
 
 mod auth;
 mod console;
+mod contract;
 mod create;
 mod delete;
 mod dry_run;
 mod errors;
+mod fuzz;
 mod helpers;
 mod ingest;
 mod ops;

@@ -1,4 +1,4 @@
-use crate::helpers::{definition, spawn_app, spawn_app_with, Options};
+use crate::helpers::{definition, spawn_app, spawn_app_with, Options, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -121,4 +121,134 @@ async fn graceful_shutdown_ends_the_server() {
         .await
         .expect("the server stops within 20 s");
     assert!(reqwest::get(url).await.is_err(), "nothing listens any more");
+}
+
+fn sasl_options(user: &str, password: &str) -> Options {
+    let vars = [
+        ("FLOW__MQ__USERNAME", user),
+        ("FLOW__MQ__PASSWORD", password),
+        ("FLOW__MQ__MECHANISM", "SCRAM-SHA-512"),
+    ];
+    Options {
+        brokers: Some(test_support::servers().kafka_sasl_brokers.clone()),
+        vars: vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+        ..Options::default()
+    }
+}
+
+/// On the broker's SASL listener, mgmt authenticates with `mq.username`/`mq.password`/
+/// `mq.mechanism` and provisions a pipeline's topics there.
+#[tokio::test]
+async fn sasl_credentials_authenticate_to_kafka() {
+    let (user, password) = test_support::SASL_USER;
+    let app = spawn_app_with(sasl_options(user, password)).await;
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
+    let name = test_support::unique_name("p");
+    app.create_ok(&definition(&name, 1)).await;
+    let topics: Vec<String> = TestApp::topics_on(&test_support::servers().kafka_brokers)
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    for topic in app.topic_names(&name) {
+        assert!(topics.contains(&topic), "{topic} created over SASL");
+    }
+}
+
+/// Credentials the broker does not know: readiness is 503 and says the credentials were rejected
+/// (not merely "unreachable"), creating a pipeline is a 502, nothing crashes; once the operator
+/// adds the user on the broker, mgmt recovers without a restart.
+#[tokio::test]
+async fn rejected_sasl_credentials_are_a_clear_503_until_the_user_exists() {
+    let user = test_support::unique_name("user");
+    let password = "late-but-right";
+    let app = spawn_app_with(sasl_options(&user, password)).await;
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.text
+    );
+    let detail = ready.body["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("kafka") && detail.contains("authentication failed"),
+        "{detail}"
+    );
+    assert!(
+        !detail.contains(password),
+        "no secret in the answer: {detail}"
+    );
+    let name = test_support::unique_name("p");
+    let refused = app.create(&definition(&name, 1)).await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.text);
+    assert_eq!(app.row_count(&name).await, 0);
+
+    test_support::upsert_scram_user(&test_support::servers().kafka_brokers, &user, password);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+        if ready.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mgmt did not recover: {}",
+            ready.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    app.create_ok(&definition(&name, 1)).await;
+}
+
+/// mgmt started while its broker is down runs, answers readiness 503 naming Kafka and create
+/// 502, and recovers without a restart once the broker is up.
+#[tokio::test]
+async fn mgmt_started_while_kafka_is_down_recovers_when_it_comes_up() {
+    let mut kafka = test_support::Kafka::spawn();
+    kafka.kill();
+    let app = spawn_app_with(Options {
+        brokers: Some(kafka.brokers()),
+        ..Options::default()
+    })
+    .await;
+    let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+    assert_eq!(
+        ready.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        ready.text
+    );
+    let detail = ready.body["detail"].as_str().unwrap();
+    assert!(detail.contains("kafka unreachable"), "{detail}");
+    let name = test_support::unique_name("p");
+    let refused = app.create(&definition(&name, 1)).await;
+    assert_eq!(refused.status, StatusCode::BAD_GATEWAY, "{}", refused.text);
+    assert_eq!(app.row_count(&name).await, 0, "no row remains");
+
+    kafka.restart();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
+        if ready.status == StatusCode::OK {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mgmt did not recover: {}",
+            ready.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    app.create_ok(&definition(&name, 1)).await;
+    let topics: Vec<String> = TestApp::topics_on(&kafka.brokers())
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    for topic in app.topic_names(&name) {
+        assert!(topics.contains(&topic), "{topic} created after recovery");
+    }
 }

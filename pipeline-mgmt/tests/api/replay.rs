@@ -528,6 +528,11 @@ async fn bad_requests_to_the_dead_letter_routes_are_4xx() {
         "?limit=x",
         "?after=nope",
         "?after=0:-3",
+        "?after=",
+        "?after=0:1,",
+        "?after=+0:1",
+        "?stage=",
+        "?stage=bogus",
     ] {
         let resp = app
             .get(&format!("{errors}{query}"), &app.tokens.viewer)
@@ -577,6 +582,18 @@ async fn bad_requests_to_the_dead_letter_routes_are_4xx() {
         .post_json(&replay, &app.tokens.editor, &json!({"stages": "parse"}))
         .await;
     assert_eq!(unknown_field.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown_stage = app
+        .post_json(&replay, &app.tokens.editor, &json!({"stage": "bogus"}))
+        .await;
+    assert_eq!(unknown_stage.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(unknown_stage.body["errors"][0]["field"], "stage");
+    let jobs = app
+        .get(
+            &format!("/api/v1/pipelines/{id}/replays?limit=0"),
+            &app.tokens.viewer,
+        )
+        .await;
+    assert_eq!(jobs.status, StatusCode::BAD_REQUEST);
     let garbage = app
         .send(
             app.request(Method::POST, &replay, Some(&app.tokens.editor))
@@ -608,6 +625,8 @@ async fn bad_requests_to_the_dead_letter_routes_are_4xx() {
         json!({}),
         json!({"events": [], "fromErrors": {}}),
         json!({"fromErrors": {"limit": 0}}),
+        json!({"fromErrors": {"stage": "bogus"}}),
+        json!({"events": null, "fromErrors": null}),
         json!({"fromErrors": {"limit": 10}, "definition": {"name": "Bad Name"}}),
     ] {
         let resp = app.post_json(&dry_run, &app.tokens.editor, &body).await;

@@ -3,7 +3,7 @@
 //! | per-item outcome | action |
 //! |---|---|
 //! | 2xx; 409 on `create` | done |
-//! | 429, 5xx, `es_rejected_execution_exception` | retry only these items |
+//! | 429, 5xx, `rejected_execution_exception` (`es_rejected_execution_exception` on older servers) | retry only these items |
 //! | 400, 404 | dead-letter with the OpenSearch error |
 //! | 401/403 (and 408) | retry: credentials and outages are not bad data |
 //!
@@ -142,7 +142,9 @@ pub fn classify_status(
     let rejected = error
         .and_then(|e| e.get("type"))
         .and_then(|t| t.as_str())
-        .is_some_and(|t| t == "es_rejected_execution_exception");
+        .is_some_and(|t| {
+            t == "rejected_execution_exception" || t == "es_rejected_execution_exception"
+        });
     match status {
         _ if rejected => ItemOutcome::Retry {
             status,
@@ -215,9 +217,10 @@ mod tests {
             {"index":{"_id":"gone","status":404,"error":{"type":"index_not_found_exception","reason":"no such index"}}},
             {"index":{"_id":"rej","status":400,"error":{"type":"es_rejected_execution_exception","reason":"rejected"}}},
             {"index":{"_id":"auth","status":403,"error":{"type":"security_exception","reason":"no permission"}}},
-            {"index":{"_id":"conflict","status":409,"error":{"type":"version_conflict_engine_exception","reason":"v"}}}
+            {"index":{"_id":"conflict","status":409,"error":{"type":"version_conflict_engine_exception","reason":"v"}}},
+            {"index":{"_id":"os-rej","status":400,"error":{"type":"rejected_execution_exception","reason":"rejected"}}}
         ]}"#;
-        let outcomes = classify(body, 9).unwrap();
+        let outcomes = classify(body, 10).unwrap();
         assert_eq!(outcomes[0], ItemOutcome::Done);
         assert_eq!(
             outcomes[1],
@@ -251,6 +254,10 @@ mod tests {
             outcomes[7],
             ItemOutcome::Retry { status: 403, .. }
         ));
+        assert!(
+            matches!(outcomes[9], ItemOutcome::Retry { status: 400, .. }),
+            "OpenSearch's name for a rejection is retried whatever the status"
+        );
         assert!(
             matches!(outcomes[8], ItemOutcome::DeadLetter { status: 409, .. }),
             "409 on index is not the create-exists case"

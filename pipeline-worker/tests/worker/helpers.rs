@@ -8,6 +8,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{json, Value};
 use sqlx::MySqlPool;
@@ -24,6 +25,15 @@ pub const PREFIX: &str = "pipeline";
 pub async fn slot() -> tokio::sync::SemaphorePermit<'static> {
     static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
     SLOTS.acquire().await.unwrap()
+}
+
+/// The shared broker and OpenSearch node: (brokers, opensearch URL).
+pub fn shared_servers() -> (String, String) {
+    let servers = test_support::servers();
+    (
+        servers.kafka_brokers.clone(),
+        servers.opensearch_url.clone(),
+    )
 }
 
 /// One test's world: a fresh database, a pipeline row and its topics.
@@ -49,6 +59,103 @@ impl World {
             .await
             .unwrap();
         let name = test_support::unique_name("w");
+        World::insert(db_url, pool, brokers, opensearch, name, partitions, extra).await
+    }
+
+    /// A second running pipeline in this world's database (so the same workers run both), with
+    /// its own name, topics and index.
+    pub async fn sibling(&self, partitions: i32, extra: Value) -> World {
+        let pool = MySqlPool::connect(&self.db_url).await.unwrap();
+        let name = test_support::unique_name("w");
+        World::insert(
+            self.db_url.clone(),
+            pool,
+            &self.brokers,
+            &self.opensearch,
+            name,
+            partitions,
+            extra,
+        )
+        .await
+    }
+
+    /// Deletes the pipeline as pipeline-mgmt's forced DELETE does, while workers run it: state
+    /// `deleting`, then its three topics, then the row. The index is kept.
+    pub async fn delete_as_mgmt_does(&self) {
+        sqlx::query("UPDATE pipelines SET state = 'deleting' WHERE id = ?")
+            .bind(&self.pipeline_id)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
+        let names: Vec<String> = ["input", "output", "error"]
+            .iter()
+            .map(|k| self.topic(k))
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        for result in admin
+            .delete_topics(&names, &AdminOptions::new())
+            .await
+            .unwrap()
+        {
+            result.unwrap();
+        }
+        sqlx::query("DELETE FROM pipelines WHERE id = ?")
+            .bind(&self.pipeline_id)
+            .execute(&self.pool)
+            .await
+            .unwrap();
+    }
+
+    /// Deletes one of the pipeline's topics (`input`, `output`, `error`) behind mgmt's back.
+    pub async fn delete_topic(&self, kind: &str) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
+        let topic = self.topic(kind);
+        for result in admin
+            .delete_topics(&[topic.as_str()], &AdminOptions::new())
+            .await
+            .unwrap()
+        {
+            result.unwrap();
+        }
+    }
+
+    /// Creates one of the pipeline's topics again (after [`World::delete_topic`]).
+    pub async fn create_topic(&self, kind: &str) {
+        self.create_named_topics(vec![self.topic(kind)]).await;
+    }
+
+    /// The same pipeline created again under the same name (a new id, new topics of the same
+    /// names, the same index), as after a DELETE and a POST of the same definition.
+    pub async fn recreate(&self, extra: Value) -> World {
+        let pool = MySqlPool::connect(&self.db_url).await.unwrap();
+        World::insert(
+            self.db_url.clone(),
+            pool,
+            &self.brokers,
+            &self.opensearch,
+            self.name.clone(),
+            self.partitions,
+            extra,
+        )
+        .await
+    }
+
+    async fn insert(
+        db_url: String,
+        pool: MySqlPool,
+        brokers: &str,
+        opensearch: &str,
+        name: String,
+        partitions: i32,
+        extra: Value,
+    ) -> World {
         let mut body = json!({
             "name": name,
             "index": name,
@@ -96,25 +203,62 @@ impl World {
     }
 
     async fn create_topics(&self) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .create()
-            .unwrap();
         let names: Vec<String> = ["input", "output", "error"]
             .iter()
             .map(|k| self.topic(k))
             .collect();
+        self.create_named_topics(names).await;
+    }
+
+    async fn create_named_topics(&self, names: Vec<String>) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
         let topics: Vec<NewTopic<'_>> = names
             .iter()
             .map(|n| NewTopic::new(n, self.partitions, TopicReplication::Fixed(1)))
             .collect();
-        let results = admin
-            .create_topics(&topics, &AdminOptions::new())
-            .await
-            .unwrap();
-        for result in results {
-            result.unwrap();
+        // Right after a DeleteTopics of the same names the broker may still answer "already
+        // exists" (the deletion is asynchronous in KRaft too): retry for a while.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let results = admin
+                .create_topics(&topics, &AdminOptions::new())
+                .await
+                .unwrap();
+            let failed: Vec<_> = results
+                .into_iter()
+                .filter_map(Result::err)
+                .filter(|(_, code)| *code != RDKafkaErrorCode::TopicAlreadyExists)
+                .collect();
+            let existing = self.existing_topics(&names);
+            if failed.is_empty() && existing == names.len() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "creating {names:?}: {failed:?}, {existing} exist"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+
+    /// How many of `names` the broker's metadata lists with all their partitions.
+    fn existing_topics(&self, names: &[String]) -> usize {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .create()
+            .unwrap();
+        let Ok(metadata) = consumer.fetch_metadata(None, Duration::from_secs(10)) else {
+            return 0;
+        };
+        metadata
+            .topics()
+            .iter()
+            .filter(|t| names.iter().any(|n| n == t.name()))
+            .filter(|t| t.error().is_none() && t.partitions().len() == self.partitions as usize)
+            .count()
     }
 
     /// Environment variables configuring a worker for this world.
@@ -174,6 +318,26 @@ impl World {
             data.extend_from_slice(value);
         }
         std::fs::write(&path, data).unwrap();
+        produce_file(&self.brokers, &self.topic("input"), &path)
+    }
+
+    /// Produces records with headers with the independent client.
+    pub fn produce_with_headers(&self, records: &[HeaderedRecord<'_>]) -> usize {
+        let path = self
+            .dir
+            .path()
+            .join(format!("records-{}.json", uuid::Uuid::new_v4().simple()));
+        let list: Vec<Value> = records
+            .iter()
+            .map(|(key, value, headers)| {
+                let headers: serde_json::Map<String, Value> = headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), Value::from(*v)))
+                    .collect();
+                json!({"key": key, "value": value, "headers": headers})
+            })
+            .collect();
+        std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
         produce_file(&self.brokers, &self.topic("input"), &path)
     }
 
@@ -328,6 +492,9 @@ pub fn produce_file(brokers: &str, topic: &str, path: &Path) -> usize {
         .unwrap()
 }
 
+/// A record to produce: key, value, headers.
+pub type HeaderedRecord<'a> = (Option<&'a str>, &'a str, &'a [(&'a str, &'a str)]);
+
 /// One record read back from a topic.
 #[derive(Debug, Clone)]
 pub struct Record {
@@ -443,13 +610,14 @@ impl InProcess {
 /// A worker running as a child process of the built binary.
 pub struct WorkerProcess {
     child: Child,
+    log: PathBuf,
 }
 
 impl WorkerProcess {
     pub fn start(vars: Vec<(String, String)>) -> WorkerProcess {
-        let log =
+        let log_path =
             std::env::temp_dir().join(format!("worker-{}.log", uuid::Uuid::new_v4().simple()));
-        let log = std::fs::File::create(log).unwrap();
+        let log = std::fs::File::create(&log_path).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_pipeline-worker"))
             .arg("run")
             .envs(vars)
@@ -459,11 +627,27 @@ impl WorkerProcess {
             .stderr(log)
             .spawn()
             .unwrap();
-        WorkerProcess { child }
+        WorkerProcess {
+            child,
+            log: log_path,
+        }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Whether the process still runs; when it has exited, its status and log tail.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.try_wait().unwrap()?;
+        Some(format!("{status}; last log lines:\n{}", self.log_tail()))
+    }
+
+    /// The last lines of the worker's log.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     }
 
     pub fn signal(&self, signal: &str) {

@@ -4,6 +4,7 @@
 //! own topics (random names); events come from an independent producer (confluent-kafka).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod faults;
 mod helpers;
 
 use helpers::*;
@@ -13,11 +14,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 fn shared() -> (String, String) {
-    let servers = test_support::servers();
-    (
-        servers.kafka_brokers.clone(),
-        servers.opensearch_url.clone(),
-    )
+    shared_servers()
 }
 
 fn malformed(i: usize) -> Vec<u8> {
@@ -533,5 +530,264 @@ async fn a_changed_definition_applies_to_new_events_without_restart() {
     )
     .await;
     assert_eq!(filtered, 50);
+    worker.shutdown().await;
+}
+
+/// A real node whose write pool (one thread, a queue of one) cannot take every shard of a bulk
+/// request at once answers 429 `rejected_execution_exception` for the items of the shards it
+/// turned away, while indexing the rest. Only those items are retried: every event ends up
+/// indexed once, none is dead-lettered, offsets reach the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn per_item_rejections_are_retried_until_indexed_and_never_dead_lettered() {
+    let _slot = slot().await;
+    let (brokers, _) = shared();
+    let search = test_support::OpenSearch::spawn_with(&[
+        "thread_pool.write.size=1",
+        "thread_pool.write.queue_size=1",
+    ]);
+    let world = World::new(&brokers, &search.url(), 3, json!({})).await;
+    // Eight shards: one bulk request becomes eight shard requests, more than the pool takes.
+    let created = reqwest::Client::new()
+        .put(format!("{}/{}", search.url(), world.name))
+        .json(&json!({"settings": {"number_of_shards": 8, "number_of_replicas": 0}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(created.status().is_success(), "index created");
+    let total = 4_000;
+    let records: Vec<_> = (0..total).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&records), total);
+    let overrides = [
+        ("FLOW__WORKER__RETRY_INITIAL_BACKOFF_MS", "50"),
+        ("FLOW__WORKER__RETRY_MAX_BACKOFF_MS", "500"),
+        ("FLOW__SERVER__FAILURE_THRESHOLD", "1000"),
+    ];
+    let worker = InProcess::start(world.settings("w1", &overrides)).await;
+    world
+        .wait_count(total as u64, Duration::from_secs(120))
+        .await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+
+    let stats: Value = reqwest::get(format!(
+        "{}/_nodes/stats/thread_pool?filter_path=nodes.*.thread_pool.write",
+        search.url()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let rejected: u64 = stats["nodes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n["thread_pool"]["write"]["rejected"].as_u64().unwrap())
+        .sum();
+    assert!(rejected > 0, "the node rejected shard requests: {stats}");
+    assert!(
+        world
+            .read_topic("error", 1, Duration::from_secs(3))
+            .is_empty(),
+        "a rejection is not bad data: nothing dead-lettered"
+    );
+    let outputs = world.read_topic("output", total, Duration::from_secs(30));
+    let seqs: HashSet<u64> = outputs
+        .iter()
+        .map(|r| seq_of(&serde_json::from_slice(r.value.as_deref().unwrap()).unwrap()).unwrap())
+        .collect();
+    assert_eq!(seqs.len(), total, "every event processed");
+    for record in outputs.iter().step_by(97) {
+        let id = String::from_utf8(record.key.clone().unwrap()).unwrap();
+        assert!(world.get_doc(&id).await.is_some(), "document {id} indexed");
+    }
+    assert_eq!(world.count().await, total as u64, "each event exactly once");
+    worker.shutdown().await;
+}
+
+/// Deleting a pipeline (its topics deleted under the running consumers and producers, as a
+/// forced DELETE does), and then deleting and re-creating another under the same name, while two
+/// worker processes run a third pipeline under load: every worker stays up, the third pipeline
+/// loses nothing, and the re-created one runs again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_pipelines_under_load_leaves_the_others_whole_and_every_worker_up() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let steady = World::new(&brokers, &opensearch, 3, json!({})).await;
+    let doomed = steady.sibling(2, json!({})).await;
+    let reborn = steady.sibling(2, json!({})).await;
+    let overrides = [("FLOW__SERVER__FLUSH_ITEMS", "500")];
+    let mut workers = [
+        WorkerProcess::start(steady.vars("w1", &overrides)),
+        WorkerProcess::start(steady.vars("w2", &overrides)),
+    ];
+    let batch =
+        |from: usize, to: usize| -> Vec<_> { (from..to).map(|i| (None, good_event(i))).collect() };
+    let total = 8_000;
+    steady.produce(&batch(0, total / 2));
+    doomed.produce(&batch(0, 500));
+    reborn.produce(&batch(0, 500));
+    doomed.wait_count(500, Duration::from_secs(120)).await;
+    reborn.wait_count(500, Duration::from_secs(60)).await;
+
+    doomed.delete_as_mgmt_does().await;
+    reborn.delete_as_mgmt_does().await;
+    steady.produce(&batch(total / 2, total));
+    let again = reborn.recreate(json!({})).await;
+    again.produce(&batch(500, 800));
+
+    steady
+        .wait_count(total as u64, Duration::from_secs(180))
+        .await;
+    steady.wait_committed_at_end(Duration::from_secs(30)).await;
+    // The index outlives its pipeline: the re-created one writes into the same index.
+    again.wait_count(800, Duration::from_secs(120)).await;
+    again.wait_committed_at_end(Duration::from_secs(30)).await;
+    // A few reconciliations later, still every worker up.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    for worker in &mut workers {
+        if let Some(exit) = worker.exited() {
+            panic!("a worker died: {exit}");
+        }
+    }
+    assert!(steady
+        .read_topic("error", 1, Duration::from_secs(2))
+        .is_empty());
+    assert_eq!(
+        steady.count().await,
+        total as u64,
+        "nothing lost, nothing doubled"
+    );
+    eventually(
+        "the deleted pipeline's tasks to stop",
+        Duration::from_secs(30),
+        || async {
+            let tasks = doomed.tasks().await;
+            tasks
+                .iter()
+                .all(|t| t.report.status.as_str() == "stopped")
+                .then_some(())
+        },
+    )
+    .await;
+    for worker in &workers {
+        worker.signal("TERM");
+    }
+    for worker in &mut workers {
+        let status = worker
+            .wait(Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
+        assert!(
+            status.success(),
+            "graceful exit: {status}\n{}",
+            worker.log_tail()
+        );
+    }
+}
+
+/// A worker on the broker's SASL listener with credentials the broker does not know yet stays
+/// up and indexes nothing; once the operator creates the user on the broker, it authenticates
+/// and indexes everything, with no restart and nothing dead-lettered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 2, json!({})).await;
+    let sasl = test_support::servers().kafka_sasl_brokers.clone();
+    let (_, sasl_port) = sasl.rsplit_once(':').unwrap();
+    let user = test_support::unique_name("worker");
+    let password = "created-later";
+    let overrides = [
+        ("FLOW__MQ__MQ_PORT", sasl_port),
+        ("FLOW__MQ__USERNAME", user.as_str()),
+        ("FLOW__MQ__PASSWORD", password),
+        ("FLOW__MQ__MECHANISM", "SCRAM-SHA-512"),
+    ];
+    let mut worker = WorkerProcess::start(world.vars("w1", &overrides));
+    let records: Vec<_> = (0..500).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&records), 500);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        world.count().await,
+        0,
+        "nothing read without valid credentials"
+    );
+    if let Some(exit) = worker.exited() {
+        panic!("the worker died of rejected credentials: {exit}");
+    }
+    let log = worker.log_tail();
+    assert!(!log.contains(password), "no secret in the log:\n{log}");
+
+    test_support::upsert_scram_user(&brokers, &user, password);
+    world.wait_count(500, Duration::from_secs(90)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    assert!(world
+        .read_topic("error", 1, Duration::from_secs(2))
+        .is_empty());
+    worker.signal("TERM");
+    let status = worker
+        .wait(Duration::from_secs(60))
+        .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
+    assert!(status.success(), "graceful exit: {status}");
+}
+
+/// A binary-mode CloudEvent (attributes in `ce_*` headers) keeps its context in the document as
+/// `cloudevent`; a structured one too; a plain JSON event has none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cloudevent_attributes_are_kept_in_the_document() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(
+        &brokers,
+        &opensearch,
+        1,
+        json!({"stages": [{"type": "hash"}]}),
+    )
+    .await;
+    let binary = json!({"seq": 1, "log_message": "binary"}).to_string();
+    let structured = json!({"specversion": "1.0", "id": "evt-2", "source": "/structured",
+        "type": "com.example.structured", "subject": "s2", "data": {"seq": 2}})
+    .to_string();
+    let plain = json!({"seq": 3, "log_message": "plain"}).to_string();
+    let headers: &[(&str, &str)] = &[
+        ("ce_specversion", "1.0"),
+        ("ce_id", "evt-1"),
+        ("ce_source", "/edge/nginx"),
+        ("ce_type", "com.example.log"),
+        ("ce_time", "2026-11-04T01:47:17.5+01:00"),
+        ("ce_subject", "host-7"),
+        ("content-type", "application/json"),
+    ];
+    let produced = world.produce_with_headers(&[
+        (None, binary.as_str(), headers),
+        (None, structured.as_str(), &[]),
+        (None, plain.as_str(), &[]),
+    ]);
+    assert_eq!(produced, 3);
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    world.wait_count(3, Duration::from_secs(60)).await;
+    let outputs = world.read_topic("output", 3, Duration::from_secs(30));
+    let mut by_seq = std::collections::HashMap::new();
+    for record in &outputs {
+        let id = String::from_utf8(record.key.clone().unwrap()).unwrap();
+        let doc = world.get_doc(&id).await.expect("indexed by _id");
+        by_seq.insert(seq_of(&doc).unwrap(), doc);
+    }
+    assert_eq!(by_seq.len(), 3, "{by_seq:?}");
+    assert_eq!(
+        by_seq[&1]["cloudevent"],
+        json!({"id": "evt-1", "source": "/edge/nginx", "type": "com.example.log",
+               "time": "2026-11-04T00:47:17.500Z", "subject": "host-7"})
+    );
+    assert_eq!(by_seq[&1]["log_message"], "binary");
+    assert_eq!(
+        by_seq[&2]["cloudevent"],
+        json!({"id": "evt-2", "source": "/structured", "type": "com.example.structured",
+               "subject": "s2"})
+    );
+    assert!(
+        by_seq[&3].get("cloudevent").is_none(),
+        "a plain event has no cloudevent: {}",
+        by_seq[&3]
+    );
     worker.shutdown().await;
 }
