@@ -13,5 +13,6 @@ pub mod provision;
 pub mod service;
 pub mod state;
 pub mod store;
+pub mod strict_json;
 
 pub use app::Application;

@@ -2,7 +2,7 @@
 
 use crate::auth::CanWrite;
 use crate::error::{ApiError, FieldProblem};
-use crate::http::extract::{ApiJson, PipelineId};
+use crate::http::extract::{ApiJson, ApiObject, PipelineId};
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnprocessableEntity, UnsupportedMediaType,
@@ -51,6 +51,7 @@ pub struct StoredDryRun {
     #[schema(value_type = Option<Vec<Value>>, max_items = 1000)]
     pub events: Option<Vec<Value>>,
     /// Take the events from the pipeline's error topic, newest first.
+    #[serde(default, deserialize_with = "crate::strict_json::optional_object")]
     pub from_errors: Option<FromErrors>,
     /// A proposed definition, not stored; the stored one when absent.
     #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
@@ -63,6 +64,7 @@ pub struct StoredDryRun {
 pub struct FromErrors {
     /// How many of the newest (default 50).
     #[schema(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "crate::strict_json::optional_whole")]
     pub limit: Option<usize>,
     /// Only those whose `error.stage` is this.
     #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
@@ -123,7 +125,7 @@ pub async fn dry_run_stored(
     _: CanWrite,
     State(state): State<AppState>,
     PipelineId(id): PipelineId,
-    ApiJson(body): ApiJson<StoredDryRun>,
+    ApiObject(body): ApiObject<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
     let row = find(&state, &id).await?;
     let definition = match &body.definition {

@@ -177,3 +177,43 @@ impl<S: Send + Sync> FromRequestParts<S> for ReplayJobId {
             .map(ReplayJobId)
     }
 }
+
+/// Like [`parse_json`], for a body whose schema is an object: serde's derive also reads a struct
+/// from an array of its members, which the document does not allow, so anything but an object
+/// is 422 (malformed JSON stays 400).
+pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        parse_json::<serde_json::Value>(bytes)?;
+        return Err(ApiError::Unprocessable {
+            detail: "the request body does not have the expected shape".into(),
+            errors: vec![FieldProblem {
+                field: String::new(),
+                message: "must be a JSON object".into(),
+            }],
+        });
+    }
+    parse_json(bytes)
+}
+
+/// A JSON object body, as [`ApiJson`] reads it but refused unless it is an object
+/// ([`parse_json_object`]).
+pub struct ApiObject<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiObject<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
+        parse_json_object(&bytes).map(ApiObject)
+    }
+}

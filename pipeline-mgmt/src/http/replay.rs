@@ -3,7 +3,9 @@
 
 use crate::auth::{CanRead, CanWrite};
 use crate::error::ApiError;
-use crate::http::extract::{is_json, parse_json, ApiQuery, LimitedBody, PipelineId, ReplayJobId};
+use crate::http::extract::{
+    is_json, parse_json_object, ApiQuery, LimitedBody, PipelineId, ReplayJobId,
+};
 use crate::http::responses::{
     BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
     UnprocessableEntity, UnsupportedMediaType,
@@ -63,10 +65,11 @@ pub async fn start_replay(
     LimitedBody(body): LimitedBody,
 ) -> Result<Response, ApiError> {
     // No body, or JSON `null`, is no filter: every dead letter.
-    let filter: ReplayFilter = if body.iter().all(u8::is_ascii_whitespace) {
+    let text = body.trim_ascii();
+    let filter: ReplayFilter = if text.is_empty() || text == b"null" {
         ReplayFilter::default()
     } else if is_json(&headers) {
-        parse_json::<Option<ReplayFilter>>(&body)?.unwrap_or_default()
+        parse_json_object(text)?
     } else {
         return Err(ApiError::UnsupportedMediaType(
             "expected Content-Type: application/json".into(),

@@ -31,12 +31,15 @@ const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct OffsetRange {
     /// Partition of the error topic.
     #[schema(minimum = 0, maximum = 2147483647)]
+    #[serde(deserialize_with = "crate::strict_json::whole")]
     pub partition: i32,
     /// First offset (default: the first readable).
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[serde(default, deserialize_with = "crate::strict_json::optional_whole")]
     pub from: Option<i64>,
     /// Last offset, inclusive, not below `from` (default: the last at the job's start).
     #[schema(minimum = 0, maximum = 9223372036854775807_i64)]
+    #[serde(default, deserialize_with = "crate::strict_json::optional_whole")]
     pub to: Option<i64>,
 }
 
@@ -50,6 +53,7 @@ pub struct ReplayFilter {
     /// `error.reason` contains this.
     pub reason: Option<String>,
     /// Only these partitions and offsets; absent means every partition.
+    #[serde(default, deserialize_with = "crate::strict_json::optional_objects")]
     pub offsets: Option<Vec<OffsetRange>>,
 }
 
