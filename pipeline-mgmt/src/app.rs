@@ -22,6 +22,8 @@ pub struct Application {
     router: Router,
     port: u16,
     producer: FutureProducer,
+    db: sqlx::MySqlPool,
+    live_within_ms: u64,
 }
 
 impl Application {
@@ -64,6 +66,12 @@ impl Application {
             router,
             port,
             producer,
+            db: state.db.clone(),
+            live_within_ms: state
+                .settings
+                .worker
+                .heartbeat_interval_ms
+                .saturating_mul(3),
         })
     }
 
@@ -83,10 +91,16 @@ impl Application {
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(port = self.port, "pipeline-mgmt listening");
-        axum::serve(self.listener, self.router)
+        let sampler = tokio::spawn(crate::service::samples::run_sampler(
+            self.db.clone(),
+            self.live_within_ms,
+        ));
+        let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
             .await
-            .context("serving HTTP")?;
+            .context("serving HTTP");
+        sampler.abort();
+        served?;
         // Every ingest answered 202 only after acknowledgement; this only catches stragglers
         // of requests whose clients hung up.
         let producer = self.producer;

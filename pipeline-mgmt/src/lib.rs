@@ -10,7 +10,9 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod provision;
+pub mod service;
 pub mod state;
 pub mod store;
+pub mod strict_json;
 
 pub use app::Application;

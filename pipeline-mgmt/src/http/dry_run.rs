@@ -1,13 +1,14 @@
 //! Dry runs: sample events through a pipeline's stages, without side effects.
 
 use crate::auth::CanWrite;
-use crate::error::ApiError;
-use crate::http::extract::{ApiJson, PipelineId};
-use crate::http::pipelines::{find, invalid};
+use crate::error::{ApiError, FieldProblem};
+use crate::http::extract::{ApiJson, ApiObject, PipelineId};
 use crate::http::responses::{
-    BadRequest, Forbidden, NotFound, PayloadTooLarge, Unauthorized, Unavailable,
-    UnprocessableEntity, UnsupportedMediaType,
+    BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
+    Unavailable, UnprocessableEntity, UnsupportedMediaType,
 };
+use crate::service::pipelines::invalid;
+use crate::service::{self, dead_letters, find};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -41,13 +42,33 @@ pub struct DefinitionDryRun {
     pub events: Vec<Value>,
 }
 
-/// Body of `POST /api/v1/pipelines/{id}/dry-run`.
+/// Body of `POST /api/v1/pipelines/{id}/dry-run`: `events`, or `fromErrors` to take the
+/// pipeline's latest dead letters; `definition`, when given, is run instead of the stored one.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StoredDryRun {
     /// Events: CloudEvents structured envelopes or plain objects.
-    #[schema(value_type = Vec<Value>, max_items = 1000)]
-    pub events: Vec<Value>,
+    #[schema(value_type = Option<Vec<Value>>, max_items = 1000)]
+    pub events: Option<Vec<Value>>,
+    /// Take the events from the pipeline's error topic, newest first.
+    #[serde(default, deserialize_with = "crate::strict_json::optional_object")]
+    pub from_errors: Option<FromErrors>,
+    /// A proposed definition, not stored; the stored one when absent.
+    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
+    pub definition: Option<Value>,
+}
+
+/// Which dead letters a dry run takes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FromErrors {
+    /// How many of the newest (default 50).
+    #[schema(minimum = 1, maximum = 500)]
+    #[serde(default, deserialize_with = "crate::strict_json::optional_whole")]
+    pub limit: Option<usize>,
+    /// Only those whose `error.stage` is this.
+    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
+    pub stage: Option<String>,
 }
 
 /// Results, in input order: `{"id", "document"}`, `{"dropped": true}` or
@@ -81,7 +102,9 @@ pub async fn dry_run_definition(
     run(&state, definition, body.events).await.map(Json)
 }
 
-/// Run events through a stored pipeline's stages.
+/// Run events through a stored pipeline's stages, or a proposed definition; with `fromErrors`
+/// the events are the pipeline's latest dead letters and each result names its `source`
+/// (`partition`, `offset` in the error topic).
 #[utoipa::path(post, path = "/api/v1/pipelines/{id}/dry-run", tag = "dry-run",
     params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     request_body = StoredDryRun,
@@ -91,21 +114,87 @@ pub async fn dry_run_definition(
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
         (status = 413, response = PayloadTooLarge),
         (status = 415, response = UnsupportedMediaType),
         (status = 422, response = UnprocessableEntity),
+        (status = 502, response = BadGateway),
         (status = 503, response = Unavailable)),
     security(("bearer" = [])))]
 pub async fn dry_run_stored(
     _: CanWrite,
     State(state): State<AppState>,
     PipelineId(id): PipelineId,
-    ApiJson(body): ApiJson<StoredDryRun>,
+    ApiObject(body): ApiObject<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
     let row = find(&state, &id).await?;
-    let definition = PipelineDefinition::parse(&row.definition, &state.validation)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored definition invalid: {e}")))?;
-    run(&state, definition, body.events).await.map(Json)
+    let definition = match &body.definition {
+        Some(proposed) => PipelineDefinition::parse(proposed, &state.validation)
+            .map_err(|errors| prefix(invalid(errors), "definition"))?,
+        None => PipelineDefinition::parse(&row.definition, &state.validation)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored definition invalid: {e}")))?,
+    };
+    match (body.events, body.from_errors) {
+        (Some(events), None) => run(&state, definition, events).await.map(Json),
+        (None, Some(from)) => from_errors(&state, &id, definition, from).await.map(Json),
+        _ => Err(ApiError::Unprocessable {
+            detail: "send either events or fromErrors".into(),
+            errors: vec![FieldProblem {
+                field: "events".into(),
+                message: "exactly one of events and fromErrors is required".into(),
+            }],
+        }),
+    }
+}
+
+/// The dead letters as events (their original bytes: JSON when they parse, else a string, which
+/// fails at `decode` as it did in the worker), each result tagged with its source.
+async fn from_errors(
+    state: &AppState,
+    id: &str,
+    definition: PipelineDefinition,
+    from: FromErrors,
+) -> Result<DryRunResults, ApiError> {
+    let limit = from.limit.unwrap_or(50);
+    if !(1..=crate::http::errors::MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::Unprocessable {
+            detail: "fromErrors.limit is out of range".into(),
+            errors: vec![FieldProblem {
+                field: "fromErrors.limit".into(),
+                message: format!("must be between 1 and {}", crate::http::errors::MAX_LIMIT),
+            }],
+        });
+    }
+    if let Some(Err(message)) = from.stage.as_deref().map(dead_letters::check_stage) {
+        return Err(ApiError::Unprocessable {
+            detail: "fromErrors.stage is not a stage".into(),
+            errors: vec![FieldProblem {
+                field: "fromErrors.stage".into(),
+                message,
+            }],
+        });
+    }
+    let selector = dead_letters::Selector { stage: from.stage };
+    let page = service::dead_letter_page(state, id, limit, selector, None).await?;
+    let events = page
+        .items
+        .iter()
+        .map(|letter| {
+            let bytes = letter.value.as_deref().unwrap_or_default();
+            serde_json::from_slice(bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+        })
+        .collect();
+    let mut results = run(state, definition, events).await?;
+    for (result, letter) in results.results.iter_mut().zip(&page.items) {
+        if let Value::Object(map) = result {
+            map.insert(
+                "source".into(),
+                serde_json::json!({"partition": letter.partition, "offset": letter.offset}),
+            );
+        }
+    }
+    Ok(results)
 }
 
 /// Field paths of a nested definition start with `definition.`.
@@ -137,7 +226,7 @@ async fn run(
     if events.len() > MAX_EVENTS {
         return Err(ApiError::Unprocessable {
             detail: "too many events".into(),
-            errors: vec![crate::error::FieldProblem {
+            errors: vec![FieldProblem {
                 field: "events".into(),
                 message: format!("at most {MAX_EVENTS} events per dry run"),
             }],

@@ -17,11 +17,11 @@
 use crate::auth::CanIngest;
 use crate::error::ApiError;
 use crate::http::extract::{media_type, LimitedBody, PipelineId};
-use crate::http::pipelines::find;
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnsupportedMediaType,
 };
+use crate::service::find;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

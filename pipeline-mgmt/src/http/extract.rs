@@ -131,6 +131,23 @@ where
     }
 }
 
+/// Path parameter `name` parsed as a UUID, in the canonical hyphenated lowercase form ids are
+/// stored in; 404 with `missing` when it is absent or not a UUID.
+async fn uuid_param(
+    parts: &mut Parts,
+    name: &str,
+    missing: &'static str,
+) -> Result<String, ApiError> {
+    let ApiPath(params) =
+        ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
+            .await?;
+    params
+        .get(name)
+        .and_then(|raw| uuid::Uuid::try_parse(raw).ok())
+        .map(|id| id.hyphenated().to_string())
+        .ok_or_else(|| ApiError::NotFound(missing.into()))
+}
+
 /// The `{id}` of a pipeline route, parsed as a UUID before anything else: a path that is not one
 /// names no pipeline, so it is 404 without a database round trip (and never sends arbitrary
 /// bytes to a query). Holds the canonical hyphenated lowercase form, as ids are stored.
@@ -140,10 +157,63 @@ pub struct PipelineId(pub String);
 impl<S: Send + Sync> FromRequestParts<S> for PipelineId {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let ApiPath(raw) = ApiPath::<String>::from_request_parts(parts, state).await?;
-        uuid::Uuid::try_parse(&raw)
-            .map(|id| PipelineId(id.hyphenated().to_string()))
-            .map_err(|_| ApiError::NotFound("no pipeline with this id".into()))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        uuid_param(parts, "id", "no pipeline with this id")
+            .await
+            .map(PipelineId)
+    }
+}
+
+/// The `{jobId}` of a replay job route, a UUID like [`PipelineId`] (404 otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplayJobId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReplayJobId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        uuid_param(parts, "jobId", "no replay job with this id")
+            .await
+            .map(ReplayJobId)
+    }
+}
+
+/// Like [`parse_json`], for a body whose schema is an object: serde's derive also reads a struct
+/// from an array of its members, which the document does not allow, so anything but an object
+/// is 422 (malformed JSON stays 400).
+pub fn parse_json_object<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        parse_json::<serde_json::Value>(bytes)?;
+        return Err(ApiError::Unprocessable {
+            detail: "the request body does not have the expected shape".into(),
+            errors: vec![FieldProblem {
+                field: String::new(),
+                message: "must be a JSON object".into(),
+            }],
+        });
+    }
+    parse_json(bytes)
+}
+
+/// A JSON object body, as [`ApiJson`] reads it but refused unless it is an object
+/// ([`parse_json_object`]).
+pub struct ApiObject<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiObject<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/json".into(),
+            ));
+        }
+        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
+        parse_json_object(&bytes).map(ApiObject)
     }
 }

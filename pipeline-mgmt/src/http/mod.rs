@@ -1,10 +1,13 @@
 //! The HTTP surface: one module per resource, each with its own `router()`, assembled here.
 
+pub mod console;
 pub mod dry_run;
+pub mod errors;
 pub mod events;
 pub mod extract;
 pub mod ops;
 pub mod pipelines;
+pub mod replay;
 pub mod responses;
 pub mod schema;
 pub mod view;
@@ -44,6 +47,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "pipelines", description = "pipeline definitions and life cycle"),
         (name = "ingest", description = "HTTP ingest"),
         (name = "dry-run", description = "run events through stages without side effects"),
+        (name = "dead-letters", description = "a pipeline's error topic: browse and replay"),
         (name = "ops", description = "health, readiness, version, metrics, this document"),
     )
 )]
@@ -66,6 +70,8 @@ fn routes() -> OpenApiRouter<AppState> {
         .merge(pipelines::router())
         .merge(events::router())
         .merge(dry_run::router())
+        .merge(errors::router())
+        .merge(replay::router())
         .merge(ops::router())
 }
 
@@ -74,7 +80,8 @@ pub fn openapi() -> serde_json::Value {
     document_json(&routes().split_for_parts().1)
 }
 
-/// `openapi` as JSON, with the `Stage` schema of [`schema::stage_schema`] and two corrections of
+/// `openapi` as JSON, with the `Stage` schema of [`schema::stage_schema`], the `oneOf` of a stored
+/// dry run ([`schema::stored_dry_run_one_of`]) and two corrections of
 /// what utoipa writes:
 /// - a Link's members are in snake case (`operation_id`), which no client reads: renamed to the
 ///   OpenAPI names;
@@ -84,6 +91,9 @@ pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(openapi).unwrap_or_default();
     if let Some(stage) = doc.pointer_mut("/components/schemas/Stage") {
         *stage = schema::stage_schema();
+    }
+    if let Some(body) = doc.pointer_mut("/components/schemas/StoredDryRun") {
+        body["oneOf"] = schema::stored_dry_run_one_of();
     }
     let operations = doc
         .get_mut("paths")
@@ -135,9 +145,15 @@ pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let max_body = state.settings.server.max_request_bytes;
     let (router, openapi) = routes().split_for_parts();
-    let router = router
+    let api = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    // The console forwards with a fresh request (no outer extensions), so its copy carries
+    // the body limit itself.
+    let forwarded = api.clone().layer(DefaultBodyLimit::max(max_body));
+    let router = console::router(state.clone(), forwarded)
+        .merge(api)
         .layer(DefaultBodyLimit::max(max_body))
         // Inside the metrics layer, so that a panic is counted as the 500 it becomes.
         .layer(CatchPanicLayer::custom(panicked))
@@ -145,8 +161,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             state.metrics.clone(),
             crate::metrics::track,
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
-        .with_state(state);
+        .layer(tower_http::trace::TraceLayer::new_for_http());
     (router, openapi)
 }
 
@@ -221,6 +236,48 @@ mod tests {
             limit["schema"]["maximum"],
             json!(super::pipelines::MAX_LIMIT)
         );
+    }
+
+    /// The dead-letter routes state the stages, the cursor form and the page bounds the server
+    /// enforces (the attributes repeat the constants as literals).
+    #[test]
+    fn the_document_states_the_dead_letter_bounds() {
+        use crate::service::dead_letters::{CURSOR_PATTERN, STAGES};
+        let doc = document();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["ErrorStage"]["enum"], json!(STAGES));
+        let errors = &doc["paths"]["/api/v1/pipelines/{id}/errors"]["get"]["parameters"];
+        let param = |name: &str| {
+            errors
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(param("limit")["schema"]["minimum"], 1);
+        assert_eq!(
+            param("limit")["schema"]["maximum"],
+            json!(super::errors::MAX_LIMIT)
+        );
+        assert_eq!(param("after")["schema"]["pattern"], CURSOR_PATTERN);
+        assert_eq!(
+            schemas["ErrorPage"]["properties"]["next"]["pattern"],
+            CURSOR_PATTERN
+        );
+        assert_eq!(
+            schemas["FromErrors"]["properties"]["limit"]["maximum"],
+            json!(super::errors::MAX_LIMIT)
+        );
+        let jobs = &doc["paths"]["/api/v1/pipelines/{id}/replays"]["get"]["parameters"];
+        let limit = jobs
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .unwrap();
+        assert_eq!(limit["schema"]["maximum"], json!(super::replay::MAX_JOBS));
     }
 
     /// Every operation on an `{id}` is linked from create, and every secured operation documents

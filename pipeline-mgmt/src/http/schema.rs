@@ -253,6 +253,140 @@ pub struct CloudEvent {
     pub kind: String,
 }
 
+/// The `error.stage` of a dead letter, as the worker writes it (`service::dead_letters::STAGES`).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ErrorStage {
+    /// The record was not a JSON object or CloudEvent.
+    Decode,
+    /// A parse stage with `onFailure: error`.
+    Parse,
+    /// A geoip stage.
+    Geoip,
+    /// A mask stage.
+    Mask,
+    /// A rename stage.
+    Rename,
+    /// A filter stage.
+    Filter,
+    /// A hash stage.
+    Hash,
+    /// OpenSearch refused the document.
+    Index,
+}
+
+/// How a byte string is rendered: as text when it is UTF-8, else base64.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// UTF-8 text.
+    Utf8,
+    /// Standard base64 of bytes that are not UTF-8.
+    Base64,
+}
+
+/// One record header of a dead letter.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterHeader {
+    /// Header name.
+    pub name: String,
+    /// Header value, `null` when the header has none.
+    pub value: Option<String>,
+    /// How `value` is rendered.
+    pub encoding: Encoding,
+}
+
+/// One record of a pipeline's error topic.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// Partition of the error topic.
+    #[schema(minimum = 0)]
+    pub partition: i32,
+    /// Offset in that partition.
+    #[schema(minimum = 0)]
+    pub offset: i64,
+    /// The record's timestamp.
+    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
+    /// The original key.
+    pub key: Option<String>,
+    /// How `key` is rendered.
+    pub key_encoding: Encoding,
+    /// Every header, in record order (`error.stage`, `error.reason`, `source.*`, …).
+    pub headers: Vec<DeadLetterHeader>,
+    /// The original value.
+    pub value: Option<String>,
+    /// How `value` is rendered.
+    pub value_encoding: Encoding,
+    /// The `error.stage` header.
+    pub stage: Option<String>,
+    /// The `error.reason` header.
+    pub reason: Option<String>,
+}
+
+/// Where a replay job is.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplayState {
+    /// Reading and producing.
+    Running,
+    /// Every matching record was acknowledged by the broker.
+    Succeeded,
+    /// Stopped on an error, or some records were not acknowledged.
+    Failed,
+}
+
+/// A replay job.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayJob {
+    /// Job id, used in `…/replays/{jobId}`.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The pipeline.
+    #[schema(format = Uuid)]
+    pub pipeline_id: String,
+    /// Where the job is.
+    pub state: ReplayState,
+    /// The filter as given.
+    #[schema(value_type = crate::service::replay::ReplayFilter)]
+    pub filter: Value,
+    /// Records that matched the filter.
+    #[schema(minimum = 0)]
+    pub matched: i64,
+    /// Records the broker acknowledged in the input topic.
+    #[schema(minimum = 0)]
+    pub replayed: i64,
+    /// Matching records that were not acknowledged.
+    #[schema(minimum = 0)]
+    pub failed: i64,
+    /// Why the job failed.
+    pub error: Option<String>,
+    /// The principal that started it.
+    pub started_by: String,
+    /// Start.
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    /// End, once finished.
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The `oneOf` of a stored dry run's body: `events` or `fromErrors`, exactly one of them not
+/// absent or `null`, which utoipa's derive cannot state.
+pub fn stored_dry_run_one_of() -> Value {
+    json!([
+        {
+            "title": "events",
+            "required": ["events"],
+            "properties": {"events": {"type": "array"}, "fromErrors": {"type": "null"}},
+        },
+        {
+            "title": "fromErrors",
+            "required": ["fromErrors"],
+            "properties": {"fromErrors": {"type": "object"}, "events": {"type": "null"}},
+        },
+    ])
+}
+
 /// `retention.ms`: -1, a positive integer, or `null` (absent); 0 is refused.
 fn retention_ms() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};

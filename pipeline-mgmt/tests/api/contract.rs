@@ -30,6 +30,15 @@ fn id_requests(app: &TestApp, id: &str) -> Vec<reqwest::RequestBuilder> {
             .json(&json!({"log_message": "x"})),
         app.request(Method::POST, &format!("{base}/dry-run"), admin)
             .json(&json!({"events": []})),
+        app.request(Method::GET, &format!("{base}/errors"), admin),
+        app.request(Method::POST, &format!("{base}/replay"), admin)
+            .json(&json!({})),
+        app.request(Method::GET, &format!("{base}/replays"), admin),
+        app.request(
+            Method::GET,
+            &format!("{base}/replays/00000000-0000-4000-8000-000000000000"),
+            admin,
+        ),
     ]
 }
 
@@ -48,6 +57,30 @@ async fn ids_that_are_not_uuids_are_404_problem_json_on_every_id_route() {
     let app = spawn_app().await;
     // `send` checks problem+json on every 4xx and that nothing is a 500.
     assert_all_not_found(&app).await;
+}
+
+#[tokio::test]
+async fn a_replay_job_id_that_is_not_a_uuid_is_404() {
+    let app = spawn_app().await;
+    let created = app
+        .create_ok(&definition(&test_support::unique_name("jobid"), 1))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    for job in BAD_IDS
+        .iter()
+        .copied()
+        .chain(["00000000-0000-4000-8000-000000000000"])
+    {
+        let resp = app
+            .get(
+                &format!("/api/v1/pipelines/{id}/replays/{job}"),
+                &app.tokens.viewer,
+            )
+            .await;
+        assert_eq!(resp.status, StatusCode::NOT_FOUND, "{job}: {}", resp.text);
+        assert_eq!(resp.body["title"], "Not found", "{}", resp.text);
+    }
+    app.stop().await;
 }
 
 async fn com_select(db: &sqlx::MySqlPool) -> i64 {
@@ -87,7 +120,7 @@ async fn a_latin1_default_server_behaves_like_a_utf8mb4_one() {
     // Every table and text column is utf8mb4, whatever the server default.
     let latin: Vec<(String, String, String)> = sqlx::query_as(
         "SELECT TABLE_NAME, COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('pipelines', 'worker_tasks', 'audit_log') \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('pipelines', 'worker_tasks', 'audit_log', 'replay_jobs', 'worker_samples') \
          AND CHARACTER_SET_NAME IS NOT NULL AND CHARACTER_SET_NAME <> 'utf8mb4'",
     )
     .fetch_all(&app.db)
@@ -96,12 +129,12 @@ async fn a_latin1_default_server_behaves_like_a_utf8mb4_one() {
     assert!(latin.is_empty(), "columns not utf8mb4: {latin:?}");
     let tables: Vec<(String, String)> = sqlx::query_as(
         "SELECT TABLE_NAME, TABLE_COLLATION FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('pipelines', 'worker_tasks', 'audit_log')",
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME IN ('pipelines', 'worker_tasks', 'audit_log', 'replay_jobs', 'worker_samples')",
     )
     .fetch_all(&app.db)
     .await
     .unwrap();
-    assert_eq!(tables.len(), 3);
+    assert_eq!(tables.len(), 5);
     for (table, collation) in &tables {
         assert_eq!(collation, "utf8mb4_unicode_ci", "{table}");
     }

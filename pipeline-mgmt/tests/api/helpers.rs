@@ -25,6 +25,7 @@ pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
     pub db: MySqlPool,
+    pub db_url: String,
     pub tokens: Tokens,
     pub brokers: String,
     pub opensearch: String,
@@ -126,6 +127,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .build()
             .unwrap(),
         db: MySqlPool::connect(&db_url).await.unwrap(),
+        db_url,
         tokens,
         brokers,
         opensearch: servers.opensearch_url.clone(),

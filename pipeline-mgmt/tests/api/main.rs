@@ -2,6 +2,7 @@
 //! pipeline-mgmt against real MariaDB, Apache Kafka and OpenSearch (see test-support).
 
 mod auth;
+mod console;
 mod contract;
 mod create;
 mod delete;
@@ -12,4 +13,5 @@ mod helpers;
 mod ingest;
 mod ops;
 mod read;
+mod replay;
 mod update;

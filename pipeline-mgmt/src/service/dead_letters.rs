@@ -1,0 +1,378 @@
+//! Reading a pipeline's error topic.
+//!
+//! The reader assigns partitions explicitly and never commits. librdkafka wants a `group.id` even
+//! for `assign()`, so each reader gets a throwaway one of its own; without `subscribe()` it never
+//! joins that group, and without a commit the group never exists on the broker. Reading dead
+//! letters can neither move nor rebalance the workers' group. Every call is blocking
+//! (librdkafka's poll); callers run it on the blocking pool.
+
+use anyhow::{anyhow, Context};
+use pipeline_common::config::Settings;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Longest wait for one metadata or watermark answer.
+const META_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a new topic may take to have leaders for its partitions.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for the records of one range to arrive.
+const READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One record of the error topic, as the worker wrote it (DESIGN §4 step 7).
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    /// Partition of the error topic.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
+    /// Record timestamp, milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+    /// The original key.
+    pub key: Option<Vec<u8>>,
+    /// Every header, in record order.
+    pub headers: Vec<(String, Option<Vec<u8>>)>,
+    /// The original value.
+    pub value: Option<Vec<u8>>,
+}
+
+impl DeadLetter {
+    /// The first header called `name`, as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_deref())
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// `error.stage`.
+    pub fn stage(&self) -> Option<&str> {
+        self.header("error.stage")
+    }
+
+    /// `error.reason`.
+    pub fn reason(&self) -> Option<&str> {
+        self.header("error.reason")
+    }
+}
+
+/// A partition's offsets: `low` is the first readable, `high` one past the last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    /// Partition.
+    pub partition: i32,
+    /// First readable offset.
+    pub low: i64,
+    /// One past the last offset.
+    pub high: i64,
+}
+
+/// A group-less, never-committing consumer of one topic.
+pub struct TopicReader {
+    consumer: BaseConsumer,
+    topic: String,
+}
+
+impl TopicReader {
+    /// A reader of `topic` with the configured connection settings.
+    pub fn open(settings: &Settings, topic: &str) -> anyhow::Result<TopicReader> {
+        let group = format!("{topic}.reader.{}", uuid::Uuid::new_v4().simple());
+        let consumer: BaseConsumer = pipeline_common::clients::kafka_base_config(settings)
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .create()
+            .context("building the dead-letter reader")?;
+        Ok(TopicReader {
+            consumer,
+            topic: topic.to_owned(),
+        })
+    }
+
+    /// Every partition's watermarks, in partition order. A topic created a moment ago may not
+    /// have leaders yet, so a failure is retried for a few seconds.
+    pub fn watermarks(&self) -> anyhow::Result<Vec<Watermarks>> {
+        let deadline = Instant::now() + SETTLE_TIMEOUT;
+        loop {
+            match self.try_watermarks() {
+                Ok(marks) => return Ok(marks),
+                Err(err) if Instant::now() >= deadline => return Err(err),
+                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+
+    fn try_watermarks(&self) -> anyhow::Result<Vec<Watermarks>> {
+        let metadata = self
+            .consumer
+            .fetch_metadata(Some(&self.topic), META_TIMEOUT)
+            .context("fetching topic metadata")?;
+        let topic = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == self.topic)
+            .ok_or_else(|| anyhow!("topic {} not in metadata", self.topic))?;
+        if let Some(err) = topic.error() {
+            return Err(anyhow!("topic {}: {err:?}", self.topic));
+        }
+        let mut partitions: Vec<i32> = topic.partitions().iter().map(|p| p.id()).collect();
+        partitions.sort_unstable();
+        partitions
+            .into_iter()
+            .map(|partition| {
+                let (low, high) = self
+                    .consumer
+                    .fetch_watermarks(&self.topic, partition, META_TIMEOUT)
+                    .with_context(|| format!("watermarks of partition {partition}"))?;
+                Ok(Watermarks {
+                    partition,
+                    low,
+                    high,
+                })
+            })
+            .collect()
+    }
+
+    /// The records of `partition` with offsets in `start..end`, in offset order.
+    pub fn read_range(
+        &self,
+        partition: i32,
+        start: i64,
+        end: i64,
+    ) -> anyhow::Result<Vec<DeadLetter>> {
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let mut assignment = TopicPartitionList::new();
+        assignment
+            .add_partition_offset(&self.topic, partition, Offset::Offset(start))
+            .context("building the assignment")?;
+        self.consumer
+            .assign(&assignment)
+            .context("assigning the partition")?;
+        let deadline = Instant::now() + READ_TIMEOUT;
+        let mut out = Vec::new();
+        loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(anyhow!(
+                    "reading {}/{partition} {start}..{end} timed out",
+                    self.topic
+                ));
+            }
+            let Some(message) = self
+                .consumer
+                .poll(remaining.min(Duration::from_millis(500)))
+            else {
+                continue;
+            };
+            let message = match message {
+                Ok(m) => m,
+                Err(KafkaError::PartitionEOF(p)) if p == partition => break,
+                Err(KafkaError::PartitionEOF(_)) => continue,
+                Err(err) => return Err(anyhow!(err).context("polling the error topic")),
+            };
+            if message.partition() != partition || message.offset() < start {
+                continue;
+            }
+            if message.offset() >= end {
+                break;
+            }
+            let headers = message
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|header| (header.key.to_owned(), header.value.map(<[u8]>::to_vec)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push(DeadLetter {
+                partition,
+                offset: message.offset(),
+                timestamp: message.timestamp().to_millis(),
+                key: message.key().map(<[u8]>::to_vec),
+                headers,
+                value: message.payload().map(<[u8]>::to_vec),
+            });
+            if message.offset() + 1 >= end {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The values of `error.stage` a worker writes: `decode`, a stage type, or `index` (OpenSearch
+/// refused the document). Filters accept only these.
+pub const STAGES: [&str; 8] = [
+    "decode", "parse", "geoip", "mask", "rename", "filter", "hash", "index",
+];
+
+/// The text form of a [`Cursor`]: `partition:offset` pairs separated by commas.
+pub const CURSOR_PATTERN: &str = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$";
+
+/// `Err` naming the accepted values unless `stage` is one of [`STAGES`].
+pub fn check_stage(stage: &str) -> Result<(), String> {
+    if STAGES.contains(&stage) {
+        Ok(())
+    } else {
+        Err(format!("stage must be one of {}", STAGES.join(", ")))
+    }
+}
+
+/// What a page of dead letters keeps.
+#[derive(Debug, Clone, Default)]
+pub struct Selector {
+    /// Only records whose `error.stage` is this.
+    pub stage: Option<String>,
+}
+
+impl Selector {
+    fn keeps(&self, letter: &DeadLetter) -> bool {
+        self.stage
+            .as_deref()
+            .is_none_or(|stage| letter.stage() == Some(stage))
+    }
+}
+
+/// Where the next page starts: per partition, the offset below which it reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor(pub BTreeMap<i32, i64>);
+
+impl Cursor {
+    /// Parses `p:o,p:o` (a partition of at most 9 digits, an offset of at most 18, as
+    /// [`CURSOR_PATTERN`] states); `Err` names the problem for a 400.
+    pub fn parse(text: &str) -> Result<Cursor, String> {
+        let refused = || "after must be a cursor from a previous page".to_owned();
+        let digits = |s: &str, most: usize| {
+            (1..=most).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        let mut map = BTreeMap::new();
+        for part in text.split(',') {
+            let (p, o) = part.split_once(':').ok_or_else(refused)?;
+            if !digits(p, 9) || !digits(o, 18) {
+                return Err(refused());
+            }
+            let p: i32 = p.parse().map_err(|_| refused())?;
+            let o: i64 = o.parse().map_err(|_| refused())?;
+            map.insert(p, o);
+        }
+        Ok(Cursor(map))
+    }
+
+    /// The text form, `p:o,p:o`.
+    pub fn render(&self) -> String {
+        self.0
+            .iter()
+            .map(|(p, o)| format!("{p}:{o}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// A page: records newest first, and the cursor of the next page (`None` on the last).
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// Newest first.
+    pub items: Vec<DeadLetter>,
+    /// Where the next page starts.
+    pub next: Option<Cursor>,
+}
+
+/// Most records one page scans per partition, so that a rare `stage` cannot make one request
+/// read a whole topic.
+const SCAN_BUDGET: i64 = 5000;
+
+/// The newest `limit` dead letters kept by `selector`, below `after`.
+pub fn page(
+    reader: &TopicReader,
+    limit: usize,
+    selector: &Selector,
+    after: Option<&Cursor>,
+) -> anyhow::Result<Page> {
+    let marks = reader.watermarks()?;
+    let chunk = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+    // Per partition: the kept records (offset order) and the lowest offset scanned.
+    let mut found: Vec<(Watermarks, i64, Vec<DeadLetter>)> = Vec::new();
+    for mark in &marks {
+        let top = after
+            .and_then(|c| c.0.get(&mark.partition).copied())
+            .map_or(mark.high, |o| o.min(mark.high));
+        let mut lowest = top;
+        let mut kept: Vec<DeadLetter> = Vec::new();
+        while lowest > mark.low && kept.len() < limit && top - lowest < SCAN_BUDGET {
+            let start = (lowest - chunk).max(mark.low);
+            let mut records = reader.read_range(mark.partition, start, lowest)?;
+            records.retain(|r| selector.keeps(r));
+            records.append(&mut kept);
+            kept = records;
+            lowest = start;
+        }
+        found.push((*mark, lowest, kept));
+    }
+    let mut all: Vec<&DeadLetter> = found.iter().flat_map(|(_, _, k)| k.iter()).collect();
+    all.sort_by(|a, b| {
+        b.timestamp
+            .cmp(&a.timestamp)
+            .then(b.offset.cmp(&a.offset))
+            .then(a.partition.cmp(&b.partition))
+    });
+    all.truncate(limit);
+    let items: Vec<DeadLetter> = all.into_iter().cloned().collect();
+
+    let mut next = BTreeMap::new();
+    let mut more = false;
+    for (mark, lowest, kept) in &found {
+        let returned = items
+            .iter()
+            .filter(|r| r.partition == mark.partition)
+            .map(|r| r.offset)
+            .min();
+        let resume = match returned {
+            Some(offset) => offset,
+            // Nothing kept here: everything scanned was skipped and need not be read again.
+            None if kept.is_empty() => *lowest,
+            // Kept, but older than the page: read again next time.
+            None => after
+                .and_then(|c| c.0.get(&mark.partition).copied())
+                .map_or(mark.high, |o| o.min(mark.high)),
+        };
+        more |= resume > mark.low;
+        next.insert(mark.partition, resume);
+    }
+    Ok(Page {
+        items,
+        next: more.then_some(Cursor(next)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips() {
+        let c = Cursor::parse("0:12,3:0").unwrap();
+        assert_eq!(c.0.get(&0), Some(&12));
+        assert_eq!(c.render(), "0:12,3:0");
+        assert!(Cursor::parse("x").is_err());
+        assert!(Cursor::parse("0:-1").is_err());
+        assert!(Cursor::parse("0:a").is_err());
+        for bad in [
+            "",
+            ",",
+            "0:1,",
+            "+1:2",
+            "1:+2",
+            "1234567890:1",
+            "0:1234567890123456789",
+        ] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

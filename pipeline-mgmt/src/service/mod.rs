@@ -1,0 +1,117 @@
+//! The pipelines service: what handlers, the CLI-facing API and the console share beyond one
+//! request. Dead letters and replays live here; the HTTP modules only translate.
+
+pub mod dead_letters;
+pub mod pipelines;
+pub mod replay;
+pub mod samples;
+pub mod status;
+
+use crate::error::{ApiError, Dependency};
+use crate::state::AppState;
+use pipeline_common::model::{PipelineName, PipelineTopics};
+use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
+
+/// The row of `id`, or 404.
+/// An id that is not a UUID names no pipeline: 404 without a query (the HTTP handlers parse it
+/// first with `PipelineId`; the console's pages come here with the raw path).
+pub async fn find(state: &AppState, id: &str) -> Result<PipelineRow, ApiError> {
+    let missing = || ApiError::NotFound("no pipeline with this id".into());
+    if uuid::Uuid::try_parse(id).is_err() {
+        return Err(missing());
+    }
+    rows::get(&state.db, id).await?.ok_or_else(missing)
+}
+
+/// The topics of a pipeline whose topics exist (running or stopped); 409 otherwise.
+pub fn provisioned_topics(state: &AppState, row: &PipelineRow) -> Result<PipelineTopics, ApiError> {
+    if !matches!(row.state, PipelineState::Running | PipelineState::Stopped) {
+        return Err(ApiError::Conflict(format!(
+            "the pipeline is {}; its topics are not available",
+            row.state
+        )));
+    }
+    let name =
+        PipelineName::parse(&row.name).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    Ok(PipelineTopics::new(
+        &state.settings.kafka.topic_prefix,
+        &name,
+    ))
+}
+
+/// The newest dead letters of pipeline `id` (the errors endpoint, dry-run `fromErrors`).
+pub async fn dead_letter_page(
+    state: &AppState,
+    id: &str,
+    limit: usize,
+    selector: dead_letters::Selector,
+    after: Option<dead_letters::Cursor>,
+) -> Result<dead_letters::Page, ApiError> {
+    let row = find(state, id).await?;
+    let topics = provisioned_topics(state, &row)?;
+    let settings = state.settings.clone();
+    tokio::task::spawn_blocking(move || {
+        let reader = dead_letters::TopicReader::open(&settings, &topics.error)?;
+        dead_letters::page(&reader, limit, &selector, after.as_ref())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?
+    .map_err(|e| ApiError::bad_gateway(Dependency::Kafka, e))
+}
+
+/// Starts a replay job of pipeline `id` (its row and audit row first, then the task).
+pub async fn start_replay(
+    state: &AppState,
+    id: &str,
+    filter: replay::ReplayFilter,
+    actor: &str,
+) -> Result<replay::JobRow, ApiError> {
+    let problems = filter.problems();
+    if !problems.is_empty() {
+        return Err(ApiError::Unprocessable {
+            detail: "the replay filter is invalid".into(),
+            errors: problems
+                .into_iter()
+                .map(|(field, message)| crate::error::FieldProblem { field, message })
+                .collect(),
+        });
+    }
+    let row = find(state, id).await?;
+    let topics = provisioned_topics(state, &row)?;
+    let job = replay::insert(&state.db, (&row.id, &row.name), &filter, actor).await?;
+    let ctx = replay::ReplayContext {
+        settings: state.settings.clone(),
+        db: state.db.clone(),
+        producer: state.producer.clone(),
+    };
+    tokio::spawn(replay::run(
+        ctx,
+        job.id.clone(),
+        topics.error,
+        topics.input,
+        filter,
+    ));
+    Ok(job)
+}
+
+/// Replay job `job_id` of pipeline `id`, or 404.
+pub async fn replay_job(
+    state: &AppState,
+    id: &str,
+    job_id: &str,
+) -> Result<replay::JobRow, ApiError> {
+    let row = find(state, id).await?;
+    replay::get(&state.db, &row.id, job_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("no replay job with this id".into()))
+}
+
+/// The newest replay jobs of pipeline `id`.
+pub async fn replay_jobs(
+    state: &AppState,
+    id: &str,
+    limit: u32,
+) -> Result<Vec<replay::JobRow>, ApiError> {
+    let row = find(state, id).await?;
+    Ok(replay::list(&state.db, &row.id, limit).await?)
+}

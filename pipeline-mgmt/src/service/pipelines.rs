@@ -1,0 +1,286 @@
+//! The life cycle of a pipeline: create (with its undo steps), replace, change state, delete.
+//! The only writer of the `pipelines` table (through `crate::store`); the HTTP handlers and the
+//! console translate requests into these calls.
+
+use super::find;
+use crate::error::{ApiError, Dependency, FieldProblem};
+use crate::provision;
+use crate::provision::topics::TopicSpec;
+use crate::state::AppState;
+use crate::store::{self, AuditAction, Change, Guarded, NewPipeline};
+use pipeline_common::model::{
+    DesiredState, PipelineDefinition, PipelineName, PipelineTopics, ValidationErrors,
+};
+use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no pipeline with this id".into())
+}
+
+/// A 422 naming every offending field of a definition.
+pub fn invalid(errors: ValidationErrors) -> ApiError {
+    ApiError::Unprocessable {
+        detail: "the pipeline definition is invalid".into(),
+        errors: errors
+            .into_iter()
+            .map(|e| FieldProblem {
+                field: e.field,
+                message: e.message,
+            })
+            .collect(),
+    }
+}
+
+fn field_error(field: &str, message: &str) -> ApiError {
+    ApiError::Unprocessable {
+        detail: "the pipeline definition is invalid".into(),
+        errors: vec![FieldProblem {
+            field: field.into(),
+            message: message.into(),
+        }],
+    }
+}
+
+fn topic_spec(state: &AppState, definition: &PipelineDefinition) -> TopicSpec {
+    let names = PipelineTopics::new(&state.settings.kafka.topic_prefix, definition.name());
+    let topics = definition.topics();
+    TopicSpec {
+        names: vec![names.input, names.output, names.error],
+        partitions: topics.partitions,
+        replication_factor: i32::from(topics.replication_factor),
+        retention_ms: topics.retention_ms,
+    }
+}
+
+fn topic_names(state: &AppState, row: &PipelineRow) -> Vec<String> {
+    match PipelineName::parse(&row.name) {
+        Ok(name) => {
+            let t = PipelineTopics::new(&state.settings.kafka.topic_prefix, &name);
+            vec![t.input, t.output, t.error]
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn desired(state: DesiredState) -> PipelineState {
+    match state {
+        DesiredState::Running => PipelineState::Running,
+        DesiredState::Stopped => PipelineState::Stopped,
+    }
+}
+
+/// Creates a pipeline: check or create the index, insert it as `provisioning`, create its three
+/// topics, then set it `running` or `stopped`. A failure undoes what was done. The flow runs in
+/// its own task, so a client that hangs up cannot leave it half done.
+pub async fn create(
+    state: &AppState,
+    definition: PipelineDefinition,
+    actor: &str,
+) -> Result<PipelineRow, ApiError> {
+    let task_state = state.clone();
+    let actor = actor.to_owned();
+    tokio::spawn(async move { create_saga(&task_state, &definition, &actor).await })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+}
+
+async fn create_saga(
+    state: &AppState,
+    definition: &PipelineDefinition,
+    actor: &str,
+) -> Result<PipelineRow, ApiError> {
+    let name = definition.name().as_str();
+    // Cheap early answer for the common duplicate; the unique key is the real guard.
+    if rows::get_by_name(&state.db, name).await?.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "a pipeline named {name} already exists"
+        )));
+    }
+    // A date pattern gets today's index; later days are created by OpenSearch on first write.
+    provision::index::ensure(&state.search, &definition.index().concrete_for_check())
+        .await
+        .map_err(ApiError::from)?;
+
+    let id = uuid::Uuid::new_v4().to_string();
+    let stored = definition.to_json();
+    store::insert(
+        &state.db,
+        &NewPipeline {
+            id: &id,
+            name,
+            definition: &stored,
+            created_by: actor,
+        },
+    )
+    .await?;
+
+    let spec = topic_spec(state, definition);
+    if let Err(failure) = state.topics.create(&spec).await {
+        undo_create(state, &id, &failure.created).await;
+        return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
+    }
+    if let Err(err) =
+        store::set_provisioning_state(&state.db, &id, desired(definition.state()), None).await
+    {
+        undo_create(state, &id, &spec.names).await;
+        return Err(err.into());
+    }
+    find(state, &id).await
+}
+
+/// Best effort: delete what the saga created. Failures are logged; the row goes in any case so
+/// the name can be used again (a retry treats existing topics as its own).
+async fn undo_create(state: &AppState, id: &str, topics: &[String]) {
+    if let Err(err) = state.topics.delete(topics).await {
+        tracing::warn!(
+            pipeline = id,
+            ?topics,
+            error = format!("{err:#}"),
+            "undo: deleting topics failed"
+        );
+    }
+    if let Err(err) = store::remove_unprovisioned(&state.db, id).await {
+        tracing::error!(pipeline = id, error = %err, "undo: removing the row failed");
+    }
+}
+
+/// Which version a change expects: `None` takes whatever is current.
+pub type Expected = Option<i64>;
+
+/// Replaces the definition of `id`. Name and topic settings cannot change; `with_state` makes
+/// the definition's `state` the desired state.
+pub async fn replace(
+    state: &AppState,
+    id: &str,
+    expected: Expected,
+    definition: PipelineDefinition,
+    with_state: bool,
+    actor: &str,
+) -> Result<PipelineRow, ApiError> {
+    let current = find(state, id).await?;
+    if let Some(v) = expected.filter(|v| *v != current.version) {
+        return Err(stale(v, current.version));
+    }
+    if definition.name().as_str() != current.name {
+        return Err(field_error("name", "cannot change; create a new pipeline"));
+    }
+    let current_def = PipelineDefinition::parse(&current.definition, &state.validation);
+    if let Ok(current_def) = &current_def {
+        if current_def.topics() != definition.topics() {
+            return Err(field_error(
+                "topics",
+                "partitions, replicationFactor and retentionMs cannot change after creation",
+            ));
+        }
+    }
+    if matches!(
+        current.state,
+        PipelineState::Provisioning | PipelineState::Deleting
+    ) {
+        return Err(ApiError::Conflict(format!(
+            "the pipeline is {}",
+            current.state
+        )));
+    }
+    if current_def
+        .as_ref()
+        .map_or(true, |d| d.index().as_str() != definition.index().as_str())
+    {
+        provision::index::ensure(&state.search, &definition.index().concrete_for_check())
+            .await
+            .map_err(ApiError::from)?;
+    }
+    let new_state = with_state.then(|| desired(definition.state()));
+    let stored = definition.to_json();
+    let change = Change {
+        id,
+        expected_version: Some(expected.unwrap_or(current.version)),
+        definition: Some(&stored),
+        state: new_state,
+        actor,
+        action: AuditAction::Update,
+    };
+    guarded(state, &change).await
+}
+
+/// Sets the desired state of `id`; the row unchanged when it already is `target`.
+pub async fn change_state(
+    state: &AppState,
+    id: &str,
+    expected: Expected,
+    target: DesiredState,
+    actor: &str,
+) -> Result<PipelineRow, ApiError> {
+    let current = find(state, id).await?;
+    if let Some(v) = expected.filter(|v| *v != current.version) {
+        return Err(stale(v, current.version));
+    }
+    let target = desired(target);
+    match current.state {
+        PipelineState::Provisioning | PipelineState::Deleting => Err(ApiError::Conflict(format!(
+            "the pipeline is {}",
+            current.state
+        ))),
+        s if s == target => Ok(current),
+        _ => {
+            let change = Change {
+                id,
+                expected_version: Some(expected.unwrap_or(current.version)),
+                definition: None,
+                state: Some(target),
+                actor,
+                action: AuditAction::State,
+            };
+            guarded(state, &change).await
+        }
+    }
+}
+
+/// Deletes `id`: 409 while running unless `force`; otherwise mark it `deleting` (so workers stop
+/// it), delete its three topics, then the row. The index is kept: it holds data.
+pub async fn delete(state: &AppState, id: &str, force: bool, actor: &str) -> Result<(), ApiError> {
+    let row = find(state, id).await?;
+    if matches!(
+        row.state,
+        PipelineState::Running | PipelineState::Provisioning
+    ) && !force
+    {
+        return Err(ApiError::Conflict(format!(
+            "the pipeline is {}; stop it first or delete with force=true",
+            row.state
+        )));
+    }
+    let task_state = state.clone();
+    let actor = actor.to_owned();
+    tokio::spawn(async move { delete_flow(&task_state, row, &actor).await })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+}
+
+fn stale(expected: i64, current: i64) -> ApiError {
+    ApiError::PreconditionFailed(format!(
+        "If-Match names version {expected}, but the pipeline is at version {current}"
+    ))
+}
+
+async fn guarded(state: &AppState, change: &Change<'_>) -> Result<PipelineRow, ApiError> {
+    match store::update(&state.db, change).await? {
+        Guarded::Updated(row) => Ok(row),
+        Guarded::Missing => Err(not_found()),
+        Guarded::Stale { current } => Err(stale(change.expected_version.unwrap_or(0), current)),
+    }
+}
+
+async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<(), ApiError> {
+    // Workers run only `running` pipelines: this stops them at their next reconciliation.
+    store::set_provisioning_state(&state.db, &row.id, PipelineState::Deleting, None).await?;
+    let topics = topic_names(state, &row);
+    if let Err(err) = state.topics.delete(&topics).await {
+        let reason = "deleting the topics failed; retry DELETE";
+        store::set_provisioning_state(&state.db, &row.id, PipelineState::Deleting, Some(reason))
+            .await?;
+        return Err(ApiError::bad_gateway(Dependency::Kafka, err));
+    }
+    store::delete(&state.db, &row, actor).await?;
+    Ok(())
+}

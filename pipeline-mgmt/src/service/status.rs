@@ -1,0 +1,110 @@
+//! Observed state: what the workers' heartbeats say about a pipeline.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use chrono::Utc;
+use pipeline_common::store::pipelines::PipelineRow;
+use pipeline_common::store::worker_tasks::{self, TaskStatus};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One worker's task.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerStatus {
+    /// Worker id.
+    pub worker: String,
+    /// The task's status.
+    #[schema(value_type = crate::http::schema::TaskStatus)]
+    pub status: String,
+    /// Assigned partitions.
+    pub partitions: Vec<i32>,
+    /// Events consumed.
+    pub consumed: i64,
+    /// Documents indexed.
+    pub indexed: i64,
+    /// Events dead-lettered.
+    pub dead_lettered: i64,
+    /// Events filtered out.
+    pub filtered: i64,
+    /// Consumer lag, when known.
+    pub lag: Option<i64>,
+    /// Last error, if any.
+    pub last_error: Option<String>,
+    /// The pipeline version the worker runs.
+    pub pipeline_version: i64,
+    /// Milliseconds since the last heartbeat.
+    pub heartbeat_age_ms: i64,
+}
+
+/// Desired versus observed state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PipelineStatus {
+    /// The stored state.
+    #[schema(value_type = crate::http::schema::PipelineState)]
+    pub desired: String,
+    /// From live worker heartbeats.
+    #[schema(value_type = crate::http::schema::ObservedState)]
+    pub observed: String,
+    /// Why, when something is wrong.
+    pub reason: Option<String>,
+    /// Live worker tasks.
+    pub workers: Vec<WorkerStatus>,
+}
+
+/// Desired versus observed state of `row`, from the live worker tasks.
+pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineStatus, ApiError> {
+    let now = Utc::now();
+    // A task whose heartbeat is older than three intervals counts as gone.
+    let window = state
+        .settings
+        .worker
+        .heartbeat_interval_ms
+        .saturating_mul(3);
+    let since = now - chrono::Duration::milliseconds(i64::try_from(window).unwrap_or(i64::MAX / 2));
+    let tasks: Vec<_> = worker_tasks::list_for_pipeline(&state.db, &row.id)
+        .await?
+        .into_iter()
+        .filter(|t| t.heartbeat_at >= since)
+        .collect();
+    let running = tasks
+        .iter()
+        .filter(|t| t.report.status == TaskStatus::Running)
+        .count();
+    let failed: Vec<_> = tasks
+        .iter()
+        .filter(|t| t.report.status == TaskStatus::Failed)
+        .collect();
+    let observed = match (running, failed.len()) {
+        (0, 0) => "stopped",
+        (_, 0) => "running",
+        (0, _) => "failed",
+        _ => "degraded",
+    };
+    let reason = failed
+        .iter()
+        .find_map(|t| t.report.last_error.clone())
+        .or_else(|| row.state_reason.clone());
+    let workers = tasks
+        .into_iter()
+        .map(|t| WorkerStatus {
+            heartbeat_age_ms: (now - t.heartbeat_at).num_milliseconds().max(0),
+            worker: t.report.worker_id,
+            status: t.report.status.as_str().to_owned(),
+            partitions: t.report.partitions,
+            consumed: t.report.consumed,
+            indexed: t.report.indexed,
+            dead_lettered: t.report.dead_lettered,
+            filtered: t.report.filtered,
+            lag: t.report.lag,
+            last_error: t.report.last_error,
+            pipeline_version: t.report.pipeline_version,
+        })
+        .collect();
+    Ok(PipelineStatus {
+        desired: row.state.as_str().to_owned(),
+        observed: observed.to_owned(),
+        reason,
+        workers,
+    })
+}
