@@ -4,9 +4,11 @@
 //!
 //! `blackhole-sink [PORT]` (0 or none: any port) prints `listening on <addr>` and serves:
 //! - `POST /_bulk`, `POST /{index}/_bulk`: per-item `201 created`;
-//! - `GET /_stats`: `{"requests", "docs", "bytes", "firstMs", "lastMs"}` (Unix ms of the first and
-//!   last bulk request);
-//! - `GET /`: a cluster-info stub.
+//! - `GET /_stats`: `{"requests", "docs", "bytes", "firstMs", "lastMs", "firstDocs"}` (Unix ms of
+//!   the first and last bulk request, and the documents of the first, which a rate over the window
+//!   between them must leave out);
+//! - `GET /`: a cluster-info stub; `GET|HEAD /_cat/health`: 200 (rsyslog's omelasticsearch checks
+//!   it before sending).
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -24,6 +26,7 @@ struct Stats {
     bytes: AtomicU64,
     first_ms: AtomicI64,
     last_ms: AtomicI64,
+    first_docs: AtomicU64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +49,7 @@ async fn serve(port: u16) -> anyhow::Result<()> {
         .route("/_bulk", post(bulk))
         .route("/{index}/_bulk", post(bulk))
         .route("/_stats", get(stats_handler))
+        .route("/_cat/health", get(|| async { "green\n" }))
         .layer(axum::extract::DefaultBodyLimit::max(512 * 1024 * 1024))
         .with_state(stats);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
@@ -61,14 +65,16 @@ async fn stats_handler(State(stats): State<Arc<Stats>>) -> impl IntoResponse {
         "bytes": stats.bytes.load(Ordering::Relaxed),
         "firstMs": stats.first_ms.load(Ordering::Relaxed),
         "lastMs": stats.last_ms.load(Ordering::Relaxed),
+        "firstDocs": stats.first_docs.load(Ordering::Relaxed),
     }))
 }
 
 async fn bulk(State(stats): State<Arc<Stats>>, body: Bytes) -> impl IntoResponse {
     let now = chrono::Utc::now().timestamp_millis();
-    let _ = stats
+    let first = stats
         .first_ms
-        .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed);
+        .compare_exchange(0, now, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok();
     let mut out = Vec::with_capacity(body.len() / 8 + 64);
     out.extend_from_slice(b"{\"took\":0,\"errors\":false,\"items\":[");
     let mut docs = 0u64;
@@ -96,6 +102,9 @@ async fn bulk(State(stats): State<Arc<Stats>>, body: Bytes) -> impl IntoResponse
         docs += 1;
     }
     out.extend_from_slice(b"]}");
+    if first {
+        stats.first_docs.store(docs, Ordering::Relaxed);
+    }
     stats.requests.fetch_add(1, Ordering::Relaxed);
     stats.docs.fetch_add(docs, Ordering::Relaxed);
     stats.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
