@@ -19,7 +19,11 @@ fn frame(data: &[u8]) -> (u16, usize, &[u8]) {
         return fallback;
     };
     let mut words = head.split(' ');
-    match (words.next().map(str::parse::<u16>), words.next().map(str::parse::<usize>), words.next()) {
+    match (
+        words.next().map(str::parse::<u16>),
+        words.next().map(str::parse::<usize>),
+        words.next(),
+    ) {
         (Some(Ok(status)), Some(Ok(expected)), None) if expected <= 100_000 => {
             (status, expected, &data[nl + 1..])
         }
@@ -32,11 +36,18 @@ fuzz_target!(|data: &[u8]| {
     match classify_response(status, body, expected) {
         Ok(outcomes) => {
             assert!((200..300).contains(&status), "HTTP {status} read as items");
-            assert_eq!(outcomes.len(), expected, "outcomes for {expected} items sent");
+            assert_eq!(
+                outcomes.len(),
+                expected,
+                "outcomes for {expected} items sent"
+            );
         }
         Err(RequestFailure::Status { status: s, .. }) => {
             assert_eq!(s, status);
-            assert!(!(200..300).contains(&status), "a 2xx status failed the request");
+            assert!(
+                !(200..300).contains(&status),
+                "a 2xx status failed the request"
+            );
         }
         Err(RequestFailure::Malformed(_)) => {
             assert!((200..300).contains(&status));

@@ -35,7 +35,11 @@ fuzz_target!(|data: &[u8]| {
             assert!(payload.len() <= limits.max_bytes, "over max_bytes accepted");
             let d = depth(&Value::Object(event.data.clone()));
             // A structured event's data sits one level below the envelope.
-            assert!(d <= limits.max_depth, "depth {d} over {} accepted", limits.max_depth);
+            assert!(
+                d <= limits.max_depth,
+                "depth {d} over {} accepted",
+                limits.max_depth
+            );
         }
     }
     match DEFAULT_CHAIN.process_message(headers.iter().copied(), payload, &meta()) {

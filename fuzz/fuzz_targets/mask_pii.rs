@@ -54,7 +54,9 @@ const DOMAIN: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-.";
 const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// Between a planted value and its surroundings: each holds a character that ends an email's
 /// local part and domain, an IPv4 address and a card number's run of digits, spaces and dashes.
-const DELIMITERS: &[&str] = &[" ; ", " (", ") ", "\t|\t", "\", \"", "=", "/", "\n<", ">\n", "#"];
+const DELIMITERS: &[&str] = &[
+    " ; ", " (", ") ", "\t|\t", "\", \"", "=", "/", "\n<", ">\n", "#",
+];
 
 fn email(b: &mut Bytes) -> String {
     let mut s = String::new();
@@ -96,7 +98,11 @@ fn card(b: &mut Bytes) -> (String, String) {
             let d = u32::from(d);
             if i % 2 == 0 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }
@@ -121,7 +127,10 @@ fn card(b: &mut Bytes) -> (String, String) {
 /// Every string in the document must be unchanged by masking it again.
 fn assert_idempotent(chain: &Chain, masked: &Map<String, Value>) {
     let again = expect_document(run_fields(chain, masked.clone()), "mask again");
-    assert_eq!(&again.fields, masked, "masking a masked document changed it");
+    assert_eq!(
+        &again.fields, masked,
+        "masking a masked document changed it"
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -139,14 +148,26 @@ fuzz_target!(|data: &[u8]| {
     let (card, card_digits) = card(&mut b);
     let d: Vec<&str> = (0..4).map(|_| b.pick(DELIMITERS)).collect();
     let rest = String::from_utf8_lossy(b.0);
-    let split = rest.char_indices().map(|(i, _)| i).nth(rest.chars().count() / 2).unwrap_or(rest.len());
+    let split = rest
+        .char_indices()
+        .map(|(i, _)| i)
+        .nth(rest.chars().count() / 2)
+        .unwrap_or(rest.len());
     let (before, after) = rest.split_at(split);
-    let text = format!("{before}{}{email}{}{ip}{}{card}{}{after}", d[0], d[1], d[2], d[3]);
+    let text = format!(
+        "{before}{}{email}{}{ip}{}{card}{}{after}",
+        d[0], d[1], d[2], d[3]
+    );
     // Surroundings that already hold a planted value (as text that is no address) say nothing.
-    let planted: Vec<&str> = [email.as_str(), ip.as_str(), card.as_str(), card_digits.as_str()]
-        .into_iter()
-        .filter(|p| !rest.contains(p))
-        .collect();
+    let planted: Vec<&str> = [
+        email.as_str(),
+        ip.as_str(),
+        card.as_str(),
+        card_digits.as_str(),
+    ]
+    .into_iter()
+    .filter(|p| !rest.contains(p))
+    .collect();
 
     let mut fields = Map::new();
     fields.insert("log_message".into(), Value::String(text.clone()));

@@ -39,7 +39,10 @@ static CHAINS: LazyLock<Chains> = LazyLock::new(|| {
 });
 
 fn parsed_format(chain: &Chain, line: &str, with_time: bool) -> String {
-    let doc = expect_document(run_fields(chain, fields(line, with_time)), "parse, onFailure unknown");
+    let doc = expect_document(
+        run_fields(chain, fields(line, with_time)),
+        "parse, onFailure unknown",
+    );
     checked_source(&doc);
     match doc.fields.get("parsed").and_then(|p| p.get("format")) {
         Some(Value::String(f)) => f.clone(),
@@ -52,7 +55,10 @@ fn fields(line: &str, with_time: bool) -> Map<String, Value> {
     m.insert("log_message".into(), Value::String(line.to_owned()));
     if with_time {
         // The event time is the reference year of RFC 3164 timestamps.
-        m.insert("timestamp".into(), Value::String("2026-01-01T00:00:30Z".into()));
+        m.insert(
+            "timestamp".into(),
+            Value::String("2026-01-01T00:00:30Z".into()),
+        );
     }
     m
 }
@@ -63,13 +69,20 @@ fuzz_target!(|data: &[u8]| {
     let mut first_match = None;
     for (name, chain) in &CHAINS.single {
         let got = parsed_format(chain, &line, with_time);
-        assert!(got == *name || got == "unknown", "format {name} reported {got}");
+        assert!(
+            got == *name || got == "unknown",
+            "format {name} reported {got}"
+        );
         if got != "unknown" && first_match.is_none() {
             first_match = Some(*name);
         }
     }
     let all = parsed_format(&CHAINS.all, &line, with_time);
-    assert_eq!(all, first_match.unwrap_or("unknown"), "all-formats chain disagrees");
+    assert_eq!(
+        all,
+        first_match.unwrap_or("unknown"),
+        "all-formats chain disagrees"
+    );
     match CHAINS.all_strict.process(
         pipeline_common::event::Event::from_data(fields(&line, with_time)),
         &flow_stream_fuzz::meta(),
@@ -78,7 +91,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(stage, "parse");
             assert_eq!(all, "unknown", "onFailure error failed a line that parses");
         }
-        Outcome::Document(_) => assert_ne!(all, "unknown", "onFailure error let an unknown line through"),
+        Outcome::Document(_) => assert_ne!(
+            all, "unknown",
+            "onFailure error let an unknown line through"
+        ),
         Outcome::Dropped => panic!("a parse stage dropped an event"),
     }
 });
