@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod error;
+pub mod fleet_metrics;
 pub mod http;
 pub mod metrics;
 pub mod provision;

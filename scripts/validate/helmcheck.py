@@ -24,6 +24,7 @@ pure part (rendered text -> errors), unit-tested without helm.
 from __future__ import annotations
 
 import copy
+import json
 import os
 import re
 import subprocess
@@ -53,7 +54,12 @@ FEATURE_KINDS = {
     "networkPolicy.enabled": "NetworkPolicy",
     "mgmt.podDisruptionBudget.enabled": "PodDisruptionBudget",
     "worker.podDisruptionBudget.enabled": "PodDisruptionBudget",
+    "prometheusRule.enabled": "PrometheusRule",
 }
+# The Grafana dashboard is a ConfigMap like the configuration; it is told apart by the label the
+# Grafana sidecar watches (grafanaDashboard.sidecarLabel, by default this one).
+DASHBOARD_FLAG = "grafanaDashboard.enabled"
+DASHBOARD_LABEL = "grafana_dashboard"
 SCALERS = ("autoscaling.enabled", "keda.enabled")
 
 _DIGEST = "0123456789abcdef" * 4
@@ -83,6 +89,8 @@ FEATURE_DATA = {
     "autoscaling": {"targetMemoryUtilizationPercentage": 80},
     "keda": {"pipelines": ["nginx", "app.audit"], "authenticationRef": "kafka-sasl"},
     "serviceMonitor": {"labels": {"release": "prometheus"}},
+    "prometheusRule": {"labels": {"release": "prometheus"}, "additionalLabels": {"team": "logs"}},
+    "grafanaDashboard": {"annotations": {"grafana_folder": "Logs"}},
     "networkPolicy": {
         "apiFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress"}}}],
         "metricsFrom": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
@@ -227,6 +235,22 @@ def check_manifests(text: str, on: set[str], flags: list[str]) -> tuple[list[str
             errors.append(f"{have} {kind}(s), though no flag that creates one is on")
         elif kind == "PodDisruptionBudget" and have != wanted:
             errors.append(f"{have} PodDisruptionBudget(s) for {wanted} enabled flag(s)")
+    dashboards = [o for o in objects if o["kind"] == "ConfigMap"
+                  and DASHBOARD_LABEL in (o["metadata"].get("labels") or {})]
+    if DASHBOARD_FLAG in flags:
+        wanted = 1 if DASHBOARD_FLAG in on else 0
+        if len(dashboards) != wanted:
+            errors.append(f"{len(dashboards)} dashboard ConfigMap(s) (label {DASHBOARD_LABEL}) "
+                          f"with {DASHBOARD_FLAG} {'on' if wanted else 'off'}")
+    for d in dashboards:
+        for key, text in (d.get("data") or {}).items():
+            try:
+                board = json.loads(text)
+            except (TypeError, json.JSONDecodeError) as e:
+                errors.append(f"dashboard ConfigMap {d['metadata']['name']}: {key} is not JSON: {e}")
+                continue
+            if not isinstance(board, dict) or not board.get("panels"):
+                errors.append(f"dashboard ConfigMap {d['metadata']['name']}: {key} has no panels")
     for want in ("Deployment", "Service", "ConfigMap"):
         if want not in kinds:
             errors.append(f"no {want}")

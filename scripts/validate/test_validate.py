@@ -19,6 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import alertcheck  # noqa: E402
 import helmcheck  # noqa: E402
 import rustcli  # noqa: E402
 import validate  # noqa: E402
@@ -399,8 +400,10 @@ class Helm(RepoCopy):
         # An unknown function is a parse error of the template: helm refuses the whole chart.
         self.edit(f"{self.CHART}/templates/configmap.yaml", r"^kind: ConfigMap$",
                   "kind: ConfigMap\n# {{ .Values.image.tag | nosuchfunc }}")
-        failed = self.assertOnlyFailures({helmcheck.CHECK_LINT, helmcheck.CHECK_EXCLUSIVE} | HELM_TEMPLATES)
-        for name in HELM_TEMPLATES | {helmcheck.CHECK_LINT}:
+        # The alert checks render the chart too.
+        failed = self.assertOnlyFailures({helmcheck.CHECK_LINT, helmcheck.CHECK_EXCLUSIVE} | HELM_TEMPLATES
+                                         | set(alertcheck.ALL_CHECKS))
+        for name in HELM_TEMPLATES | {helmcheck.CHECK_LINT} | set(alertcheck.ALL_CHECKS):
             self.assertTrue(any("nosuchfunc" in e for e in failed[name]), f"{name}: {failed[name]}")
             self.assertTrue(any("configmap.yaml" in e for e in failed[name]), f"{name}: {failed[name]}")
         # Three lint runs, each reporting the break.
@@ -449,6 +452,69 @@ class Helm(RepoCopy):
                   "{{- if and .Values.autoscaling.enabled .Values.keda.enabled false }}")
         failed = self.assertOnlyFailures({helmcheck.CHECK_EXCLUSIVE})
         self.assertIn("rendered autoscaling.enabled and keda.enabled together", failed[helmcheck.CHECK_EXCLUSIVE][0])
+
+
+PROMTOOL = alertcheck._promtool()
+
+
+@unittest.skipUnless(HELM and os.access(HELM, os.X_OK) and PROMTOOL,
+                     "no helm or no promtool: scripts/install-tools and scripts/install-helm provide them")
+class Alerts(RepoCopy):
+    """Breaks the alerting rules, their thresholds or the dashboard: promtool or the metric check
+    must say so, and nothing else may fail."""
+
+    helm = HELM
+    RULES = "charts/flow-stream/files/alerts.yaml"
+
+    def test_a_threshold_that_silences_an_alert_is_reported(self):
+        self.edit("charts/flow-stream/values.yaml", r"^    maxAgeSeconds: 60$", "    maxAgeSeconds: 600")
+        failed = self.assertOnlyFailures({alertcheck.CHECK_RULES})
+        text = "\n".join(failed[alertcheck.CHECK_RULES])
+        self.assertIn("promtool test rules failed", text)
+        self.assertIn("FlowStreamWorkerHeartbeatMissing", text)
+
+    def test_an_alert_that_fires_below_its_threshold_is_reported(self):
+        # Dead-lettering anything at all fires: the 0.5% pipeline of the test must not.
+        self.edit(self.RULES, r"^          > \{\{ \$r\.deadLetter\.ratio \}\}$", "          > 0")
+        failed = self.assertOnlyFailures({alertcheck.CHECK_RULES})
+        text = "\n".join(failed[alertcheck.CHECK_RULES])
+        self.assertIn("FlowStreamDeadLetterRateHigh", text)
+        self.assertIn("mostly-ok", text)
+
+    def test_a_rule_that_does_not_parse_is_reported(self):
+        self.edit(self.RULES, r"expr: max by \(pipeline\) \(", "expr: max by (pipeline) ((")
+        failed = self.assertOnlyFailures({alertcheck.CHECK_RULES})
+        self.assertEqual("promtool check rules failed:", failed[alertcheck.CHECK_RULES][0])
+        self.assertTrue(any("FlowStreamPipelineFailed" in e or "parse error" in e
+                            for e in failed[alertcheck.CHECK_RULES]), failed)
+
+    def test_a_metric_the_code_does_not_export_is_reported(self):
+        self.edit("charts/flow-stream/files/dashboard.json", r"flow_worker_bulk_bytes_total", "flow_worker_bulk_octets_total")
+        failed = self.assertOnlyFailures({alertcheck.CHECK_METRICS})
+        self.assertEqual(failed[alertcheck.CHECK_METRICS],
+                         ["dashboard panel 'Bulk bytes per second' queries flow_worker_bulk_octets_total, "
+                          "which the code does not export"])
+
+    def test_a_metric_renamed_in_the_code_is_reported(self):
+        self.edit("pipeline-mgmt/src/fleet_metrics.rs", r'"flow_fleet_worker_heartbeat_age_seconds"',
+                  '"flow_fleet_worker_heartbeat_seconds"')
+        failed = self.assertOnlyFailures({alertcheck.CHECK_METRICS})
+        self.assertTrue(any(e.startswith("alert FlowStreamWorkerHeartbeatMissing queries "
+                                         "flow_fleet_worker_heartbeat_age_seconds")
+                            for e in failed[alertcheck.CHECK_METRICS]), failed)
+
+
+class AlertUnits(unittest.TestCase):
+    def test_metric_names_come_from_the_metrics_modules(self):
+        names = alertcheck.metric_names(REPO)
+        for n in ("flow_worker_events_consumed_total", "flow_worker_bulk_duration_seconds_bucket",
+                  "flow_fleet_pipeline_tasks", "pipelines", "http_requests_total", "process_resident_memory_bytes"):
+            self.assertIn(n, names)
+
+    def test_queried_metrics_are_the_selected_names(self):
+        expr = ('sum by (pipeline) (rate(a_total{namespace="x"}[5m])) / on (pipeline) '
+                'histogram_quantile(0.9, sum by (le) (rate(b_bucket{x="y"}[1m])))')
+        self.assertEqual(alertcheck.queried_metrics(expr), {"a_total", "b_bucket"})
 
 
 class Manifests(unittest.TestCase):

@@ -13,7 +13,8 @@ builds:
 
 `run_checks(root, helm)` returns a Report: one Check per line, each ok, failed (with precise
 messages) or skipped (with the reason). scripts/validate-artifacts prints it. Given a helm binary,
-it also lints and renders the chart with it (helmcheck.py); without one those checks are skipped.
+it also lints and renders the chart with it (helmcheck.py) and unit-tests the alerting rules with
+promtool (alertcheck.py); without one those checks are skipped.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ try:
 except ModuleNotFoundError:  # Python < 3.11
     tomllib = None
 
+import alertcheck
 import helmcheck
 import rustcli
 
@@ -1150,6 +1152,8 @@ def run_checks(root: Path, helm: str | None = None) -> Report:
         except (OSError, yaml.YAMLError):
             values = None
         helmcheck.run(root, helm, values if isinstance(values, dict) else None, report)
+        alertcheck.run(root, helm, report)
     else:
         helmcheck.skip_all(report, "no helm (--no-helm, or neither --helm nor $FLOW_HELM)")
+        alertcheck.skip_all(report, "no helm (--no-helm, or neither --helm nor $FLOW_HELM)")
     return report

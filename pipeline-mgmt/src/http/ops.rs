@@ -2,6 +2,7 @@
 //! All open: probes and scrapers carry no token.
 
 use crate::error::ApiError;
+use crate::fleet_metrics::FleetSnapshot;
 use crate::http::responses::Unavailable;
 use crate::provision;
 use crate::provision::topics::AuthenticationFailed;
@@ -126,11 +127,20 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         Ok(counts) => state.metrics.set_pipeline_counts(&counts),
         Err(err) => tracing::warn!(error = %err, "counting pipelines for /metrics"),
     }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    // Same window as the status view: a task silent for three heartbeat intervals is gone.
+    let live_window = Duration::from_millis(
+        state
+            .settings
+            .worker
+            .heartbeat_interval_ms
+            .saturating_mul(3),
+    );
+    match FleetSnapshot::read(&state.db, live_window).await {
+        Ok(fleet) => fleet.render(&mut text),
+        Err(err) => tracing::warn!(error = %err, "reading worker heartbeats for /metrics"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 /// This document.

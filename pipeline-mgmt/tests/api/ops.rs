@@ -66,6 +66,63 @@ async fn metrics_count_requests_by_route_template_and_pipelines_by_state() {
 }
 
 #[tokio::test]
+async fn metrics_show_failed_tasks_and_heartbeat_ages_from_the_database() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let created = app.create_ok(&definition(&name, 1)).await;
+    let id = created["id"].as_str().unwrap();
+    let insert = |worker: &'static str, status: &'static str, age_s: i64| {
+        sqlx::query(
+            "INSERT INTO worker_tasks (pipeline_id, worker_id, status, partitions, \
+             pipeline_version, heartbeat_at) \
+             VALUES (?, ?, ?, '[0]', 1, UTC_TIMESTAMP(6) - INTERVAL ? SECOND)",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(status)
+        .bind(age_s)
+        .execute(&app.db)
+    };
+    insert("w-live", "running", 0).await.unwrap();
+    insert("w-failed", "failed", 0).await.unwrap();
+    insert("w-silent", "running", 600).await.unwrap();
+    insert("w-retired", "running", 7200).await.unwrap();
+
+    let text = app
+        .send(app.request(Method::GET, "/metrics", None))
+        .await
+        .text;
+    let gauge = |series: &str| -> Option<f64> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    };
+    let tasks = |status: &str| {
+        gauge(&format!(
+            "flow_fleet_pipeline_tasks{{pipeline=\"{name}\",status=\"{status}\"}}"
+        ))
+    };
+    assert_eq!(
+        tasks("running"),
+        Some(1.0),
+        "only the live running task:\n{text}"
+    );
+    assert_eq!(tasks("failed"), Some(1.0), "{text}");
+    let age = |worker: &str| {
+        gauge(&format!(
+            "flow_fleet_worker_heartbeat_age_seconds{{worker=\"{worker}\"}}"
+        ))
+    };
+    assert!(age("w-live").unwrap() < 60.0, "{text}");
+    let silent = age("w-silent").unwrap();
+    assert!((600.0..900.0).contains(&silent), "{silent}");
+    assert_eq!(
+        age("w-retired"),
+        None,
+        "a worker silent for an hour is retired"
+    );
+}
+
+#[tokio::test]
 async fn openapi_lists_every_route() {
     let app = spawn_app().await;
     let doc = app
