@@ -102,11 +102,14 @@ pub fn classify_response(
 }
 
 /// Whether the response says, in the compact form OpenSearch writes, that every one of the
-/// `expected` items succeeded: `"errors":false` at the top and exactly `expected` item statuses,
-/// each 2xx. Anything else (an error, another count, other spacing) goes through the full
-/// item-by-item reading, so this only skips parsing the common all-success response; measured
-/// with scripts/bench-worker, that parse was about 0.3 µs of worker CPU per event.
+/// `expected` items succeeded: `"errors":false` at the top, exactly `expected` item statuses,
+/// each 2xx, and the body closes its items array and itself (a body cut short must never pass
+/// for a success). Anything else (an error, another count, other spacing) goes through the full
+/// item-by-item reading, so this only skips parsing the common all-success response.
 fn all_succeeded(body: &[u8], expected: usize) -> bool {
+    if !body.trim_ascii_end().ends_with(b"}]}") {
+        return false;
+    }
     let head = &body[..body.len().min(256)];
     if memchr::memmem::find(head, b"\"errors\":false").is_none() {
         return false;
@@ -204,6 +207,20 @@ mod tests {
             vec![ItemOutcome::Done, ItemOutcome::Done],
             "the full reading still accepts it"
         );
+    }
+
+    #[test]
+    fn a_body_cut_short_is_never_taken_for_a_success() {
+        let whole = r#"{"took":1,"errors":false,"items":[{"index":{"_id":"1","status":201}},{"index":{"_id":"2","status":201}}]}"#;
+        assert!(all_succeeded(whole.as_bytes(), 2));
+        for cut in [whole.len() - 1, whole.len() - 3, whole.len() - 12] {
+            let short = &whole.as_bytes()[..cut];
+            assert!(!all_succeeded(short, 2), "cut at {cut}");
+            assert!(
+                classify(std::str::from_utf8(short).unwrap(), 2).is_err(),
+                "the full reading refuses it too (cut at {cut})"
+            );
+        }
     }
 
     #[test]
