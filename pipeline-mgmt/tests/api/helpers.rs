@@ -138,6 +138,23 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// Polls `/readyz` until it answers 200 (a dependency came back); panics after `timeout`.
+    pub async fn wait_ready(&self, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let ready = self.send(self.request(Method::GET, "/readyz", None)).await;
+            if ready.status == StatusCode::OK {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "mgmt did not recover: {}",
+                ready.text
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
     /// Sends a request and checks the response: never 500, every 4xx/5xx problem+json.
     pub async fn send(&self, request: reqwest::RequestBuilder) -> Resp {
         let response = request.send().await.expect("request reaches the app");

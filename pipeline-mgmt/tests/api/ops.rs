@@ -245,19 +245,7 @@ async fn rejected_sasl_credentials_are_a_clear_503_until_the_user_exists() {
     assert_eq!(app.row_count(&name).await, 0);
 
     test_support::upsert_scram_user(&test_support::servers().kafka_brokers, &user, password);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
-        if ready.status == StatusCode::OK {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mgmt did not recover: {}",
-            ready.text
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    app.wait_ready(std::time::Duration::from_secs(60)).await;
     app.create_ok(&definition(&name, 1)).await;
 }
 
@@ -287,19 +275,7 @@ async fn mgmt_started_while_kafka_is_down_recovers_when_it_comes_up() {
     assert_eq!(app.row_count(&name).await, 0, "no row remains");
 
     kafka.restart();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
-        if ready.status == StatusCode::OK {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mgmt did not recover: {}",
-            ready.text
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    app.wait_ready(std::time::Duration::from_secs(60)).await;
     app.create_ok(&definition(&name, 1)).await;
     let topics: Vec<String> = TestApp::topics_on(&kafka.brokers())
         .into_iter()
@@ -361,19 +337,7 @@ async fn mariadb_down_for_30s_is_503_until_it_is_back() {
     tokio::time::sleep(std::time::Duration::from_secs(30).saturating_sub(down_at.elapsed())).await;
 
     db.restart();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let ready = app.send(app.request(Method::GET, "/readyz", None)).await;
-        if ready.status == StatusCode::OK {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "mgmt did not recover: {}",
-            ready.text
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    }
+    app.wait_ready(std::time::Duration::from_secs(60)).await;
     app.create_ok(&definition(&name, 1)).await;
     assert_eq!(
         app.row_count(&before).await,

@@ -89,11 +89,7 @@ async fn a_worker_started_while_the_broker_is_down_recovers_when_it_comes_up() {
     world.wait_count(1_000, Duration::from_secs(120)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     assert_no_dead_letters(&world);
-    worker.signal("TERM");
-    let status = worker
-        .wait(Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
-    assert!(status.success(), "graceful exit: {status}");
+    worker.terminate_gracefully();
 }
 
 /// OpenSearch is SIGKILLed mid-stream and restarted on the same data: nothing is lost, nothing
@@ -148,19 +144,7 @@ async fn a_vanished_input_topic_fails_the_task_until_the_topic_is_back() {
     world.wait_count(200, Duration::from_secs(60)).await;
 
     world.delete_topic("input").await;
-    let reason = eventually(
-        "the task to report failed",
-        Duration::from_secs(60),
-        || async {
-            world
-                .tasks()
-                .await
-                .first()
-                .filter(|t| t.report.status.as_str() == "failed")
-                .and_then(|t| t.report.last_error.clone())
-        },
-    )
-    .await;
+    let reason = world.wait_task_failed(Duration::from_secs(60)).await;
     assert!(reason.contains("input topic missing"), "{reason}");
     let state_reason = world.state_reason().await.expect("the pipeline says why");
     assert!(
@@ -253,19 +237,7 @@ async fn a_panicking_task_fails_its_pipeline_and_the_watcher_restarts_it() {
     ];
     let worker = InProcess::start(world.settings("w1", &overrides)).await;
     world.produce(&batch(0, 300));
-    let reason = eventually(
-        "the task to report failed",
-        Duration::from_secs(60),
-        || async {
-            world
-                .tasks()
-                .await
-                .first()
-                .filter(|t| t.report.status.as_str() == "failed")
-                .and_then(|t| t.report.last_error.clone())
-        },
-    )
-    .await;
+    let reason = world.wait_task_failed(Duration::from_secs(60)).await;
     assert!(
         reason.contains("task panicked") && reason.contains("injected by the test"),
         "{reason}"
@@ -327,9 +299,5 @@ async fn mariadb_down_for_30s_the_worker_keeps_processing_and_heartbeats_resume(
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     assert_indexed_once(&world, 1_000).await;
     assert_no_dead_letters(&world);
-    worker.signal("TERM");
-    let status = worker
-        .wait(Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
-    assert!(status.success(), "graceful exit: {status}");
+    worker.terminate_gracefully();
 }

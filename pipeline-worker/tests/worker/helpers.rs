@@ -460,6 +460,18 @@ impl World {
             .unwrap()
     }
 
+    /// Waits until this world's (single) task reports `failed`; its `lastError`.
+    pub async fn wait_task_failed(&self, timeout: Duration) -> String {
+        eventually("the task to report failed", timeout, || async {
+            self.tasks()
+                .await
+                .first()
+                .filter(|t| t.report.status.as_str() == "failed")
+                .and_then(|t| t.report.last_error.clone())
+        })
+        .await
+    }
+
     pub async fn state_reason(&self) -> Option<String> {
         sqlx::query_scalar("SELECT state_reason FROM pipelines WHERE id = ?")
             .bind(&self.pipeline_id)
@@ -653,6 +665,19 @@ impl WorkerProcess {
     pub fn exited(&mut self) -> Option<String> {
         let status = self.child.try_wait().unwrap()?;
         Some(format!("{status}; last log lines:\n{}", self.log_tail()))
+    }
+
+    /// SIGTERM, then asserts a graceful exit within 60 s (the log's tail otherwise).
+    pub fn terminate_gracefully(&mut self) {
+        self.signal("TERM");
+        let status = self
+            .wait(Duration::from_secs(60))
+            .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", self.log_tail()));
+        assert!(
+            status.success(),
+            "graceful exit: {status}\n{}",
+            self.log_tail()
+        );
     }
 
     /// The last lines of the worker's log.

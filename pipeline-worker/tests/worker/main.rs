@@ -723,11 +723,7 @@ async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
     assert!(world
         .read_topic("error", 1, Duration::from_secs(2))
         .is_empty());
-    worker.signal("TERM");
-    let status = worker
-        .wait(Duration::from_secs(60))
-        .unwrap_or_else(|| panic!("SIGTERM stops the worker; log:\n{}", worker.log_tail()));
-    assert!(status.success(), "graceful exit: {status}");
+    worker.terminate_gracefully();
 }
 
 /// A binary-mode CloudEvent (attributes in `ce_*` headers) keeps its context in the document as
