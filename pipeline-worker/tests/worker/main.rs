@@ -151,8 +151,10 @@ async fn redelivered_events_overwrite_their_own_documents() {
             let tasks = world.tasks().await;
             tasks
                 .first()
-                .filter(|t| t.report.consumed == 2_000 && t.report.indexed == 2_000)
-                .map(|t| t.report.consumed)
+                .filter(|t| {
+                    t.report.counters.consumed == 2_000 && t.report.counters.indexed == 2_000
+                })
+                .map(|t| t.report.counters.consumed)
         },
     )
     .await;
@@ -524,7 +526,7 @@ async fn a_changed_definition_applies_to_new_events_without_restart() {
                 .tasks()
                 .await
                 .first()
-                .map(|t| t.report.filtered)
+                .map(|t| t.report.counters.filtered)
                 .filter(|f| *f == 50)
         },
     )
@@ -835,8 +837,8 @@ async fn with_the_output_topic_off_indexed_means_done() {
                 .tasks()
                 .await
                 .first()
-                .filter(|t| t.report.indexed == n as i64)
-                .map(|t| t.report.indexed)
+                .filter(|t| t.report.counters.indexed == n as i64)
+                .map(|t| t.report.counters.indexed)
         },
     )
     .await;
