@@ -163,8 +163,10 @@ impl Supervisor {
                 }
                 Err(bad) => {
                     if !self.corrupt_logged.contains(&bad.id) {
-                        tracing::error!(pipeline_id = %bad.id, problem = %bad.problem,
-                            "skipping a corrupt pipeline row: it is not run until repaired");
+                        tracing::error!(pipeline_id = %bad.id, name = %bad.name,
+                            problem = %bad.problem,
+                            "skipping a corrupt pipeline row until it is repaired; \
+                             a task already running keeps its definition");
                     }
                     corrupt.insert(bad.id);
                 }

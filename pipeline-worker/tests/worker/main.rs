@@ -188,6 +188,45 @@ async fn a_caught_up_worker_flushes_without_waiting_out_the_interval() {
     worker.shutdown().await;
 }
 
+/// A `running` row whose name or id does not decode is skipped (and logged with its raw id): the
+/// worker neither panics nor runs it under some default, and the good pipeline next to it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_pipeline_rows_are_skipped_and_the_others_run() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 1, json!({})).await;
+    let valid_id = uuid::Uuid::new_v4().to_string();
+    for (id, name) in [
+        (valid_id.as_str(), "Not_A_Pipeline_Name"),
+        ("not-a-uuid", "valid-name-bad-id"),
+    ] {
+        sqlx::query(
+            "INSERT INTO pipelines (id, name, definition, state, version, created_by, created_at, updated_at) \
+             SELECT ?, ?, definition, 'running', 1, 'test', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) \
+             FROM pipelines WHERE id = ?",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(&world.pipeline_id)
+        .execute(&world.pool)
+        .await
+        .unwrap();
+    }
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    let events: Vec<_> = (0..20).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&events), 20);
+    world.wait_count(20, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    // Only the good pipeline has a task row: the corrupt ones were never started.
+    let task_rows: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT pipeline_id FROM worker_tasks")
+            .fetch_all(&world.pool)
+            .await
+            .unwrap();
+    assert_eq!(task_rows, [world.pipeline_id.clone()]);
+    worker.shutdown().await;
+}
+
 /// Acceptance 3: SIGKILL mid-stream, restart → every event indexed exactly once, none missing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
