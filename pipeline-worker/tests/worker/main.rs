@@ -223,7 +223,7 @@ async fn corrupt_pipeline_rows_are_skipped_and_the_others_run() {
             .fetch_all(&world.pool)
             .await
             .unwrap();
-    assert_eq!(task_rows, [world.pipeline_id.clone()]);
+    assert_eq!(task_rows, std::slice::from_ref(&world.pipeline_id));
     worker.shutdown().await;
 }
 
