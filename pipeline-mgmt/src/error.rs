@@ -216,6 +216,28 @@ impl From<crate::provision::index::EnsureError> for ApiError {
     }
 }
 
+impl From<pipeline_common::store::pipelines::ReadError> for ApiError {
+    /// A row that does not decode is 409, not 500: the server works, but the stored pipeline is
+    /// in a state no request can act on (e.g. its name no longer names its topics) until an
+    /// operator repairs it; retrying, as a 503 would invite, cannot help. The cause is logged
+    /// with the raw id; the client learns only that the stored row is corrupt.
+    fn from(err: pipeline_common::store::pipelines::ReadError) -> Self {
+        use pipeline_common::store::pipelines::ReadError;
+        match err {
+            ReadError::Db(err) => err.into(),
+            ReadError::Corrupt(bad) => {
+                tracing::error!(pipeline_id = %bad.id, name = %bad.name, problem = %bad.problem,
+                    "a stored pipeline row is corrupt; repair or remove it in the database");
+                ApiError::Conflict(
+                    "the stored pipeline is corrupt and cannot be used until an operator \
+                     repairs its row"
+                        .to_owned(),
+                )
+            }
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {

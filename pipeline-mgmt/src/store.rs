@@ -4,7 +4,7 @@
 use anyhow::Context;
 use chrono::Utc;
 use pipeline_common::config::{ExposeSecret, Settings};
-use pipeline_common::store::pipelines::{self, PipelineRow, PipelineState};
+use pipeline_common::store::pipelines::{self, PipelineRow, PipelineState, ReadError};
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::types::Json;
 use sqlx::{MySql, MySqlPool, Transaction};
@@ -186,7 +186,7 @@ pub enum Guarded {
 #[derive(Debug)]
 pub struct Change<'a> {
     /// Pipeline id.
-    pub id: &'a str,
+    pub id: uuid::Uuid,
     /// The version the caller saw; `None` skips the check.
     pub expected_version: Option<i64>,
     /// New definition, if replaced.
@@ -200,11 +200,12 @@ pub struct Change<'a> {
 }
 
 /// Applies `change` in one transaction: lock the row, check the version, write, audit.
-pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, sqlx::Error> {
+pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, ReadError> {
+    let id = change.id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     let current: Option<(i64, String)> =
         sqlx::query_as("SELECT version, name FROM pipelines WHERE id = ? FOR UPDATE")
-            .bind(change.id)
+            .bind(&id)
             .fetch_optional(&mut *tx)
             .await?;
     let Some((version, name)) = current else {
@@ -225,12 +226,12 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, sq
     .bind(change.state.map(PipelineState::as_str))
     .bind(change.state.map(PipelineState::as_str))
     .bind(Utc::now())
-    .bind(change.id)
+    .bind(&id)
     .execute(&mut *tx)
     .await?;
     audit(
         &mut tx,
-        (change.id, &name),
+        (&id, &name),
         change.actor,
         change.action,
         Some(version),
@@ -244,18 +245,19 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, sq
 
 /// Deletes a pipeline row, its worker task rows and writes the `delete` audit row.
 pub async fn delete(pool: &MySqlPool, row: &PipelineRow, actor: &str) -> Result<(), sqlx::Error> {
+    let id = row.id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM worker_tasks WHERE pipeline_id = ?")
-        .bind(&row.id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     sqlx::query("DELETE FROM pipelines WHERE id = ?")
-        .bind(&row.id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     audit(
         &mut tx,
-        (&row.id, &row.name),
+        (&id, row.name.as_str()),
         actor,
         AuditAction::Delete,
         Some(row.version),

@@ -6,6 +6,7 @@
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pipeline_common::model::Counters;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -35,7 +36,8 @@ pub fn prometheus() -> anyhow::Result<PrometheusHandle> {
         .map_err(|e| anyhow::anyhow!("installing the Prometheus recorder: {e}"))
 }
 
-/// Counters of one task, read by the heartbeat.
+/// Counters of one task, counted on the hot path; the heartbeat reads them as [`Counters`]
+/// through [`TaskStats::counters`].
 #[derive(Debug, Default)]
 pub struct TaskStats {
     /// Messages received from Kafka.
@@ -53,6 +55,24 @@ pub struct TaskStats {
 impl TaskStats {
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The counters as they are now, for the heartbeat. Each is read on its own, so a snapshot
+    /// taken mid-batch may be off by the events in flight; the next one catches up.
+    pub fn counters(&self) -> Counters {
+        let read = |c: &AtomicU64| i64::try_from(c.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        Counters {
+            consumed: read(&self.consumed),
+            indexed: read(&self.indexed),
+            dead_lettered: read(&self.dead_lettered),
+            filtered: read(&self.filtered),
+        }
+    }
+
+    /// The summed lag of the assigned partitions, when known.
+    pub fn lag(&self) -> Option<i64> {
+        let lag = self.lag.load(Ordering::Relaxed);
+        (lag >= 0).then_some(lag)
     }
 }
 

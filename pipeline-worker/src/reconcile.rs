@@ -14,14 +14,15 @@ use crate::bulk::service::BulkService;
 use crate::consumer::{lock, Shared};
 use crate::metrics::{TaskMetrics, TaskStats};
 use crate::pipeline::build_spec;
-use crate::task::{self, TaskEnv, TaskFailure, TaskSpec, Topics};
+use crate::task::{self, TaskEnv, TaskFailure, TaskSpec};
 use futures::FutureExt;
 use pipeline_common::config::Settings;
+use pipeline_common::model::PipelineTopics;
 use pipeline_common::startup::panic_message;
 use pipeline_common::store::pipelines::{self, PipelineRow};
 use pipeline_common::store::worker_tasks::{self, TaskReport, TaskStatus};
 use sqlx::MySqlPool;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 /// Health of the supervisor, read by `/readyz`.
 #[derive(Debug, Default)]
@@ -60,7 +62,7 @@ struct TaskHandle {
 }
 
 struct Exit {
-    pipeline_id: String,
+    pipeline_id: Uuid,
     generation: u64,
     result: Result<(), TaskFailure>,
 }
@@ -72,7 +74,10 @@ pub struct Supervisor {
     worker_id: String,
     bulk: BulkService,
     health: Arc<Health>,
-    tasks: HashMap<String, TaskHandle>,
+    tasks: HashMap<Uuid, TaskHandle>,
+    /// Raw ids of the corrupt `running` rows already logged, so each is logged once (again
+    /// after it was repaired and broke anew).
+    corrupt_logged: HashSet<String>,
     exits_tx: mpsc::UnboundedSender<Exit>,
     exits_rx: mpsc::UnboundedReceiver<Exit>,
     next_generation: u64,
@@ -98,6 +103,7 @@ impl Supervisor {
             bulk,
             health,
             tasks: HashMap::new(),
+            corrupt_logged: HashSet::new(),
             exits_tx,
             exits_rx,
             next_generation: 0,
@@ -148,18 +154,38 @@ impl Supervisor {
         self.health
             .last_reconcile_ms
             .store(chrono::Utc::now().timestamp_millis(), Ordering::Relaxed);
-        let mut wanted: HashMap<String, PipelineRow> =
-            rows.into_iter().map(|row| (row.id.clone(), row)).collect();
-        // Stop what is no longer running, and what was renamed (its topics changed).
-        let gone: Vec<String> = self
+        let mut wanted: HashMap<Uuid, PipelineRow> = HashMap::new();
+        let mut corrupt: HashSet<String> = HashSet::new();
+        for decoded in rows {
+            match decoded {
+                Ok(row) => {
+                    wanted.insert(row.id, row);
+                }
+                Err(bad) => {
+                    if !self.corrupt_logged.contains(&bad.id) {
+                        tracing::error!(pipeline_id = %bad.id, name = %bad.name,
+                            problem = %bad.problem,
+                            "skipping a corrupt pipeline row until it is repaired; \
+                             a task already running keeps its definition");
+                    }
+                    corrupt.insert(bad.id);
+                }
+            }
+        }
+        self.corrupt_logged = corrupt;
+        // Stop what is no longer running, and what was renamed (its topics changed). A task
+        // whose row turned corrupt keeps running on the definition it has: the row does not
+        // say the pipeline stopped, only that it cannot be read.
+        let gone: Vec<Uuid> = self
             .tasks
             .iter()
             .filter(|(id, handle)| {
-                wanted
-                    .get(*id)
-                    .is_none_or(|row| row.name != handle.row.name)
+                !self.corrupt_logged.contains(&id.hyphenated().to_string())
+                    && wanted
+                        .get(*id)
+                        .is_none_or(|row| row.name != handle.row.name)
             })
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect();
         for id in gone {
             if let Some(handle) = self.tasks.remove(&id) {
@@ -207,7 +233,7 @@ impl Supervisor {
                     generation: 0,
                 };
                 self.report_failure(&handle).await;
-                self.tasks.insert(handle.row.id.clone(), handle);
+                self.tasks.insert(handle.row.id, handle);
                 return;
             }
         };
@@ -223,7 +249,7 @@ impl Supervisor {
             generation: 0,
         };
         self.spawn(&mut handle, spec_rx);
-        self.tasks.insert(handle.row.id.clone(), handle);
+        self.tasks.insert(handle.row.id, handle);
     }
 
     fn spawn(&mut self, handle: &mut TaskHandle, spec_rx: watch::Receiver<Arc<TaskSpec>>) {
@@ -235,8 +261,8 @@ impl Supervisor {
         let env = TaskEnv {
             settings: self.settings.clone(),
             worker_id: self.worker_id.clone(),
-            pipeline: handle.row.name.clone(),
-            topics: Topics::new(&self.settings.kafka.topic_prefix, &handle.row.name),
+            pipeline: handle.row.name.to_string(),
+            topics: PipelineTopics::new(&self.settings.kafka.topic_prefix, &handle.row.name),
             bulk: self.bulk.clone(),
             retry: RetryPolicy {
                 initial_backoff: Duration::from_millis(
@@ -245,12 +271,15 @@ impl Supervisor {
                 max_backoff: Duration::from_millis(self.settings.worker.retry_max_backoff_ms),
                 failure_threshold: self.settings.server.failure_threshold,
             },
-            metrics: Arc::new(TaskMetrics::new(&handle.row.name, handle.stats.clone())),
+            metrics: Arc::new(TaskMetrics::new(
+                handle.row.name.as_str(),
+                handle.stats.clone(),
+            )),
             shared: handle.shared.clone(),
             shutdown_grace: Duration::from_millis(self.settings.worker.shutdown_grace_ms),
         };
         let exits = self.exits_tx.clone();
-        let pipeline_id = handle.row.id.clone();
+        let pipeline_id = handle.row.id;
         let token = stop.clone();
         tracing::info!(pipeline = %handle.row.name, version = handle.row.version, "starting task");
         let pipeline = handle.row.name.clone();
@@ -294,11 +323,11 @@ impl Supervisor {
     }
 
     async fn restart_failed(&mut self) {
-        let failed: Vec<String> = self
+        let failed: Vec<Uuid> = self
             .tasks
             .iter()
             .filter(|(_, h)| matches!(h.run, Run::Failed { .. }))
-            .map(|(id, _)| id.clone())
+            .map(|(id, _)| *id)
             .collect();
         for id in failed {
             let Some(mut handle) = self.tasks.remove(&id) else {
@@ -311,7 +340,7 @@ impl Supervisor {
                     handle.spec_tx = Some(spec_tx);
                     self.spawn(&mut handle, spec_rx);
                     if let Err(error) =
-                        worker_tasks::clear_failure(&self.pool, &handle.row.id, &self.worker_id)
+                        worker_tasks::clear_failure(&self.pool, handle.row.id, &self.worker_id)
                             .await
                     {
                         tracing::warn!(%error, "clearing the pipeline's failure reason failed");
@@ -331,11 +360,8 @@ impl Supervisor {
             Run::Running { .. } => (TaskStatus::Running, None),
             Run::Failed { reason } => (TaskStatus::Failed, Some(reason.clone())),
         };
-        let stats = &handle.stats;
-        let lag = stats.lag.load(Ordering::Relaxed);
-        let count = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed) as i64;
         TaskReport {
-            pipeline_id: handle.row.id.clone(),
+            pipeline_id: handle.row.id,
             worker_id: self.worker_id.clone(),
             status,
             partitions: if status == TaskStatus::Running {
@@ -343,11 +369,8 @@ impl Supervisor {
             } else {
                 Vec::new()
             },
-            consumed: count(&stats.consumed),
-            indexed: count(&stats.indexed),
-            dead_lettered: count(&stats.dead_lettered),
-            filtered: count(&stats.filtered),
-            lag: (lag >= 0 && status == TaskStatus::Running).then_some(lag),
+            counters: handle.stats.counters(),
+            lag: handle.stats.lag().filter(|_| status == TaskStatus::Running),
             last_error,
             pipeline_version: handle.row.version,
         }
@@ -380,7 +403,7 @@ impl Supervisor {
         }
         if let Err(error) = worker_tasks::set_status(
             &self.pool,
-            &handle.row.id,
+            handle.row.id,
             &self.worker_id,
             TaskStatus::Stopped,
         )

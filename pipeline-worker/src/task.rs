@@ -19,6 +19,7 @@ use crate::offsets::Ticket;
 use crate::producer::{self, Completes, OutputProducer};
 use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
+use pipeline_common::model::PipelineTopics;
 use pipeline_common::startup::panic_message;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
@@ -57,28 +58,6 @@ pub struct TaskSpec {
     pub output_enabled: bool,
 }
 
-/// The three topics of a pipeline.
-#[derive(Debug, Clone)]
-pub struct Topics {
-    /// `<prefix>.<name>.input`.
-    pub input: String,
-    /// `<prefix>.<name>.output`.
-    pub output: String,
-    /// `<prefix>.<name>.error`.
-    pub error: String,
-}
-
-impl Topics {
-    /// The topics of pipeline `name` under `prefix`.
-    pub fn new(prefix: &str, name: &str) -> Self {
-        Topics {
-            input: format!("{prefix}.{name}.input"),
-            output: format!("{prefix}.{name}.output"),
-            error: format!("{prefix}.{name}.error"),
-        }
-    }
-}
-
 /// What a task needs for its whole life.
 pub struct TaskEnv {
     /// Configuration.
@@ -87,8 +66,8 @@ pub struct TaskEnv {
     pub worker_id: String,
     /// Pipeline name.
     pub pipeline: String,
-    /// Its topics.
-    pub topics: Topics,
+    /// Its topics and consumer group.
+    pub topics: PipelineTopics,
     /// Where documents go.
     pub bulk: BulkService,
     /// Retry policy of bulk requests.
@@ -142,12 +121,8 @@ pub async fn run(
     mut spec_rx: watch::Receiver<Arc<TaskSpec>>,
     stop: CancellationToken,
 ) -> Result<(), TaskFailure> {
-    let group = format!(
-        "{}.{}.worker",
-        env.settings.kafka.topic_prefix, env.pipeline
-    );
     let consumer: Arc<Consumer_> = Arc::new(
-        consumer_config(&env.settings, &group, &env.worker_id)
+        consumer_config(&env.settings, &env.topics.consumer_group, &env.worker_id)
             .create_with_context(TaskContext::new(&env.topics.input, env.shared.clone()))
             .map_err(|e| TaskFailure::KafkaSetup {
                 doing: "creating the consumer",

@@ -4,6 +4,7 @@
 //! [`PipelineDefinition::parse`]; it reports every invalid field as a [`FieldError`] whose `field`
 //! is the path in the body (`stages[2].patterns[0].regex`), ready for a 422.
 
+mod counters;
 mod definition;
 mod errors;
 mod names;
@@ -17,6 +18,7 @@ pub use crate::stages::mask::{CustomMaskRule, Ipv4Mode, MaskRule, MaskSpec};
 pub use crate::stages::parse::{LogFormat, NamedPattern, OnFailure, ParseSpec};
 pub use crate::stages::rename::RenameSpec;
 pub use crate::stages::{StageSpec, MAX_STAGE_LIST};
+pub use counters::Counters;
 pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
 pub use names::{IndexName, PipelineName, PipelineTopics};

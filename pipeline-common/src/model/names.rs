@@ -62,8 +62,11 @@ impl AsRef<str> for PipelineName {
     }
 }
 
-/// The three Kafka topics of a pipeline: `<prefix>.<name>.input|output|error`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// The Kafka names of a pipeline, all derived from `kafka.topicPrefix` and its
+/// [`PipelineName`]: the three topics `<prefix>.<name>.input|output|error` and the workers'
+/// consumer group `<prefix>.<name>.worker`. Provisioning, deletion, the dead-letter reader, replay
+/// and the worker all take their names from here, so they cannot disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineTopics {
     /// Where producers write raw events.
     pub input: String,
@@ -71,16 +74,24 @@ pub struct PipelineTopics {
     pub output: String,
     /// Where workers write dead letters.
     pub error: String,
+    /// The consumer group every worker's task of this pipeline joins on `input`.
+    pub consumer_group: String,
 }
 
 impl PipelineTopics {
-    /// The topics of pipeline `name` under `prefix` (config `kafka.topicPrefix`).
+    /// The names of pipeline `name` under `prefix` (config `kafka.topicPrefix`).
     pub fn new(prefix: &str, name: &PipelineName) -> Self {
         Self {
             input: format!("{prefix}.{name}.input"),
             output: format!("{prefix}.{name}.output"),
             error: format!("{prefix}.{name}.error"),
+            consumer_group: format!("{prefix}.{name}.worker"),
         }
+    }
+
+    /// The three topics (input, output, error): what is created and deleted with the pipeline.
+    pub fn topics(&self) -> [&str; 3] {
+        [&self.input, &self.output, &self.error]
     }
 }
 
@@ -329,5 +340,14 @@ mod tests {
         assert_eq!(t.input, "pipeline.web.input");
         assert_eq!(t.output, "pipeline.web.output");
         assert_eq!(t.error, "pipeline.web.error");
+        assert_eq!(t.consumer_group, "pipeline.web.worker");
+        assert_eq!(
+            t.topics(),
+            [
+                "pipeline.web.input",
+                "pipeline.web.output",
+                "pipeline.web.error"
+            ]
+        );
     }
 }

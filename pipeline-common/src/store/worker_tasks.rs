@@ -3,10 +3,12 @@
 //!
 //! pipeline-worker writes it; pipeline-mgmt reads it to serve a pipeline's observed state.
 
+use crate::model::Counters;
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 use sqlx::MySqlPool;
 use std::fmt;
+use uuid::Uuid;
 
 /// The `status` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,21 +49,15 @@ impl fmt::Display for TaskStatus {
 #[derive(Debug, Clone)]
 pub struct TaskReport {
     /// `pipelines.id`.
-    pub pipeline_id: String,
+    pub pipeline_id: Uuid,
     /// Reporting worker.
     pub worker_id: String,
     /// Task status.
     pub status: TaskStatus,
     /// Assigned partitions.
     pub partitions: Vec<i32>,
-    /// Messages consumed since the task started.
-    pub consumed: i64,
-    /// Documents indexed.
-    pub indexed: i64,
-    /// Events dead-lettered.
-    pub dead_lettered: i64,
-    /// Events filtered out.
-    pub filtered: i64,
+    /// What the task counted since it started.
+    pub counters: Counters,
     /// Consumer lag over the assigned partitions, when known.
     pub lag: Option<i64>,
     /// The last error, for a failed task.
@@ -91,14 +87,14 @@ pub async fn upsert(pool: &MySqlPool, report: &TaskReport) -> Result<(), sqlx::E
          last_error = VALUES(last_error), pipeline_version = VALUES(pipeline_version), \
          heartbeat_at = VALUES(heartbeat_at)",
     )
-    .bind(&report.pipeline_id)
+    .bind(report.pipeline_id.hyphenated().to_string())
     .bind(&report.worker_id)
     .bind(report.status.as_str())
     .bind(Json(&report.partitions))
-    .bind(report.consumed)
-    .bind(report.indexed)
-    .bind(report.dead_lettered)
-    .bind(report.filtered)
+    .bind(report.counters.consumed)
+    .bind(report.counters.indexed)
+    .bind(report.counters.dead_lettered)
+    .bind(report.counters.filtered)
     .bind(report.lag)
     .bind(report.last_error.as_deref())
     .bind(report.pipeline_version)
@@ -118,7 +114,7 @@ pub async fn record_failure(pool: &MySqlPool, report: &TaskReport) -> Result<(),
     upsert(pool, report).await?;
     sqlx::query("UPDATE pipelines SET state_reason = ? WHERE id = ?")
         .bind(reason)
-        .bind(&report.pipeline_id)
+        .bind(report.pipeline_id.hyphenated().to_string())
         .execute(pool)
         .await?;
     Ok(())
@@ -128,7 +124,7 @@ pub async fn record_failure(pool: &MySqlPool, report: &TaskReport) -> Result<(),
 /// again).
 pub async fn clear_failure(
     pool: &MySqlPool,
-    pipeline_id: &str,
+    pipeline_id: Uuid,
     worker_id: &str,
 ) -> Result<(), sqlx::Error> {
     let prefix = failure_prefix(worker_id);
@@ -136,7 +132,7 @@ pub async fn clear_failure(
         "UPDATE pipelines SET state_reason = NULL \
          WHERE id = ? AND LEFT(state_reason, CHAR_LENGTH(?)) = ?",
     )
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .bind(&prefix)
     .bind(&prefix)
     .execute(pool)
@@ -151,7 +147,7 @@ fn failure_prefix(worker_id: &str) -> String {
 /// Sets the status of one row (e.g. `stopped` when the pipeline stopped).
 pub async fn set_status(
     pool: &MySqlPool,
-    pipeline_id: &str,
+    pipeline_id: Uuid,
     worker_id: &str,
     status: TaskStatus,
 ) -> Result<(), sqlx::Error> {
@@ -160,7 +156,7 @@ pub async fn set_status(
          WHERE pipeline_id = ? AND worker_id = ?",
     )
     .bind(status.as_str())
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .bind(worker_id)
     .execute(pool)
     .await?;
@@ -195,14 +191,14 @@ struct RawRow {
 /// Every row of a pipeline, ordered by worker.
 pub async fn list_for_pipeline(
     pool: &MySqlPool,
-    pipeline_id: &str,
+    pipeline_id: Uuid,
 ) -> Result<Vec<TaskRow>, sqlx::Error> {
     let rows: Vec<RawRow> = sqlx::query_as(
         "SELECT pipeline_id, worker_id, status, partitions, consumed, indexed, dead_lettered, \
          filtered, lag, last_error, pipeline_version, heartbeat_at \
          FROM worker_tasks WHERE pipeline_id = ? ORDER BY worker_id",
     )
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .fetch_all(pool)
     .await?;
     rows.into_iter()
@@ -210,16 +206,21 @@ pub async fn list_for_pipeline(
             let status = TaskStatus::parse(&raw.status).ok_or_else(|| {
                 sqlx::Error::Decode(format!("unknown task status `{}`", raw.status).into())
             })?;
+            let pipeline_id = super::pipelines::parse_id(&raw.pipeline_id).map_err(|e| {
+                sqlx::Error::Decode(format!("worker_tasks.pipeline_id: {e}").into())
+            })?;
             Ok(TaskRow {
                 report: TaskReport {
-                    pipeline_id: raw.pipeline_id,
+                    pipeline_id,
                     worker_id: raw.worker_id,
                     status,
                     partitions: raw.partitions.0,
-                    consumed: raw.consumed,
-                    indexed: raw.indexed,
-                    dead_lettered: raw.dead_lettered,
-                    filtered: raw.filtered,
+                    counters: Counters {
+                        consumed: raw.consumed,
+                        indexed: raw.indexed,
+                        dead_lettered: raw.dead_lettered,
+                        filtered: raw.filtered,
+                    },
                     lag: raw.lag,
                     last_error: raw.last_error,
                     pipeline_version: raw.pipeline_version,

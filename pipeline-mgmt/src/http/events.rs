@@ -26,7 +26,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use pipeline_common::model::{PipelineName, PipelineTopics};
+use pipeline_common::model::PipelineTopics;
 use pipeline_common::store::pipelines::PipelineState;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
@@ -104,9 +104,7 @@ pub async fn ingest(
             row.state
         )));
     }
-    let name =
-        PipelineName::parse(&row.name).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
-    let topic = PipelineTopics::new(&state.settings.kafka.topic_prefix, &name).input;
+    let topic = PipelineTopics::new(&state.settings.kafka.topic_prefix, &row.name).input;
 
     let records = decode(&headers, &body)?;
     let max_event = state.settings.server.max_event_bytes;

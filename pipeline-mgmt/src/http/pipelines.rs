@@ -143,12 +143,18 @@ pub async fn list(
     }
     let after = params.after.as_deref().filter(|s| !s.is_empty());
     let mut found = rows::list_page(&state.db, filter, after, limit + 1).await?;
+    // The cursor is the last name of the page as stored, corrupt row or not, so paging goes on
+    // past a corrupt row, which is logged and left out.
     let next = if found.len() > limit as usize {
         found.truncate(limit as usize);
-        found.last().map(|r| r.name.clone())
+        found.last().map(|r| match r {
+            Ok(row) => row.name.to_string(),
+            Err(bad) => bad.name.clone(),
+        })
     } else {
         None
     };
+    let found = crate::service::usable(found);
     let prefix = &state.settings.kafka.topic_prefix;
     Ok(Json(Page {
         items: found

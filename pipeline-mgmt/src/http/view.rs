@@ -2,7 +2,7 @@
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use chrono::SecondsFormat;
-use pipeline_common::model::{PipelineName, PipelineTopics};
+use pipeline_common::model::PipelineTopics;
 use pipeline_common::store::pipelines::PipelineRow;
 use serde_json::{Map, Value};
 
@@ -18,17 +18,15 @@ pub fn pipeline_json(row: &PipelineRow, topic_prefix: &str) -> Value {
         _ => Map::new(),
     };
     topics.entry("retentionMs").or_insert(Value::Null);
-    if let Ok(name) = PipelineName::parse(&row.name) {
-        let names = PipelineTopics::new(topic_prefix, &name);
-        topics.insert("input".into(), names.input.into());
-        topics.insert("output".into(), names.output.into());
-        topics.insert("error".into(), names.error.into());
-    }
+    let names = PipelineTopics::new(topic_prefix, &row.name);
+    topics.insert("input".into(), names.input.into());
+    topics.insert("output".into(), names.output.into());
+    topics.insert("error".into(), names.error.into());
     // Rows stored before `output` existed take its default.
     body.entry("output")
         .or_insert_with(|| serde_json::json!({"enabled": true}));
-    body.insert("id".into(), row.id.clone().into());
-    body.insert("name".into(), row.name.clone().into());
+    body.insert("id".into(), row.id.hyphenated().to_string().into());
+    body.insert("name".into(), row.name.as_str().into());
     body.insert("topics".into(), Value::Object(topics));
     body.insert("state".into(), row.state.as_str().into());
     body.insert(

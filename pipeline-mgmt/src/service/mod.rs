@@ -9,18 +9,44 @@ pub mod status;
 
 use crate::error::{ApiError, Dependency};
 use crate::state::AppState;
-use pipeline_common::model::{PipelineName, PipelineTopics};
-use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
+use pipeline_common::model::PipelineTopics;
+use pipeline_common::store::pipelines::{
+    self as rows, CorruptRow, Decoded, PipelineRow, PipelineState,
+};
+use uuid::Uuid;
 
 /// The row of `id`, or 404.
 /// An id that is not a UUID names no pipeline: 404 without a query (the HTTP handlers parse it
 /// first with `PipelineId`; the console's pages come here with the raw path).
 pub async fn find(state: &AppState, id: &str) -> Result<PipelineRow, ApiError> {
-    let missing = || ApiError::NotFound("no pipeline with this id".into());
-    if uuid::Uuid::try_parse(id).is_err() {
-        return Err(missing());
+    match Uuid::try_parse(id) {
+        Ok(id) => find_id(state, id).await,
+        Err(_) => Err(not_found()),
     }
-    rows::get(&state.db, id).await?.ok_or_else(missing)
+}
+
+/// The row of `id`, or 404.
+pub async fn find_id(state: &AppState, id: Uuid) -> Result<PipelineRow, ApiError> {
+    rows::get(&state.db, id).await?.ok_or_else(not_found)
+}
+
+fn not_found() -> ApiError {
+    ApiError::NotFound("no pipeline with this id".into())
+}
+
+/// The rows of a listing that decode; each corrupt one is logged and left out, so one bad row
+/// does not take the whole list down.
+pub fn usable(decoded: Decoded) -> Vec<PipelineRow> {
+    decoded
+        .into_iter()
+        .filter_map(|row| row.map_err(log_corrupt).ok())
+        .collect()
+}
+
+/// Logs a stored row that does not decode, with its raw id and what is wrong.
+fn log_corrupt(bad: CorruptRow) {
+    tracing::error!(pipeline_id = %bad.id, name = %bad.name, problem = %bad.problem,
+        "skipping a corrupt pipeline row; repair or remove it in the database");
 }
 
 /// The topics of a pipeline whose topics exist (running or stopped); 409 otherwise.
@@ -31,11 +57,9 @@ pub fn provisioned_topics(state: &AppState, row: &PipelineRow) -> Result<Pipelin
             row.state
         )));
     }
-    let name =
-        PipelineName::parse(&row.name).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     Ok(PipelineTopics::new(
         &state.settings.kafka.topic_prefix,
-        &name,
+        &row.name,
     ))
 }
 
@@ -78,7 +102,8 @@ pub async fn start_replay(
     }
     let row = find(state, id).await?;
     let topics = provisioned_topics(state, &row)?;
-    let job = replay::insert(&state.db, (&row.id, &row.name), &filter, actor).await?;
+    let pipeline_id = row.id.hyphenated().to_string();
+    let job = replay::insert(&state.db, (&pipeline_id, row.name.as_str()), &filter, actor).await?;
     let ctx = replay::ReplayContext {
         settings: state.settings.clone(),
         db: state.db.clone(),
@@ -101,7 +126,7 @@ pub async fn replay_job(
     job_id: &str,
 ) -> Result<replay::JobRow, ApiError> {
     let row = find(state, id).await?;
-    replay::get(&state.db, &row.id, job_id)
+    replay::get(&state.db, &row.id.hyphenated().to_string(), job_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no replay job with this id".into()))
 }
@@ -113,5 +138,5 @@ pub async fn replay_jobs(
     limit: u32,
 ) -> Result<Vec<replay::JobRow>, ApiError> {
     let row = find(state, id).await?;
-    Ok(replay::list(&state.db, &row.id, limit).await?)
+    Ok(replay::list(&state.db, &row.id.hyphenated().to_string(), limit).await?)
 }

@@ -2,16 +2,15 @@
 //! The only writer of the `pipelines` table (through `crate::store`); the HTTP handlers and the
 //! console translate requests into these calls.
 
-use super::find;
+use super::{find, find_id};
 use crate::error::{ApiError, Dependency, FieldProblem};
 use crate::provision;
 use crate::provision::topics::TopicSpec;
 use crate::state::AppState;
 use crate::store::{self, AuditAction, Change, Guarded, NewPipeline};
-use pipeline_common::model::{
-    DesiredState, PipelineDefinition, PipelineName, PipelineTopics, ValidationErrors,
-};
+use pipeline_common::model::{DesiredState, PipelineDefinition, PipelineTopics, ValidationErrors};
 use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
+use uuid::Uuid;
 
 fn not_found() -> ApiError {
     ApiError::NotFound("no pipeline with this id".into())
@@ -45,20 +44,10 @@ fn topic_spec(state: &AppState, definition: &PipelineDefinition) -> TopicSpec {
     let names = PipelineTopics::new(&state.settings.kafka.topic_prefix, definition.name());
     let topics = definition.topics();
     TopicSpec {
-        names: vec![names.input, names.output, names.error],
+        names: names.topics().map(str::to_owned).to_vec(),
         partitions: topics.partitions,
         replication_factor: i32::from(topics.replication_factor),
         retention_ms: topics.retention_ms,
-    }
-}
-
-fn topic_names(state: &AppState, row: &PipelineRow) -> Vec<String> {
-    match PipelineName::parse(&row.name) {
-        Ok(name) => {
-            let t = PipelineTopics::new(&state.settings.kafka.topic_prefix, &name);
-            vec![t.input, t.output, t.error]
-        }
-        Err(_) => Vec::new(),
     }
 }
 
@@ -91,7 +80,10 @@ async fn create_saga(
 ) -> Result<PipelineRow, ApiError> {
     let name = definition.name().as_str();
     // Cheap early answer for the common duplicate; the unique key is the real guard.
-    if rows::get_by_name(&state.db, name).await?.is_some() {
+    if rows::get_by_name(&state.db, definition.name())
+        .await?
+        .is_some()
+    {
         return Err(ApiError::Conflict(format!(
             "a pipeline named {name} already exists"
         )));
@@ -101,12 +93,13 @@ async fn create_saga(
         .await
         .map_err(ApiError::from)?;
 
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = Uuid::new_v4();
+    let id_text = id.hyphenated().to_string();
     let stored = definition.to_json();
     store::insert(
         &state.db,
         &NewPipeline {
-            id: &id,
+            id: &id_text,
             name,
             definition: &stored,
             created_by: actor,
@@ -116,16 +109,16 @@ async fn create_saga(
 
     let spec = topic_spec(state, definition);
     if let Err(failure) = state.topics.create(&spec).await {
-        undo_create(state, &id, &failure.created).await;
+        undo_create(state, &id_text, &failure.created).await;
         return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
     }
     if let Err(err) =
-        store::set_provisioning_state(&state.db, &id, desired(definition.state()), None).await
+        store::set_provisioning_state(&state.db, &id_text, desired(definition.state()), None).await
     {
-        undo_create(state, &id, &spec.names).await;
+        undo_create(state, &id_text, &spec.names).await;
         return Err(err.into());
     }
-    find(state, &id).await
+    find_id(state, id).await
 }
 
 /// Best effort: delete what the saga created. Failures are logged; the row goes in any case so
@@ -161,7 +154,7 @@ pub async fn replace(
     if let Some(v) = expected.filter(|v| *v != current.version) {
         return Err(stale(v, current.version));
     }
-    if definition.name().as_str() != current.name {
+    if *definition.name() != current.name {
         return Err(field_error("name", "cannot change; create a new pipeline"));
     }
     let current_def = PipelineDefinition::parse(&current.definition, &state.validation);
@@ -193,7 +186,7 @@ pub async fn replace(
     let new_state = with_state.then(|| desired(definition.state()));
     let stored = definition.to_json();
     let change = Change {
-        id,
+        id: current.id,
         expected_version: Some(expected.unwrap_or(current.version)),
         definition: Some(&stored),
         state: new_state,
@@ -224,7 +217,7 @@ pub async fn change_state(
         s if s == target => Ok(current),
         _ => {
             let change = Change {
-                id,
+                id: current.id,
                 expected_version: Some(expected.unwrap_or(current.version)),
                 definition: None,
                 state: Some(target),
@@ -273,11 +266,14 @@ async fn guarded(state: &AppState, change: &Change<'_>) -> Result<PipelineRow, A
 
 async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<(), ApiError> {
     // Workers run only `running` pipelines: this stops them at their next reconciliation.
-    store::set_provisioning_state(&state.db, &row.id, PipelineState::Deleting, None).await?;
-    let topics = topic_names(state, &row);
+    let id = row.id.hyphenated().to_string();
+    store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, None).await?;
+    // The row decoded, so its name is valid and names exactly this pipeline's topics.
+    let names = PipelineTopics::new(&state.settings.kafka.topic_prefix, &row.name);
+    let topics = names.topics().map(str::to_owned);
     if let Err(err) = state.topics.delete(&topics).await {
         let reason = "deleting the topics failed; retry DELETE";
-        store::set_provisioning_state(&state.db, &row.id, PipelineState::Deleting, Some(reason))
+        store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, Some(reason))
             .await?;
         return Err(ApiError::bad_gateway(Dependency::Kafka, err));
     }

@@ -3,6 +3,7 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::Utc;
+use pipeline_common::model::Counters;
 use pipeline_common::store::pipelines::PipelineRow;
 use pipeline_common::store::worker_tasks::{self, TaskStatus};
 use serde::Serialize;
@@ -19,14 +20,10 @@ pub struct WorkerStatus {
     pub status: String,
     /// Assigned partitions.
     pub partitions: Vec<i32>,
-    /// Events consumed.
-    pub consumed: i64,
-    /// Documents indexed.
-    pub indexed: i64,
-    /// Events dead-lettered.
-    pub dead_lettered: i64,
-    /// Events filtered out.
-    pub filtered: i64,
+    /// What the task counted since it started (`consumed`, `indexed`, `deadLettered`,
+    /// `filtered`).
+    #[serde(flatten)]
+    pub counters: Counters,
     /// Consumer lag, when known.
     pub lag: Option<i64>,
     /// Last error, if any.
@@ -62,7 +59,7 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
         .heartbeat_interval_ms
         .saturating_mul(3);
     let since = now - chrono::Duration::milliseconds(i64::try_from(window).unwrap_or(i64::MAX / 2));
-    let tasks: Vec<_> = worker_tasks::list_for_pipeline(&state.db, &row.id)
+    let tasks: Vec<_> = worker_tasks::list_for_pipeline(&state.db, row.id)
         .await?
         .into_iter()
         .filter(|t| t.heartbeat_at >= since)
@@ -92,10 +89,7 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
             worker: t.report.worker_id,
             status: t.report.status.as_str().to_owned(),
             partitions: t.report.partitions,
-            consumed: t.report.consumed,
-            indexed: t.report.indexed,
-            dead_lettered: t.report.dead_lettered,
-            filtered: t.report.filtered,
+            counters: t.report.counters,
             lag: t.report.lag,
             last_error: t.report.last_error,
             pipeline_version: t.report.pipeline_version,

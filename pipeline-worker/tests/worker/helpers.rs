@@ -455,7 +455,7 @@ impl World {
     }
 
     pub async fn tasks(&self) -> Vec<TaskRow> {
-        worker_tasks::list_for_pipeline(&self.pool, &self.pipeline_id)
+        worker_tasks::list_for_pipeline(&self.pool, self.pipeline_id.parse().unwrap())
             .await
             .unwrap()
     }

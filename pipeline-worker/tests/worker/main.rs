@@ -151,8 +151,10 @@ async fn redelivered_events_overwrite_their_own_documents() {
             let tasks = world.tasks().await;
             tasks
                 .first()
-                .filter(|t| t.report.consumed == 2_000 && t.report.indexed == 2_000)
-                .map(|t| t.report.consumed)
+                .filter(|t| {
+                    t.report.counters.consumed == 2_000 && t.report.counters.indexed == 2_000
+                })
+                .map(|t| t.report.counters.consumed)
         },
     )
     .await;
@@ -183,6 +185,45 @@ async fn a_caught_up_worker_flushes_without_waiting_out_the_interval() {
     assert_eq!(world.produce(&second), 15);
     world.wait_count(25, Duration::from_secs(30)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
+    worker.shutdown().await;
+}
+
+/// A `running` row whose name or id does not decode is skipped (and logged with its raw id): the
+/// worker neither panics nor runs it under some default, and the good pipeline next to it runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_pipeline_rows_are_skipped_and_the_others_run() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared();
+    let world = World::new(&brokers, &opensearch, 1, json!({})).await;
+    let valid_id = uuid::Uuid::new_v4().to_string();
+    for (id, name) in [
+        (valid_id.as_str(), "Not_A_Pipeline_Name"),
+        ("not-a-uuid", "valid-name-bad-id"),
+    ] {
+        sqlx::query(
+            "INSERT INTO pipelines (id, name, definition, state, version, created_by, created_at, updated_at) \
+             SELECT ?, ?, definition, 'running', 1, 'test', UTC_TIMESTAMP(6), UTC_TIMESTAMP(6) \
+             FROM pipelines WHERE id = ?",
+        )
+        .bind(id)
+        .bind(name)
+        .bind(&world.pipeline_id)
+        .execute(&world.pool)
+        .await
+        .unwrap();
+    }
+    let worker = InProcess::start(world.settings("w1", &[])).await;
+    let events: Vec<_> = (0..20).map(|i| (None, good_event(i))).collect();
+    assert_eq!(world.produce(&events), 20);
+    world.wait_count(20, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    // Only the good pipeline has a task row: the corrupt ones were never started.
+    let task_rows: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT pipeline_id FROM worker_tasks")
+            .fetch_all(&world.pool)
+            .await
+            .unwrap();
+    assert_eq!(task_rows, std::slice::from_ref(&world.pipeline_id));
     worker.shutdown().await;
 }
 
@@ -524,7 +565,7 @@ async fn a_changed_definition_applies_to_new_events_without_restart() {
                 .tasks()
                 .await
                 .first()
-                .map(|t| t.report.filtered)
+                .map(|t| t.report.counters.filtered)
                 .filter(|f| *f == 50)
         },
     )
@@ -831,8 +872,8 @@ async fn with_the_output_topic_off_indexed_means_done() {
                 .tasks()
                 .await
                 .first()
-                .filter(|t| t.report.indexed == n as i64)
-                .map(|t| t.report.indexed)
+                .filter(|t| t.report.counters.indexed == n as i64)
+                .map(|t| t.report.counters.indexed)
         },
     )
     .await;

@@ -48,7 +48,7 @@ fn fmt_opt(v: Option<i64>) -> String {
 /// `/console`: every pipeline with its observed state, lag and rates.
 pub async fn pipelines(session: Session, State(state): State<AppState>) -> Response {
     let found = match rows::list_page(&state.db, None, None, LIST_LIMIT).await {
-        Ok(found) => found,
+        Ok(found) => crate::service::usable(found),
         Err(err) => return failed(&session, &err.into()),
     };
     let mut body = String::from("<h1>Pipelines</h1>");
@@ -63,7 +63,7 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
     );
     for row in &found {
         let observed = status::observed(&state, row).await;
-        let last = samples::last_hour(&state.db, &row.id)
+        let last = samples::last_hour(&state.db, &row.id.hyphenated().to_string())
             .await
             .ok()
             .and_then(|points| points.last().copied());
@@ -87,8 +87,8 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
             "<tr data-name=\"{name}\"><td><a href=\"/console/pipelines/{id}\">{name}</a></td>\
              <td class=\"desired\">{desired}</td><td class=\"observed state-{observed}\">{observed}</td>\
              <td>{workers}</td><td>{lag}</td><td>{indexed}</td><td>{dead}</td></tr>",
-            name = esc(&row.name),
-            id = esc(&row.id),
+            name = esc(row.name.as_str()),
+            id = esc(&row.id.hyphenated().to_string()),
             desired = row.state,
             observed = esc(&observed),
             indexed = fmt_opt(last.map(|p| p.indexed)),
@@ -116,10 +116,10 @@ pub async fn pipeline(
         Ok(s) => s,
         Err(err) => return failed(&session, &err),
     };
-    let points = samples::last_hour(&state.db, &row.id)
+    let points = samples::last_hour(&state.db, &row.id.hyphenated().to_string())
         .await
         .unwrap_or_default();
-    let id = esc(&row.id);
+    let id = esc(&row.id.hyphenated().to_string());
     let mut body = format!(
         "<h1>{name}</h1><dl class=\"facts\">\
          <dt>Desired</dt><dd id=\"desired\">{desired}</dd>\
@@ -127,7 +127,7 @@ pub async fn pipeline(
          <dt>Reason</dt><dd id=\"reason\">{reason}</dd>\
          <dt>Version</dt><dd id=\"version\">{version}</dd>\
          <dt>Index</dt><dd>{index}</dd></dl>",
-        name = esc(&row.name),
+        name = esc(row.name.as_str()),
         desired = row.state,
         observed = esc(&observed.observed),
         reason = esc(observed.reason.as_deref().unwrap_or("-")),
@@ -163,10 +163,10 @@ pub async fn pipeline(
             status = esc(&w.status),
             version = w.pipeline_version,
             partitions = partitions.join(", "),
-            consumed = w.consumed,
-            indexed = w.indexed,
-            dead = w.dead_lettered,
-            filtered = w.filtered,
+            consumed = w.counters.consumed,
+            indexed = w.counters.indexed,
+            dead = w.counters.dead_lettered,
+            filtered = w.counters.filtered,
             lag = fmt_opt(w.lag),
             error = esc(w.last_error.as_deref().unwrap_or("-")),
             age = w.heartbeat_age_ms,
@@ -219,7 +219,10 @@ pub async fn pipeline(
         }],
     ));
     body.push_str("</div>");
-    page_response(StatusCode::OK, &frame(&row.name, Some(&session), &body))
+    page_response(
+        StatusCode::OK,
+        &frame(row.name.as_str(), Some(&session), &body),
+    )
 }
 
 const SAMPLE_EVENTS: &str = "[\n  {\"log_message\": \"order 1 shipped\"}\n]";
@@ -228,12 +231,12 @@ fn editor(row: Option<&PipelineRow>, definition: &Value) -> String {
     let pretty = serde_json::to_string_pretty(definition).unwrap_or_default();
     let (title, save, from_errors, data) = match row {
         Some(row) => (
-            format!("Edit {}", esc(&row.name)),
+            format!("Edit {}", esc(row.name.as_str())),
             "Save",
             "<button id=\"dry-run-errors\" type=\"button\">Dry run on the latest dead letters</button>",
             format!(
                 "data-pipeline=\"{}\" data-version=\"{}\"",
-                esc(&row.id),
+                esc(&row.id.hyphenated().to_string()),
                 row.version
             ),
         ),
@@ -303,7 +306,11 @@ pub async fn edit_pipeline(
     let definition = row.definition.clone();
     page_response(
         StatusCode::OK,
-        &frame(&row.name, Some(&session), &editor(Some(&row), &definition)),
+        &frame(
+            row.name.as_str(),
+            Some(&session),
+            &editor(Some(&row), &definition),
+        ),
     )
 }
 
@@ -348,15 +355,15 @@ pub async fn dead_letters(
         Ok(page) => page,
         Err(err) => return failed(&session, &err),
     };
-    let jobs = replay::list(&state.db, &row.id, 10)
+    let jobs = replay::list(&state.db, &row.id.hyphenated().to_string(), 10)
         .await
         .unwrap_or_default();
-    let pid = esc(&row.id);
+    let pid = esc(&row.id.hyphenated().to_string());
     let mut body = format!(
         "<h1>Dead letters of <a href=\"/console/pipelines/{pid}\">{}</a></h1>\
          <form method=\"get\" class=\"inline\"><label for=\"stage-filter\">Stage</label>\
          <input id=\"stage-filter\" name=\"stage\" value=\"{}\"><button type=\"submit\">Filter</button></form>",
-        esc(&row.name),
+        esc(row.name.as_str()),
         esc(stage.as_deref().unwrap_or("")),
     );
     if session.can_edit() {
