@@ -215,16 +215,22 @@ def main():
     loadgen = pid_of(args.dev_dir, "loadgen")
     if loadgen:
         os.kill(loadgen, signal.SIGTERM)
-        time.sleep(5)
-    produced = sum(hi - lo for lo, hi in end_offsets(brokers, "pipeline.demo.input").values())
+        # It sends what it has queued before it exits: count the input only after that.
+        for _ in range(600):
+            try:
+                os.kill(loadgen, 0)
+                time.sleep(0.1)
+            except OSError:
+                break
     deadline, stable, indexed, dead = time.time() + 300, 0, 0, 0
     while time.time() < deadline:
         time.sleep(5)
+        produced = sum(hi - lo for lo, hi in end_offsets(brokers, "pipeline.demo.input").values())
         st = status(mgmt, pipeline)
         indexed = doc_count(opensearch) or 0
         dead = distinct_dead_letters(brokers, "pipeline.demo.error")
         filtered = sum(w.get("filtered") or 0 for w in st.get("workers", [])) if st else 0
-        if indexed + dead + filtered >= produced:
+        if indexed + dead + filtered == produced:
             stable += 1
             if stable >= 2:
                 break
@@ -240,12 +246,16 @@ def main():
     warm = [s for s in samples if s["t"] >= 120]
     rss = [max(s["rss_worker_1"] or 0, s["rss_worker_2"] or 0) for s in warm] or [0]
     rss_range = (min(rss), max(rss))
+    # Flat means the last half hour's high-water mark is near the first's: not every sample.
+    half = len(rss) // 2 or 1
+    growth = max(rss[half:] or [0]) / max(max(rss[:half]), 1) - 1
     lost = produced - (indexed + dead + filtered)
     restarts = sum(1 for s in samples if s["restart"])
     verdict = "nothing lost" if lost == 0 else f"LOST {lost}"
     print(f"soak: {args.minutes:g} min, {restarts} broker restarts: produced {produced} = "
           f"indexed {indexed} + dead-lettered {dead} + filtered {filtered} -> {verdict}; "
-          f"worker RSS after warm-up {rss_range[0]:.1f}-{rss_range[1]:.1f} MiB; "
+          f"worker RSS after warm-up {rss_range[0]:.1f}-{rss_range[1]:.1f} MiB "
+          f"(second half's peak {growth:+.0%} on the first half's); "
           f"plot {os.path.join(args.out, 'soak.png')}")
     sys.exit(0 if lost == 0 else 1)
 

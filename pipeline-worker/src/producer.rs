@@ -47,6 +47,14 @@ pub fn create_producer(
         // than librdkafka's default CRC32 of the 64-byte `_id`: that CRC was about 1 % of the
         // worker's CPU in a profile of scripts/bench-worker.
         .set("partitioner", "murmur2_random")
+        // A record that times out fails the task, which then waits for the watcher, while a
+        // record still waiting costs nothing: its offset stays uncommitted. So the producer
+        // waits out a broker restart as long as the consumer may go without a poll, not the 30 s
+        // that suit an HTTP client waiting for its 202.
+        .set(
+            "message.timeout.ms",
+            settings.kafka.max_poll_interval_ms.to_string(),
+        )
         .create_with_context(DeliveryContext {
             shared,
             metrics,
