@@ -106,6 +106,63 @@ def end_offsets(brokers, topic):
         consumer.close()
 
 
+def read_all(brokers, topic, each):
+    """Calls each(message) for every record of topic, from the start to the end offsets."""
+    ends = end_offsets(brokers, topic)
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": "flow-soak-count",
+                         "enable.auto.commit": False})
+    remaining = {p: hi for p, (lo, hi) in ends.items() if hi > lo}
+    consumer.assign([TopicPartition(topic, p, ends[p][0]) for p in remaining])
+    deadline = time.time() + 300
+    while remaining and time.time() < deadline:
+        for m in consumer.consume(2000, 1.0):
+            if m.error():
+                continue
+            each(m)
+            if m.offset() + 1 >= remaining.get(m.partition(), 0):
+                remaining.pop(m.partition(), None)
+    consumer.close()
+
+
+def content_key(value):
+    """What the hash stage identifies an event by: its data, in canonical JSON."""
+    try:
+        event = json.loads(value)
+    except (ValueError, TypeError):
+        return None
+    if isinstance(event, dict) and "specversion" in event:
+        event = event.get("data")
+    if not isinstance(event, dict):
+        return None
+    return json.dumps(event, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def expected_documents(brokers, topic, dead_offsets):
+    """Distinct contents among the input records that were not dead-lettered: the documents
+    the index must hold (identical events share one `_id` by design)."""
+    keys = set()
+
+    def each(m):
+        if (str(m.partition()), str(m.offset())) not in dead_offsets:
+            keys.add(content_key(m.value()))
+
+    read_all(brokers, topic, each)
+    return len(keys)
+
+
+def dead_letter_offsets(brokers, topic):
+    """The (source.partition, source.offset) of every record of the error topic."""
+    seen = set()
+
+    def each(m):
+        headers = dict(m.headers() or [])
+        seen.add(tuple((headers.get(k) or b"").decode() for k in
+                       ("source.partition", "source.offset")))
+
+    read_all(brokers, topic, each)
+    return seen
+
+
 def distinct_dead_letters(brokers, topic):
     """Distinct (source.partition, source.offset) of the error topic's records."""
     ends = end_offsets(brokers, topic)
@@ -230,11 +287,20 @@ def main():
         indexed = doc_count(opensearch) or 0
         dead = distinct_dead_letters(brokers, "pipeline.demo.error")
         filtered = sum(w.get("filtered") or 0 for w in st.get("workers", [])) if st else 0
-        if indexed + dead + filtered == produced:
+        # Caught up once every input offset is committed and the counts stop moving.
+        now_counts = (produced, indexed, dead)
+        if st and all((w.get("lag") or 0) == 0 for w in st.get("workers", [])) \
+                and now_counts == getattr(main, "last_counts", None):
             stable += 1
             if stable >= 2:
                 break
+        main.last_counts = now_counts
     filtered = 0  # the demo pipeline has no filter stage
+    # Identical events (the load generator repeats one now and then) share one `_id`: the index
+    # holds one document per distinct content, which is what "indexed" must be checked against.
+    dead_offsets = dead_letter_offsets(brokers, "pipeline.demo.error")
+    expected = expected_documents(brokers, "pipeline.demo.input", dead_offsets)
+    duplicates = produced - len(dead_offsets) - filtered - expected
     with open(os.path.join(args.out, "soak.csv"), "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(samples[0].keys()))
         writer.writeheader()
@@ -249,11 +315,12 @@ def main():
     # Flat means the last half hour's high-water mark is near the first's: not every sample.
     half = len(rss) // 2 or 1
     growth = max(rss[half:] or [0]) / max(max(rss[:half]), 1) - 1
-    lost = produced - (indexed + dead + filtered)
+    lost = expected - indexed + (len(dead_offsets) - dead)
     restarts = sum(1 for s in samples if s["restart"])
     verdict = "nothing lost" if lost == 0 else f"LOST {lost}"
     print(f"soak: {args.minutes:g} min, {restarts} broker restarts: produced {produced} = "
-          f"indexed {indexed} + dead-lettered {dead} + filtered {filtered} -> {verdict}; "
+          f"indexed {indexed} + dead-lettered {dead} + filtered {filtered} + "
+          f"{duplicates} repeats of an identical event (one `_id` each) -> {verdict}; "
           f"worker RSS after warm-up {rss_range[0]:.1f}-{rss_range[1]:.1f} MiB "
           f"(second half's peak {growth:+.0%} on the first half's); "
           f"plot {os.path.join(args.out, 'soak.png')}")
