@@ -15,15 +15,12 @@ use crate::consumer::{lock, Shared};
 use crate::metrics::{TaskMetrics, TaskStats};
 use crate::pipeline::build_spec;
 use crate::task::{self, TaskEnv, TaskFailure, TaskSpec};
-use futures::FutureExt;
 use pipeline_common::config::Settings;
 use pipeline_common::model::PipelineTopics;
-use pipeline_common::startup::panic_message;
 use pipeline_common::store::pipelines::{self, PipelineRow};
 use pipeline_common::store::worker_tasks::{self, TaskReport, TaskStatus};
 use sqlx::MySqlPool;
 use std::collections::{HashMap, HashSet};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -286,10 +283,7 @@ impl Supervisor {
         let join = tokio::spawn(async move {
             // A panic in the task must not pass unnoticed: it becomes the task's failure, which
             // the watcher restarts like any other. (The panic hook has logged where it was.)
-            let result = AssertUnwindSafe(task::run(env, spec_rx, token))
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload))));
+            let result = task::catching_panics(task::run(env, spec_rx, token)).await;
             let exit = Exit {
                 pipeline_id,
                 generation,

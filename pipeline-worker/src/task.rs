@@ -113,6 +113,16 @@ pub enum TaskFailure {
     Panicked(String),
 }
 
+/// Runs `work`, turning a panic in it into [`TaskFailure::Panicked`] with the panic's message.
+pub async fn catching_panics(
+    work: impl std::future::Future<Output = Result<(), TaskFailure>>,
+) -> Result<(), TaskFailure> {
+    AssertUnwindSafe(work)
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload))))
+}
+
 type Consumer_ = StreamConsumer<TaskContext>;
 
 /// Runs the task until `stop` fires (graceful: flush, commit, leave the group) or it fails.
@@ -169,15 +179,9 @@ pub async fn run(
     };
     // A panic while consuming becomes this task's failure, so that the teardown below still
     // runs: the consumer leaves the group and the watcher's restart gets the partitions back.
-    let result = AssertUnwindSafe(state.consume(&consumer, &mut spec_rx, &stop))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload))));
+    let result = catching_panics(state.consume(&consumer, &mut spec_rx, &stop)).await;
     let result = match result {
-        Ok(()) => AssertUnwindSafe(state.drain(&consumer))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|payload| Err(TaskFailure::Panicked(panic_message(&*payload)))),
+        Ok(()) => catching_panics(state.drain(&consumer)).await,
         Err(failure) => {
             // Stop without committing anything more: what is not done stays uncommitted and is
             // redelivered when the task (here or elsewhere) consumes the partitions again.

@@ -48,6 +48,10 @@ public final class FlowOpenSearch {
             .put("http.port", args[1])
             .put("transport.port", args[2])
             .put("cluster.routing.allocation.disk.threshold_enabled", false)
+            // Every test makes its own indices, and a single node cannot place their replicas:
+            // the default limit of 1000 shards per node (replicas counted) is reached within a
+            // day of test runs on one stack.
+            .put("cluster.max_shards_per_node", 100000)
             .put("action.auto_create_index", true);
         for (String kv : Arrays.copyOfRange(args, 3, args.length)) {
             int eq = kv.indexOf('=');
