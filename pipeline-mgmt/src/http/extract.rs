@@ -53,14 +53,19 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ));
-        }
-        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
-        parse_json(&bytes).map(ApiJson)
+        parse_json(&json_body(req, state).await?).map(ApiJson)
     }
+}
+
+/// The body of a request that must be JSON: 415 for another media type, 413 when too large.
+async fn json_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if !is_json(req.headers()) {
+        return Err(ApiError::UnsupportedMediaType(
+            "expected Content-Type: application/json".into(),
+        ));
+    }
+    let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
+    Ok(bytes)
 }
 
 /// Parses `bytes` as `T` with the same error mapping as [`ApiJson`].
@@ -208,12 +213,6 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if !is_json(req.headers()) {
-            return Err(ApiError::UnsupportedMediaType(
-                "expected Content-Type: application/json".into(),
-            ));
-        }
-        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
-        parse_json_object(&bytes).map(ApiObject)
+        parse_json_object(&json_body(req, state).await?).map(ApiObject)
     }
 }
