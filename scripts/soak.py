@@ -269,6 +269,10 @@ def main():
         samples.append(sample)
 
     log("stopping the load generator, then waiting for the workers to catch up")
+    # The dev stack's watcher would restart the load generator: stop it first.
+    watcher = pid_of(args.dev_dir, "watch")
+    if watcher:
+        os.kill(watcher, signal.SIGTERM)
     loadgen = pid_of(args.dev_dir, "loadgen")
     if loadgen:
         os.kill(loadgen, signal.SIGTERM)
