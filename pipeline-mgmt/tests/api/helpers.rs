@@ -231,6 +231,17 @@ impl TestApp {
 
     /// Topic names present on `brokers`, read with a plain rdkafka metadata request (not the
     /// app's code), with their partition counts.
+    /// Asserts that the broker at `brokers` lists the three topics of pipeline `name`.
+    pub fn assert_topics_exist(&self, brokers: &str, name: &str) {
+        let topics: Vec<String> = TestApp::topics_on(brokers)
+            .into_iter()
+            .map(|(t, _)| t)
+            .collect();
+        for topic in self.topic_names(name) {
+            assert!(topics.contains(&topic), "{topic} exists: {topics:?}");
+        }
+    }
+
     pub fn topics_on(brokers: &str) -> Vec<(String, usize)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)

@@ -1,4 +1,4 @@
-use crate::helpers::{definition, spawn_app, spawn_app_with, Options, TestApp};
+use crate::helpers::{definition, spawn_app, spawn_app_with, Options};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -206,13 +206,7 @@ async fn sasl_credentials_authenticate_to_kafka() {
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.text);
     let name = test_support::unique_name("p");
     app.create_ok(&definition(&name, 1)).await;
-    let topics: Vec<String> = TestApp::topics_on(&test_support::servers().kafka_brokers)
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
-    for topic in app.topic_names(&name) {
-        assert!(topics.contains(&topic), "{topic} created over SASL");
-    }
+    app.assert_topics_exist(&test_support::servers().kafka_brokers, &name);
 }
 
 /// Credentials the broker does not know: readiness is 503 and says the credentials were rejected
@@ -277,13 +271,7 @@ async fn mgmt_started_while_kafka_is_down_recovers_when_it_comes_up() {
     kafka.restart();
     app.wait_ready(std::time::Duration::from_secs(60)).await;
     app.create_ok(&definition(&name, 1)).await;
-    let topics: Vec<String> = TestApp::topics_on(&kafka.brokers())
-        .into_iter()
-        .map(|(t, _)| t)
-        .collect();
-    for topic in app.topic_names(&name) {
-        assert!(topics.contains(&topic), "{topic} created after recovery");
-    }
+    app.assert_topics_exist(&kafka.brokers(), &name);
 }
 
 /// MariaDB down for 30 s: mgmt stays up, readiness and writes answer 503 problem+json (never a
