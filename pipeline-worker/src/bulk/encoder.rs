@@ -197,6 +197,13 @@ impl BulkBuffer {
     /// Keeps a settled batch's storage for the next [`BulkBuffer::take`], so that a task in
     /// steady state alternates between two sets of buffers instead of allocating (and
     /// fragmenting the heap with) megabytes per flush. A body still shared elsewhere is dropped.
+    ///
+    /// Storage much larger than the batch it held is shrunk to that batch's size (plus slack)
+    /// first. Without that, one burst (the backlog read after a broker outage) would set the
+    /// size of both sets of buffers for the rest of the process's life, and every later, larger
+    /// burst would raise it again: resident memory would climb with each outage. Shrinking
+    /// follows the load down within two flushes, and a buffer that is too small for the next
+    /// burst grows as any `Vec` does.
     pub fn recycle(&mut self, batch: Batch) {
         if self.spare.is_some() || !batch.body.is_unique() {
             return;
@@ -206,10 +213,23 @@ impl BulkBuffer {
             side: batch.side,
             items: batch.items,
         };
+        fit_to_contents(&mut storage.body, CAPACITY_SLACK);
+        fit_to_contents(&mut storage.side, CAPACITY_SLACK);
+        let item_slack = storage.items.len() / 8;
+        fit_to_contents(&mut storage.items, item_slack);
         storage.body.clear();
         storage.side.clear();
         storage.items.clear();
         self.spare = Some(storage);
+    }
+}
+
+/// Shrinks `v` to its length plus `slack` when it holds more than twice that: enough headroom
+/// that a steady load never reallocates, little enough that a past burst is not kept.
+fn fit_to_contents<T>(v: &mut Vec<T>, slack: usize) {
+    let wanted = v.len() + slack;
+    if v.capacity() > wanted.saturating_mul(2) {
+        v.shrink_to(wanted);
     }
 }
 
@@ -364,6 +384,62 @@ mod tests {
             &third.body()[..],
             b"{\"index\":{\"_id\":\"c\"}}\n{\"n\":2}\n"
         );
+    }
+
+    #[test]
+    fn after_a_burst_the_storage_shrinks_back_with_the_load() {
+        let mut tracker = OffsetTracker::new();
+        let mut buffer = BulkBuffer::new();
+        let burst_items = 4_000;
+        for offset in 0..burst_items {
+            push(
+                &mut buffer,
+                &mut tracker,
+                offset,
+                &format!("burst-{offset:0>200}"),
+            );
+        }
+        let burst = buffer.take();
+        let burst_bytes = burst.body().len();
+        assert!(burst_bytes > 8 * CAPACITY_SLACK, "{burst_bytes}");
+        // While the burst goes on, its storage is kept as it is.
+        buffer.recycle(burst);
+        assert!(buffer
+            .spare
+            .as_ref()
+            .is_some_and(|s| s.body.capacity() >= burst_bytes));
+        // Two small flushes later, neither set of buffers holds the burst's size any more.
+        let mut offset = burst_items;
+        for _ in 0..2 {
+            push(&mut buffer, &mut tracker, offset, "small");
+            offset += 1;
+            let small = buffer.take();
+            buffer.recycle(small);
+        }
+        let small_limit = 4 * CAPACITY_SLACK;
+        let spare = buffer
+            .spare
+            .as_ref()
+            .map(|s| (s.body.capacity(), s.side.capacity()));
+        assert!(
+            spare.is_some_and(|(b, s)| b <= small_limit && s <= small_limit),
+            "{spare:?}"
+        );
+        assert!(
+            buffer.body.capacity() <= small_limit,
+            "{}",
+            buffer.body.capacity()
+        );
+        assert!(
+            buffer.side.capacity() <= small_limit,
+            "{}",
+            buffer.side.capacity()
+        );
+        assert!(buffer.items.capacity() < burst_items as usize / 2);
+        // What the shrunk storage holds next is intact.
+        push(&mut buffer, &mut tracker, offset, "after");
+        let after = buffer.take();
+        assert_eq!(after.id(&after.items()[0]), b"after");
     }
 
     #[test]
