@@ -1,6 +1,7 @@
 //! The worker application: database pool, HTTP endpoints and the supervisor, run until shutdown.
 
 use crate::http;
+use crate::memory;
 use crate::metrics;
 use crate::reconcile::{Health, Supervisor};
 use anyhow::Context;
@@ -73,10 +74,15 @@ impl WorkerApp {
         let upkeep_stop = token.clone();
         let upkeep = tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(5));
+            let mut release = tokio::time::interval(memory::RELEASE_INTERVAL);
             loop {
                 tokio::select! {
                     () = upkeep_stop.cancelled() => return,
                     _ = tick.tick() => prometheus.run_upkeep(),
+                    _ = release.tick() => {
+                        let released = memory::release_free_heap();
+                        tracing::trace!(released, "handed freed heap memory back");
+                    }
                 }
             }
         });

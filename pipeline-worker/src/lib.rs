@@ -14,6 +14,7 @@ pub mod dead_letter;
 pub mod end_of_input;
 pub mod engine;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod offsets;
 pub mod pipeline;
