@@ -103,9 +103,20 @@ fn month_number(name: &str) -> Option<u32> {
 /// `reference`, or the year before when that would put the time more than a week after it.
 pub(crate) fn parse_bsd_time(s: &str, reference: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let mut parts = s.split_ascii_whitespace();
-    let month = month_number(parts.next()?)?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
+    parse_bsd_parts(parts.next()?, parts.next()?, parts.next()?, reference)
+}
+
+/// [`parse_bsd_time`] of the text `"{month} {day} {hms}"`, from its three words, which hold no
+/// whitespace.
+pub(crate) fn parse_bsd_parts(
+    month: &str,
+    day: &str,
+    hms: &str,
+    reference: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let month = month_number(month)?;
+    let day: u32 = day.parse().ok()?;
+    let mut hms = hms.split(':');
     let h: u32 = hms.next()?.parse().ok()?;
     let m: u32 = hms.next()?.parse().ok()?;
     let sec: u32 = hms.next()?.parse().ok()?;

@@ -2,7 +2,7 @@
 
 use super::{splice, CC_REDACTED};
 use crate::json;
-use crate::swar::{bytes_below, bytes_equal, pack_high_bits};
+use crate::swar::{bytes_below, bytes_equal, load_word, pack_high_bits};
 use std::borrow::Cow;
 
 /// Whether `mask_cards` could find a card: it needs 13 digits in one run of digits joined by
@@ -46,9 +46,7 @@ pub(super) fn may_hold_card(b: &[u8]) -> bool {
 /// For up to 8 bytes, one bit per byte (bit `i` for byte `i`): which are ASCII digits, and which
 /// are a space or a dash. Eight bytes at a time in a `u64`, without a branch per byte.
 fn digits_and_separators(chunk: &[u8]) -> (u8, u8) {
-    let mut bytes = [0u8; 8];
-    bytes[..chunk.len()].copy_from_slice(chunk);
-    let word = u64::from_le_bytes(bytes);
+    let word = load_word(chunk, 0);
     let digits = bytes_below(word, b'9' + 1) & !bytes_below(word, b'0');
     let separators = bytes_equal(word, b' ') | bytes_equal(word, b'-');
     // Only the first `chunk.len()` bytes are real; the padding is zero, neither digit nor separator.
