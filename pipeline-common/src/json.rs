@@ -54,8 +54,19 @@ fn word_needs_escape(x: u64) -> bool {
 }
 
 /// Index of the first byte of `b` that JSON needs escaped.
-#[inline]
+#[inline(always)]
 fn first_escape(b: &[u8]) -> Option<usize> {
+    if b.len() <= 8 {
+        // Most keys and many values: one word, padded with a byte that needs no escaping.
+        let flags = escape_flags(load_word(b, b'a'));
+        return (flags != 0).then_some((flags.trailing_zeros() / 8) as usize);
+    }
+    first_escape_in_long(b)
+}
+
+/// [`first_escape`] of more than eight bytes.
+#[inline(never)]
+fn first_escape_in_long(b: &[u8]) -> Option<usize> {
     // Whole blocks of 32 bytes are cleared with one branch each: a fold without an early exit,
     // which the compiler turns into a few vector compares. The word scan finds the byte.
     let clean = b

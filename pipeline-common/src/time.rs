@@ -166,6 +166,9 @@ const RFC3339_MAX: usize = 30;
 /// `SecondsFormat::AutoSi`), without going through `fmt`; returns the length. `None` for a year
 /// outside 0..=9999, which needs more room.
 fn fill_rfc3339(t: &DateTime<Utc>, buf: &mut [u8; RFC3339_MAX]) -> Option<usize> {
+    // The fields read from the UTC date and time once; through `DateTime`, each would convert
+    // to local time (UTC here) again.
+    let t = t.naive_utc();
     let year = t.year();
     if !(0..=9999).contains(&year) {
         return None;
