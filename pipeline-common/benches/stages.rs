@@ -80,8 +80,10 @@ fn run_once(chain: &Chain, def: &PipelineDefinition, events: &[Vec<u8>], out: &m
 fn bench(c: &mut Criterion) {
     let events = events();
     // `FLOW_BENCH_ONCE=1`: one pass over the events and exit, for instruction counts, e.g.
-    // `valgrind --tool=callgrind --toggle-collect='*run_once*' target/release/deps/stages-…`.
-    if std::env::var_os("FLOW_BENCH_ONCE").is_some() {
+    // `valgrind --tool=callgrind --toggle-collect='*run_once*' target/release/deps/stages-…`;
+    // `FLOW_BENCH_ONCE=N`, N passes, for whole-process timings.
+    if let Some(passes) = std::env::var_os("FLOW_BENCH_ONCE") {
+        let passes: usize = passes.to_str().and_then(|p| p.parse().ok()).unwrap_or(1);
         let def = PipelineDefinition::parse(
             &serde_json::json!({"name": "bench"}),
             &ValidationContext::new(false),
@@ -89,7 +91,9 @@ fn bench(c: &mut Criterion) {
         .unwrap();
         let chain = Chain::build(&def, &EngineContext::default()).unwrap();
         let mut out = Vec::with_capacity(4 << 20);
-        run_once(&chain, &def, &events, &mut out);
+        for _ in 0..passes.max(1) {
+            run_once(&chain, &def, &events, &mut out);
+        }
         println!("events={} bulk_bytes={}", events.len(), out.len());
         return;
     }

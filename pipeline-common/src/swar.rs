@@ -43,6 +43,36 @@ pub(crate) fn lowest_bytes_equal(word: u64, c: u8) -> u64 {
     lowest_bytes_below(word ^ (u64::from(c) * LOW_BITS), 1)
 }
 
+/// Up to 8 bytes of `b` as a little-endian word, the bytes past its end set to `pad`.
+///
+/// Copying a short slice into a `[u8; 8]` compiles to a call to `memcpy` followed by a wider load
+/// of what it stored, which stalls on store forwarding; this reads with loads of fixed sizes
+/// (overlapping when the length is not a power of two) and no store.
+#[inline(always)]
+pub(crate) fn load_word(b: &[u8], pad: u8) -> u64 {
+    let n = b.len().min(8);
+    let word = if n == 8 {
+        u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]);
+        // The overlap holds the same bytes in both halves, so or-ing them is exact.
+        u64::from(lo) | (u64::from(hi) << (8 * (n - 4)))
+    } else if n > 0 {
+        u64::from(b[0])
+            | (u64::from(b[n / 2]) << (8 * (n / 2)))
+            | (u64::from(b[n - 1]) << (8 * (n - 1)))
+    } else {
+        0
+    };
+    if n == 8 {
+        word
+    } else {
+        let kept = (1u64 << (8 * n)) - 1;
+        word | ((u64::from(pad) * LOW_BITS) & !kept)
+    }
+}
+
 /// Gathers the high bit of byte `i` into bit `i`.
 #[inline(always)]
 pub(crate) fn pack_high_bits(high: u64) -> u8 {
@@ -87,6 +117,20 @@ mod tests {
                         lowest(bytes_equal(word, b'\\'))
                     );
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn load_word_reads_every_length_and_pads() {
+        let bytes: Vec<u8> = (1..=12).collect();
+        for len in 0..=12 {
+            for pad in [0u8, b'a', 0xff] {
+                let b = &bytes[..len];
+                let mut want = [pad; 8];
+                let n = len.min(8);
+                want[..n].copy_from_slice(&b[..n]);
+                assert_eq!(load_word(b, pad), u64::from_le_bytes(want), "{len} {pad}");
             }
         }
     }

@@ -11,9 +11,35 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     if b.len() < 20 || b[4] != b'-' || !b[0].is_ascii_digit() {
         return None;
     }
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
+    rfc3339_utc_seconds(b).or_else(|| {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+/// The shape most events carry, `YYYY-MM-DDTHH:MM:SSZ`, read without chrono's general parser;
+/// anything else (fractions, offsets, a leap second, lowercase letters), `None`, is left to it.
+fn rfc3339_utc_seconds(b: &[u8]) -> Option<DateTime<Utc>> {
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let digits = |from: usize, to: usize| {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let year = i32::try_from(digits(0, 4)?).ok()?;
+    let (month, day) = (digits(5, 7)?, digits(8, 10)?);
+    let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
+    if second > 59 {
+        return None;
+    }
+    let t = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(hour, minute, second)?;
+    Some(Utc.from_utc_datetime(&t))
 }
 
 /// Parses the timestamps found in log lines: RFC 3339, then `YYYY-MM-DD HH:MM:SS[.,fff]` taken as
@@ -103,9 +129,20 @@ fn month_number(name: &str) -> Option<u32> {
 /// `reference`, or the year before when that would put the time more than a week after it.
 pub(crate) fn parse_bsd_time(s: &str, reference: DateTime<Utc>) -> Option<DateTime<Utc>> {
     let mut parts = s.split_ascii_whitespace();
-    let month = month_number(parts.next()?)?;
-    let day: u32 = parts.next()?.parse().ok()?;
-    let mut hms = parts.next()?.split(':');
+    parse_bsd_parts(parts.next()?, parts.next()?, parts.next()?, reference)
+}
+
+/// [`parse_bsd_time`] of the text `"{month} {day} {hms}"`, from its three words, which hold no
+/// whitespace.
+pub(crate) fn parse_bsd_parts(
+    month: &str,
+    day: &str,
+    hms: &str,
+    reference: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let month = month_number(month)?;
+    let day: u32 = day.parse().ok()?;
+    let mut hms = hms.split(':');
     let h: u32 = hms.next()?.parse().ok()?;
     let m: u32 = hms.next()?.parse().ok()?;
     let sec: u32 = hms.next()?.parse().ok()?;
@@ -129,6 +166,9 @@ const RFC3339_MAX: usize = 30;
 /// `SecondsFormat::AutoSi`), without going through `fmt`; returns the length. `None` for a year
 /// outside 0..=9999, which needs more room.
 fn fill_rfc3339(t: &DateTime<Utc>, buf: &mut [u8; RFC3339_MAX]) -> Option<usize> {
+    // The fields read from the UTC date and time once; through `DateTime`, each would convert
+    // to local time (UTC here) again.
+    let t = t.naive_utc();
     let year = t.year();
     if !(0..=9999).contains(&year) {
         return None;
@@ -248,6 +288,45 @@ mod tests {
             let fast = nginx_time_as_written(&s);
             proptest::prop_assert!(fast.is_none() || fast == nginx_by_chrono(&s), "{}", s);
             proptest::prop_assert_eq!(parse_nginx_time(&s), nginx_by_chrono(&s), "{}", s);
+        }
+    }
+
+    fn rfc3339_by_chrono(s: &str) -> Option<DateTime<Utc>> {
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn rfc3339_times_read_as_chrono_reads_them(
+            year in 0u32..10000, month in 0u32..14, day in 0u32..33, hour in 0u32..26,
+            minute in 0u32..62, second in 0u32..62,
+            t in proptest::sample::select(vec!['T', 't', ' ', 'x']),
+            z in proptest::sample::select(vec!["Z", "z", "+00:00", "-01:30", ".5Z", ""]),
+        ) {
+            let s = format!("{year:04}-{month:02}-{day:02}{t}{hour:02}:{minute:02}:{second:02}{z}");
+            proptest::prop_assert_eq!(parse_rfc3339(&s), rfc3339_by_chrono(&s), "{}", s);
+        }
+    }
+
+    #[test]
+    fn rfc3339_fast_shape() {
+        for s in [
+            "2026-11-04T00:47:17Z",
+            "2024-02-29T23:59:59Z",
+            "0000-01-01T00:00:00Z",
+        ] {
+            assert!(rfc3339_utc_seconds(s.as_bytes()).is_some(), "{s}");
+            assert_eq!(parse_rfc3339(s), rfc3339_by_chrono(s), "{s}");
+        }
+        for s in [
+            "2023-02-29T00:00:00Z",
+            "2026-11-04T24:00:00Z",
+            "2016-12-31T23:59:60Z",
+        ] {
+            assert!(rfc3339_utc_seconds(s.as_bytes()).is_none(), "{s}");
+            assert_eq!(parse_rfc3339(s), rfc3339_by_chrono(s), "{s}");
         }
     }
 

@@ -19,11 +19,15 @@ use crate::model::FieldPath;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// Feeds a sha256 through a small buffer, so that the many tiny writes of a serializer do not
-/// each go through the hasher.
+/// Bytes [`HashSink`] gathers before it feeds the hasher: enough for the canonical form of a
+/// typical event, so that the hasher is fed once, with whole blocks.
+const HASH_BUFFER: usize = 1024;
+
+/// Feeds a sha256 through a buffer, so that the many tiny writes of a serializer do not each go
+/// through the hasher.
 struct HashSink {
     hasher: Sha256,
-    buf: [u8; 256],
+    buf: [u8; HASH_BUFFER],
     len: usize,
 }
 
@@ -31,7 +35,7 @@ impl HashSink {
     fn new() -> Self {
         HashSink {
             hasher: Sha256::new(),
-            buf: [0; 256],
+            buf: [0; HASH_BUFFER],
             len: 0,
         }
     }
@@ -202,6 +206,15 @@ mod tests {
         let m = v.as_object().unwrap();
         let want = hex::encode(Sha256::digest(canonical_json(&v)));
         assert_eq!(hash_object(m), want);
+    }
+
+    #[test]
+    fn digest_of_a_form_longer_than_the_buffer() {
+        for n in [HASH_BUFFER - 20, HASH_BUFFER, 3 * HASH_BUFFER + 7] {
+            let v = json!({"b": "y".repeat(n), "a": ["z".repeat(n / 3), 1, "w"]});
+            let want = hex::encode(Sha256::digest(canonical_json(&v)));
+            assert_eq!(hash_object(v.as_object().unwrap()), want, "{n}");
+        }
     }
 
     #[test]

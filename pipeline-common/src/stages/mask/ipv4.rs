@@ -39,18 +39,13 @@ fn ipv4_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
 fn ipv4_replacement<'a>(
     s: &'a str,
     start: usize,
-    first: usize,
     end: usize,
     mode: Ipv4Mode,
     salt: &str,
 ) -> Cow<'a, str> {
     match mode {
-        Ipv4Mode::Partial => {
-            let mut r = String::with_capacity(first - start + 6);
-            r.push_str(&s[start..first]);
-            r.push_str(".x.x.x");
-            Cow::Owned(r)
-        }
+        // Only the part after the first octet is replaced (see `mask_ipv4`).
+        Ipv4Mode::Partial => Cow::Borrowed(".x.x.x"),
         Ipv4Mode::Redact => Cow::Borrowed(IPV4_REDACTED),
         Ipv4Mode::Hash => {
             let mut h = Sha256::new();
@@ -82,11 +77,14 @@ pub(super) fn mask_ipv4(s: &str, mode: Ipv4Mode, salt: &str) -> Option<String> {
                     || (b[start - 1] == b'.' && start >= 2 && b[start - 2].is_ascii_digit())));
         if starts {
             if let Some((end, first)) = ipv4_at(b, start) {
-                hits.push((
-                    start,
-                    end,
-                    ipv4_replacement(s, start, first, end, mode, salt),
-                ));
+                // `partial` keeps the first octet where it is, which spares building each
+                // replacement.
+                let from = if mode == Ipv4Mode::Partial {
+                    first
+                } else {
+                    start
+                };
+                hits.push((from, end, ipv4_replacement(s, start, end, mode, salt)));
                 floor = end;
                 pos = end;
                 continue;

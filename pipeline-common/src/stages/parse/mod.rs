@@ -23,7 +23,8 @@ use super::{EventDoc, Stage, StageResult};
 use crate::event::exceeds_depth;
 use crate::model::FieldPath;
 use crate::time::{
-    format_rfc3339, parse_bsd_time, parse_log_time, parse_nginx_time, parse_rfc3339,
+    format_rfc3339, parse_bsd_parts, parse_bsd_time, parse_log_time, parse_nginx_time,
+    parse_rfc3339,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -208,8 +209,12 @@ fn parse_syslog(line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
     if mon.len() != 3 || hms.len() != 8 || day.len() > 2 {
         return None;
     }
-    let raw_ts = format!("{mon} {day} {hms}");
-    let t = parse_bsd_time(&raw_ts, reference)?;
+    let has_space = |w: &str| w.bytes().any(|c| c.is_ascii_whitespace());
+    let t = if has_space(mon) || has_space(day) || has_space(hms) {
+        parse_bsd_time(&format!("{mon} {day} {hms}"), reference)?
+    } else {
+        parse_bsd_parts(mon, day, hms, reference)?
+    };
     m.insert("timestamp".into(), Value::String(format_rfc3339(&t)));
     let (host, r) = token(r)?;
     put(&mut m, "hostname", host);
