@@ -314,6 +314,11 @@ impl TaskState {
                         if self.buffer.is_full(&self.spec.flush) {
                             break;
                         }
+                        // While input keeps coming this loop never waits, so it must yield now
+                        // and then by itself: a flush it has just spawned (and the HTTP
+                        // connection that writes its body) waits in this thread's queue, where no
+                        // other thread may take it, until the loop yields.
+                        tokio::task::coop::consume_budget().await;
                         let Some(event) = messages.next().now_or_never() else {
                             break;
                         };
