@@ -36,11 +36,12 @@ pub fn create_producer(
     let queue_kib = (u64::from(settings.server.flush_mib) * 1024 * 2).max(16 * 1024);
     kafka_producer_config(settings)
         .set("queue.buffering.max.kbytes", queue_kib.to_string())
-        // Records arrive in bursts of a whole bulk response. While the idempotent producer waits
-        // for a slow broker's acknowledgement, librdkafka's broker thread wakes again and again
-        // for the records queued behind it; a long linger lets it sleep. The linger delays only
-        // the output record and the offset commit, never indexing.
-        .set("linger.ms", "200")
+        // Records arrive in bursts of a whole bulk response, which fill whole batches at once; the
+        // linger only decides how long the tail of a burst waits. A long one lets librdkafka's
+        // broker thread sleep while the idempotent producer waits for an acknowledgement, but
+        // every record it holds stays in memory (and its offset uncommitted) that much longer,
+        // and with bulk responses coming back to back those waits add up to the process's peak.
+        .set("linger.ms", "20")
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
         // Java's partitioner (what Kafka Connect and Streams use for the same key), and cheaper

@@ -1,10 +1,11 @@
 //! One pipeline's task on this worker: consume → process → bulk index → output / dead letter →
 //! commit the contiguous done offsets.
 //!
-//! Everything runs in one loop (`tokio::select!`), except the bulk flush, which runs as its own
-//! tokio task so that the next buffer fills while a request is in flight. At most one flush is in
-//! flight; when the next buffer is full too, the assigned partitions are paused, which bounds
-//! memory at two buffers plus the consumer's prefetch queue.
+//! Everything runs in one loop (`tokio::select!`), except the bulk flushes, which run as tokio
+//! tasks of their own so that the next buffer fills while requests are in flight. At most
+//! [`MAX_FLIGHTS`] flushes are in flight; when the next buffer is full too, the loop stops taking
+//! messages from the consumer, which bounds memory at `MAX_FLIGHTS + 1` buffers plus the
+//! consumer's bounded prefetch queue. Only when that wait is long are the partitions paused.
 
 use crate::bulk::classify::ItemOutcome;
 use crate::bulk::encoder::{Batch, BulkBuffer, FlushPolicy, Original};
@@ -25,6 +26,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
+use std::collections::VecDeque;
 use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
@@ -44,6 +46,18 @@ const DELIVERY_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How often done offsets are committed (asynchronously) while running.
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Bulk requests in flight at once. One leaves the loop idle between a response and the next
+/// request (and the sink idle while the loop fills the next buffer); two overlap them.
+/// Completion order does not matter for the offsets: only contiguous done offsets are committed.
+const MAX_FLIGHTS: usize = 2;
+
+/// How long the loop may leave the consumer alone (every flight busy, the next buffer full)
+/// before it pauses the partitions instead. Not polling keeps the prefetched messages, while a
+/// pause drops them and librdkafka takes a long while to fetch again after the resume; but a
+/// consumer nobody polls serves no rebalance and, past `max.poll.interval.ms`, leaves the group.
+/// So short waits (a busy sink) hold, and long ones (an outage's retries) pause.
+const HOLD_BEFORE_PAUSE: Duration = Duration::from_secs(2);
 
 /// What a definition change can alter without restarting the task.
 pub struct TaskSpec {
@@ -171,7 +185,8 @@ pub async fn run(
         producer,
         spec,
         buffer: BulkBuffer::new(),
-        flight: None,
+        flights: VecDeque::with_capacity(MAX_FLIGHTS),
+        held_since: None,
         consecutive_failures: 0,
         flush_abort: CancellationToken::new(),
         paused: false,
@@ -206,7 +221,10 @@ struct TaskState {
     producer: OutputProducer,
     spec: Arc<TaskSpec>,
     buffer: BulkBuffer,
-    flight: Option<JoinHandle<(Batch, FlushReport)>>,
+    /// Flushes in flight, oldest first; their reports are handled in this order.
+    flights: VecDeque<JoinHandle<(Batch, FlushReport)>>,
+    /// Since when the loop has stopped taking messages (every flight busy, the buffer full).
+    held_since: Option<Instant>,
     consecutive_failures: u32,
     /// Ends the retries of an in-flight flush (failure, or a graceful stop out of time).
     flush_abort: CancellationToken,
@@ -215,10 +233,12 @@ struct TaskState {
     end: EndOfInput,
 }
 
+/// The oldest flight's end (pending forever when nothing is in flight). Cancel-safe: the handle
+/// stays in `flights` until the caller pops it.
 async fn wait_flight(
-    flight: &mut Option<JoinHandle<(Batch, FlushReport)>>,
+    flights: &mut VecDeque<JoinHandle<(Batch, FlushReport)>>,
 ) -> Result<(Batch, FlushReport), tokio::task::JoinError> {
-    match flight {
+    match flights.front_mut() {
         Some(handle) => handle.await,
         None => std::future::pending().await,
     }
@@ -244,9 +264,10 @@ impl TaskState {
         loop {
             self.serve_deliveries()?;
             self.maybe_start_flush();
-            self.apply_pause(consumer);
+            let holding = self.apply_hold(consumer);
+            let pause_at = self.held_since.map(|since| since + HOLD_BEFORE_PAUSE);
             // Re-arm the interval timer only when the oldest document changes.
-            let deadline = if self.flight.is_none() {
+            let deadline = if self.flights.len() < MAX_FLIGHTS {
                 self.flush_deadline().map(Instant::from_std)
             } else {
                 None
@@ -260,8 +281,8 @@ impl TaskState {
                 () = stop.cancelled() => return Ok(()),
                 // The loop head serves the reports.
                 _ = delivery_tick.tick(), if producer::pending(&self.producer) > 0 => {}
-                joined = wait_flight(&mut self.flight) => {
-                    self.flight = None;
+                joined = wait_flight(&mut self.flights) => {
+                    self.flights.pop_front();
                     let (batch, report) = joined
                         .map_err(|e| TaskFailure::FlushTaskDied(e.to_string()))?;
                     self.flushed(batch, report).await?;
@@ -280,8 +301,10 @@ impl TaskState {
                     // The loop head starts the flush: the oldest document is old enough.
                     self.start_flush();
                 }
+                // The loop head pauses: the hold has lasted too long.
+                () = tokio::time::sleep_until(pause_at.unwrap_or_else(far)), if holding && pause_at.is_some() => {}
                 _ = commit_tick.tick() => self.commit(consumer, CommitMode::Async),
-                event = messages.next() => {
+                event = messages.next(), if !holding => {
                     if self.on_consumer_event(event).await?.is_break() {
                         return Ok(());
                     }
@@ -291,6 +314,11 @@ impl TaskState {
                         if self.buffer.is_full(&self.spec.flush) {
                             break;
                         }
+                        // While input keeps coming this loop never waits, so it must yield now
+                        // and then by itself: a flush it has just spawned (and the HTTP
+                        // connection that writes its body) waits in this thread's queue, where no
+                        // other thread may take it, until the loop yields.
+                        tokio::task::coop::consume_budget().await;
                         let Some(event) = messages.next().now_or_never() else {
                             break;
                         };
@@ -309,9 +337,9 @@ impl TaskState {
         let grace = self.env.shutdown_grace;
         let drained = tokio::time::timeout(grace, async {
             loop {
-                if let Some(flight) = self.flight.as_mut() {
+                if let Some(flight) = self.flights.front_mut() {
                     let joined = flight.await;
-                    self.flight = None;
+                    self.flights.pop_front();
                     let (batch, report) =
                         joined.map_err(|e| TaskFailure::FlushTaskDied(e.to_string()))?;
                     self.flushed(batch, report).await?;
@@ -340,7 +368,7 @@ impl TaskState {
     }
 
     fn maybe_start_flush(&mut self) {
-        if self.flight.is_some() || self.buffer.is_empty() {
+        if self.flights.len() >= MAX_FLIGHTS || self.buffer.is_empty() {
             return;
         }
         let due = self
@@ -362,7 +390,7 @@ impl TaskState {
     }
 
     fn start_flush(&mut self) {
-        if self.flight.is_some() || self.buffer.is_empty() {
+        if self.flights.len() >= MAX_FLIGHTS || self.buffer.is_empty() {
             return;
         }
         let batch = self.buffer.take();
@@ -371,15 +399,32 @@ impl TaskState {
         let failures = self.consecutive_failures;
         let metrics = self.env.metrics.bulk.clone();
         let abort = self.flush_abort.clone();
-        self.flight = Some(tokio::spawn(async move {
+        self.flights.push_back(tokio::spawn(async move {
             let report = flush(&batch, &service, &policy, failures, &metrics, &abort).await;
             (batch, report)
         }));
     }
 
-    /// Pauses fetching while a flush is in flight and the next buffer is full; resumes after.
-    fn apply_pause(&mut self, consumer: &Consumer_) {
-        let want = self.flight.is_some() && self.buffer.is_full(&self.spec.flush);
+    /// Whether the loop must stop taking messages now: every flight is busy and the next buffer
+    /// is full. Such a hold that has lasted [`HOLD_BEFORE_PAUSE`] pauses the partitions, and the
+    /// loop polls the consumer again (for rebalances; a paused consumer hands out at most what it
+    /// had queued); its end resumes them. `false` while paused.
+    fn apply_hold(&mut self, consumer: &Consumer_) -> bool {
+        let full = self.flights.len() >= MAX_FLIGHTS && self.buffer.is_full(&self.spec.flush);
+        let now = Instant::now();
+        let held_since = if full {
+            *self.held_since.get_or_insert(now)
+        } else {
+            self.held_since = None;
+            now
+        };
+        let want = full && now >= held_since + HOLD_BEFORE_PAUSE;
+        self.apply_pause(consumer, want);
+        full && !self.paused
+    }
+
+    /// Pauses or resumes the assigned partitions as `want` says (again after a rebalance).
+    fn apply_pause(&mut self, consumer: &Consumer_, want: bool) {
         let changed = self
             .env
             .shared

@@ -48,9 +48,11 @@ async fn a_broker_killed_mid_stream_and_restarted_loses_nothing() {
     let (_, opensearch) = shared_servers();
     let mut kafka = test_support::Kafka::spawn();
     let world = World::new(&kafka.brokers(), &opensearch, 3, json!({})).await;
-    let total = 6_000;
+    // Enough events in small enough requests that the kill lands mid-stream (see
+    // a_killed_worker_loses_nothing_and_duplicates_nothing).
+    let total = 30_000;
     assert_eq!(world.produce(&batch(0, total)), total);
-    let overrides = [("FLOW__SERVER__FLUSH_ITEMS", "300")];
+    let overrides = [("FLOW__SERVER__FLUSH_ITEMS", "100")];
     let worker = InProcess::start(world.settings("w1", &overrides)).await;
     eventually("some progress", Duration::from_secs(60), || async {
         (world.count().await >= 300).then_some(())

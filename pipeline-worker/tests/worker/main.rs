@@ -233,11 +233,14 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     let _slot = slot().await;
     let (brokers, opensearch) = shared();
     let world = World::new(&brokers, &opensearch, 3, json!({})).await;
-    let total = 6_000;
+    // Enough events in small enough requests that the kill lands mid-stream: the count lags the
+    // index by up to a refresh interval, and a worker that keeps its sink busy indexes a few
+    // thousand events in less.
+    let total = 30_000;
     let records: Vec<_> = (0..total).map(|i| (None, good_event(i))).collect();
     assert_eq!(world.produce(&records), total);
     let overrides = [
-        ("FLOW__SERVER__FLUSH_ITEMS", "300"),
+        ("FLOW__SERVER__FLUSH_ITEMS", "100"),
         ("FLOW__KAFKA__SESSION_TIMEOUT_MS", "6000"),
     ];
     let mut first = WorkerProcess::start(world.vars("crash-1", &overrides));
