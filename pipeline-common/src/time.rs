@@ -18,6 +18,13 @@ pub(crate) fn parse_rfc3339(s: &str) -> Option<DateTime<Utc>> {
     })
 }
 
+/// The value of a run of ASCII digits; `None` if any byte is not one.
+fn decimal(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+    })
+}
+
 /// The shape most events carry, `YYYY-MM-DDTHH:MM:SSZ`, read without chrono's general parser;
 /// anything else (fractions, offsets, a leap second, lowercase letters), `None`, is left to it.
 fn rfc3339_utc_seconds(b: &[u8]) -> Option<DateTime<Utc>> {
@@ -27,11 +34,7 @@ fn rfc3339_utc_seconds(b: &[u8]) -> Option<DateTime<Utc>> {
     if b[13] != b':' || b[16] != b':' {
         return None;
     }
-    let digits = |from: usize, to: usize| {
-        b[from..to].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
+    let digits = |from: usize, to: usize| decimal(b.get(from..to)?);
     let year = i32::try_from(digits(0, 4)?).ok()?;
     let (month, day) = (digits(5, 7)?, digits(8, 10)?);
     let (hour, minute, second) = (digits(11, 13)?, digits(14, 16)?, digits(17, 19)?);
@@ -86,11 +89,7 @@ fn nginx_time_as_written(s: &str) -> Option<DateTime<Utc>> {
     if b[17] != b':' || b[20] != b' ' {
         return None;
     }
-    let digits = |from: usize, to: usize| {
-        b[from..to].iter().try_fold(0u32, |n, &c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
+    let digits = |from: usize, to: usize| decimal(b.get(from..to)?);
     let day = digits(0, 2)?;
     let month = month_number(s.get(3..6)?)?;
     let year = i32::try_from(digits(7, 11)?).ok()?;
