@@ -2,7 +2,7 @@
 //! independent producer, readers of the index and the topics, and a worker to run.
 
 use pipeline_common::config::{ConfigSource, Settings};
-use pipeline_common::model::{PipelineDefinition, ValidationContext};
+use pipeline_common::model::{Counters, PipelineDefinition, ValidationContext};
 use pipeline_common::store::worker_tasks::{self, TaskRow};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -468,6 +468,23 @@ impl World {
                 .first()
                 .filter(|t| t.report.status.as_str() == "failed")
                 .and_then(|t| t.report.last_error.clone())
+        })
+        .await
+    }
+
+    /// Waits until this world's (single) task reports counters that satisfy `done`; those.
+    pub async fn wait_counters(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&Counters) -> bool,
+    ) -> Counters {
+        eventually(what, timeout, || async {
+            self.tasks()
+                .await
+                .first()
+                .map(|t| t.report.counters)
+                .filter(|c| done(c))
         })
         .await
     }

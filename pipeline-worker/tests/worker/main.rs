@@ -144,21 +144,14 @@ async fn redelivered_events_overwrite_their_own_documents() {
     let worker = InProcess::start(world.settings("w1", &[])).await;
     world.wait_committed_at_end(Duration::from_secs(60)).await;
     world.wait_count(1_000, Duration::from_secs(30)).await;
-    let consumed = eventually(
-        "heartbeat with 2,000 consumed",
-        Duration::from_secs(10),
-        || async {
-            let tasks = world.tasks().await;
-            tasks
-                .first()
-                .filter(|t| {
-                    t.report.counters.consumed == 2_000 && t.report.counters.indexed == 2_000
-                })
-                .map(|t| t.report.counters.consumed)
-        },
-    )
-    .await;
-    assert_eq!(consumed, 2_000);
+    let counters = world
+        .wait_counters(
+            "heartbeat with 2,000 consumed",
+            Duration::from_secs(10),
+            |c| c.consumed == 2_000 && c.indexed == 2_000,
+        )
+        .await;
+    assert_eq!(counters.consumed, 2_000);
     assert_eq!(
         world.count().await,
         1_000,
@@ -560,20 +553,14 @@ async fn a_changed_definition_applies_to_new_events_without_restart() {
             );
         }
     }
-    let filtered = eventually(
-        "50 filtered in the heartbeat",
-        Duration::from_secs(10),
-        || async {
-            world
-                .tasks()
-                .await
-                .first()
-                .map(|t| t.report.counters.filtered)
-                .filter(|f| *f == 50)
-        },
-    )
-    .await;
-    assert_eq!(filtered, 50);
+    let counters = world
+        .wait_counters(
+            "50 filtered in the heartbeat",
+            Duration::from_secs(10),
+            |c| c.filtered == 50,
+        )
+        .await;
+    assert_eq!(counters.filtered, 50);
     worker.shutdown().await;
 }
 
@@ -867,19 +854,13 @@ async fn with_the_output_topic_off_indexed_means_done() {
         "{} records on the output topic",
         outputs.len()
     );
-    let indexed = eventually(
-        "heartbeat with every event indexed",
-        Duration::from_secs(10),
-        || async {
-            world
-                .tasks()
-                .await
-                .first()
-                .filter(|t| t.report.counters.indexed == n as i64)
-                .map(|t| t.report.counters.indexed)
-        },
-    )
-    .await;
-    assert_eq!(indexed, n as i64);
+    let counters = world
+        .wait_counters(
+            "heartbeat with every event indexed",
+            Duration::from_secs(10),
+            |c| c.indexed == n as i64,
+        )
+        .await;
+    assert_eq!(counters.indexed, n as i64);
     worker.shutdown().await;
 }
