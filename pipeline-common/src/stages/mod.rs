@@ -43,6 +43,15 @@ impl EventDoc {
             received_hashes: Vec::new(),
         }
     }
+
+    /// A document around a JSON object, for tests.
+    #[cfg(test)]
+    pub(crate) fn of(object: Value) -> Self {
+        let Value::Object(fields) = object else {
+            panic!("EventDoc::of takes an object, not {object}");
+        };
+        EventDoc::new(fields, None)
+    }
 }
 
 /// What a stage decided about an event.

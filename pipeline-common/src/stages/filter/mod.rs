@@ -63,13 +63,7 @@ mod tests {
     use serde_json::json;
 
     fn doc() -> EventDoc {
-        EventDoc::new(
-            json!({"severity": "DEBUG", "n": 5, "p": {"level": "debug"}})
-                .as_object()
-                .cloned()
-                .unwrap(),
-            None,
-        )
+        EventDoc::of(json!({"severity": "DEBUG", "n": 5, "p": {"level": "debug"}}))
     }
 
     fn drops(field: &str, condition: FilterCondition) -> bool {

@@ -382,15 +382,9 @@ mod tests {
     #[test]
     fn every_field_and_keys() {
         let st = default_stage();
-        let mut doc = EventDoc::new(
-            json!({"log_message": "john@example.com from 10.1.1.1",
+        let mut doc = EventDoc::of(json!({"log_message": "john@example.com from 10.1.1.1",
                    "parsed": {"message": "john@example.com", "list": ["1.2.3.4", 5]},
-                   "john@example.com": 1})
-            .as_object()
-            .cloned()
-            .unwrap(),
-            None,
-        );
+                   "john@example.com": 1}));
         st.apply(&mut doc);
         assert_eq!(
             Value::Object(doc.fields),
@@ -406,13 +400,7 @@ mod tests {
             fields: Some(vec![FieldPath::parse("a.b").unwrap()]),
             ..MaskSpec::default()
         });
-        let mut doc = EventDoc::new(
-            json!({"a": {"b": "x@y.org"}, "c": "x@y.org"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-            None,
-        );
+        let mut doc = EventDoc::of(json!({"a": {"b": "x@y.org"}, "c": "x@y.org"}));
         st.apply(&mut doc);
         assert_eq!(doc.fields["a"]["b"], "[EMAIL_REDACTED]");
         assert_eq!(doc.fields["c"], "x@y.org");

@@ -485,13 +485,7 @@ mod tests {
     #[test]
     fn sets_parsed_time_and_handles_failure() {
         let st = ParseStage::new(&ParseSpec::default(), 64);
-        let mut doc = EventDoc::new(
-            json!({"log_message": "2023-10-01T12:00:00Z - a - INFO - m"})
-                .as_object()
-                .cloned()
-                .unwrap(),
-            None,
-        );
+        let mut doc = EventDoc::of(json!({"log_message": "2023-10-01T12:00:00Z - a - INFO - m"}));
         assert_eq!(st.apply(&mut doc), StageResult::Continue);
         assert_eq!(
             doc.parsed_time.unwrap().to_rfc3339(),
@@ -506,10 +500,7 @@ mod tests {
         );
         let mut doc = EventDoc::new(Map::new(), None);
         assert!(matches!(strict.apply(&mut doc), StageResult::Fail(_)));
-        let mut doc = EventDoc::new(
-            json!({"log_message": "??"}).as_object().cloned().unwrap(),
-            None,
-        );
+        let mut doc = EventDoc::of(json!({"log_message": "??"}));
         assert!(matches!(strict.apply(&mut doc), StageResult::Fail(_)));
         let mut doc = EventDoc::new(Map::new(), None);
         assert_eq!(st.apply(&mut doc), StageResult::Continue);

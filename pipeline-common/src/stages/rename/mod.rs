@@ -115,14 +115,8 @@ mod tests {
     #[test]
     fn defaults_apply_at_top_level_and_in_parsed() {
         let st = RenameStage::new(&RenameSpec::default());
-        let mut doc = EventDoc::new(
-            json!({"timestamp": "t", "msg": "m", "other": 1,
-                   "parsed": {"msg": "pm", "lvl": "x", "time": "pt", "level": "info"}})
-            .as_object()
-            .cloned()
-            .unwrap(),
-            None,
-        );
+        let mut doc = EventDoc::of(json!({"timestamp": "t", "msg": "m", "other": 1,
+                   "parsed": {"msg": "pm", "lvl": "x", "time": "pt", "level": "info"}}));
         st.apply(&mut doc);
         assert_eq!(
             Value::Object(doc.fields),
@@ -145,13 +139,7 @@ mod tests {
                 ),
             ],
         });
-        let mut doc = EventDoc::new(
-            json!({"a": {"b": 1}, "x": 2, "n": 3})
-                .as_object()
-                .cloned()
-                .unwrap(),
-            None,
-        );
+        let mut doc = EventDoc::of(json!({"a": {"b": 1}, "x": 2, "n": 3}));
         st.apply(&mut doc);
         assert_eq!(
             Value::Object(doc.fields),
