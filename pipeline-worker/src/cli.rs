@@ -34,6 +34,8 @@ pub fn build_info() -> BuildInfo {
 
 /// Entry point of the binary: parse, load configuration, dispatch.
 pub fn main() -> ExitCode {
+    // Before the runtime and librdkafka start their threads: arenas are created as threads meet.
+    let allocator_tuned = crate::memory::configure_allocator();
     let cli = Cli::parse();
     if cli.version {
         println!("{}", build_info().line());
@@ -43,10 +45,18 @@ pub fn main() -> ExitCode {
         eprintln!("pipeline-worker: a command is required (run); see --help");
         return ExitCode::from(2);
     };
-    pipeline_common::startup::run("pipeline-worker", cli.config, run)
+    pipeline_common::startup::run("pipeline-worker", cli.config, move |settings| {
+        run(settings, allocator_tuned)
+    })
 }
 
-async fn run(settings: Settings) -> anyhow::Result<()> {
+async fn run(settings: Settings, allocator_tuned: bool) -> anyhow::Result<()> {
+    if allocator_tuned {
+        tracing::info!(
+            mmap_threshold_bytes = crate::memory::MMAP_THRESHOLD_BYTES,
+            "glibc heap: one arena, fixed mmap threshold"
+        );
+    }
     let app = crate::WorkerApp::build(settings).await?;
     app.run_until(pipeline_common::startup::shutdown_signal())
         .await
