@@ -52,10 +52,7 @@ pub fn main() -> ExitCode {
 
 async fn run(settings: Settings, allocator_tuned: bool) -> anyhow::Result<()> {
     if allocator_tuned {
-        tracing::info!(
-            mmap_threshold_bytes = crate::memory::MMAP_THRESHOLD_BYTES,
-            "glibc heap: one arena, fixed mmap threshold"
-        );
+        tracing::info!("glibc heap: one arena for all threads");
     }
     let app = crate::WorkerApp::build(settings).await?;
     app.run_until(pipeline_common::startup::shutdown_signal())

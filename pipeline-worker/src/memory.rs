@@ -7,19 +7,16 @@
 //! stepped up with each outage although the live heap stayed flat (the soak benchmark showed it).
 //! Two measures, both needed:
 //!
-//! - [`configure_allocator`], once at start-up, before any thread exists:
-//!   - **one arena.** A thread that finds an arena locked gets a new one, up to eight per core.
-//!     Each burst then leaves its own partly used pages in whichever arenas it happened to touch,
-//!     so the resident size moved up or down by about a megabyte at every outage. With one arena
-//!     those fragments are shared and reused. The worker's threads allocate little per event
-//!     outside the pipeline task's own thread, so the lock is rarely contended.
-//!   - **a fixed mmap threshold.** glibc raises the threshold to the size of each large block
-//!     freed, so after the first bulk body was freed, later ones were carved out of the arena and
-//!     fragmented it. With the threshold fixed, blocks above it (bulk bodies, fetch responses)
-//!     get their own mappings, which go back to the system when they are freed.
 //! - [`release_free_heap`], on a slow timer ([`RELEASE_INTERVAL`]): `malloc_trim` returns the free
-//!   pages inside the arena, wherever they lie. It locks the arena while it walks it, so it never
+//!   pages of every arena, wherever they lie. It locks each arena while it walks it, so it never
 //!   runs per flush.
+//! - [`configure_allocator`], once at start-up, before any thread exists: **one arena.** glibc
+//!   gives every new thread an arena of its own, up to eight per core, and the worker has a dozen
+//!   threads (tokio's, librdkafka's). What `malloc_trim` cannot return are the pages that free
+//!   chunks share with live ones; each burst left such fragments in whichever arenas it touched,
+//!   so the resident size moved up or down by about a megabyte at every outage. In one arena the
+//!   fragments are reused by the next burst instead. Small blocks are served from each thread's
+//!   cache without the arena's lock, so sharing it costs little.
 //!
 //! An operator who sets `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES` keeps those settings.
 
@@ -28,12 +25,9 @@ use std::time::Duration;
 /// How often freed memory is handed back.
 pub const RELEASE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Blocks of at least this many bytes get their own mapping.
-pub const MMAP_THRESHOLD_BYTES: usize = 256 * 1024;
-
-/// Sets up glibc's allocator as the module doc explains: one arena, a fixed mmap threshold.
-/// Call it at start-up before any thread is spawned; `false` when the operator's environment
-/// already tunes the allocator, or glibc refused a setting.
+/// Sets up glibc's allocator as the module doc explains: one arena for all threads. Call it at
+/// start-up, before any thread is spawned; `false` when the operator's environment already tunes
+/// the allocator, or glibc refused the setting.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 pub fn configure_allocator() -> bool {
@@ -42,16 +36,12 @@ pub fn configure_allocator() -> bool {
     {
         return false;
     }
-    let threshold = libc::c_int::try_from(MMAP_THRESHOLD_BYTES).unwrap_or(libc::c_int::MAX);
     // SAFETY: mallopt takes two integers and changes only glibc's allocator parameters, under its
-    // own lock; both settings are valid at any time (they govern later allocations only).
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1) == 1
-            && libc::mallopt(libc::M_MMAP_THRESHOLD, threshold) == 1
-    }
+    // own lock; the arena limit is valid at any time (it governs threads' later first allocations).
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) == 1 }
 }
 
-/// Other allocators have no such settings.
+/// Other allocators have no such setting.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn configure_allocator() -> bool {
     false
@@ -76,6 +66,94 @@ pub fn release_free_heap() -> bool {
 mod tests {
     use super::*;
 
+    /// Set for the copy of the test binary that [`threads_share_one_arena`] runs.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    const ARENA_CHILD: &str = "FLOW_TEST_ARENA_CHILD";
+
+    /// The arenas glibc reports on stderr (`malloc_stats` prints one `Arena N:` block each) of a
+    /// fresh process that ran `threads_allocate_in_a_fresh_process`.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn arenas_of_child(tune: bool) -> (usize, usize) {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap());
+        child
+            .args([
+                "--exact",
+                "memory::tests::threads_allocate_in_a_fresh_process",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ARENA_CHILD, if tune { "tune" } else { "plain" })
+            .env_remove("MALLOC_ARENA_MAX")
+            .env_remove("GLIBC_TUNABLES");
+        let out = child.output().unwrap();
+        assert!(out.status.success(), "child: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut reports = stderr
+            .split("--- report\n")
+            .skip(1)
+            .map(|report| report.lines().filter(|l| l.starts_with("Arena ")).count());
+        let before = reports.next().unwrap();
+        let after = reports.next().unwrap();
+        (before, after)
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn threads_share_one_arena() {
+        // A process of its own: glibc hands the arenas of exited threads to new ones, so the
+        // count in a test binary whose threads come and go says nothing.
+        let (before, after) = arenas_of_child(false);
+        assert!(
+            after > before,
+            "untuned, new threads get new arenas: {before} -> {after}"
+        );
+        let (before, after) = arenas_of_child(true);
+        assert_eq!(
+            before, after,
+            "tuned, new threads share the arenas there are"
+        );
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    #[ignore = "run by threads_share_one_arena in a process of its own"]
+    #[allow(unsafe_code)]
+    fn threads_allocate_in_a_fresh_process() {
+        use std::io::Write as _;
+        let Ok(mode) = std::env::var(ARENA_CHILD) else {
+            return;
+        };
+        if mode == "tune" {
+            assert!(configure_allocator());
+        }
+        let report = || {
+            eprint!("--- report\n");
+            std::io::stderr().flush().unwrap();
+            // SAFETY: malloc_stats takes no arguments and only reads glibc's statistics.
+            unsafe { libc::malloc_stats() };
+        };
+        report();
+        let held = std::sync::Arc::new(std::sync::Barrier::new(5));
+        let threads: Vec<_> = (0..4)
+            .map(|i| {
+                let held = held.clone();
+                std::thread::spawn(move || {
+                    let block = vec![i as u8; 4096];
+                    held.wait();
+                    held.wait();
+                    drop(block);
+                })
+            })
+            .collect();
+        held.wait();
+        report();
+        held.wait();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
+
     /// The tests read the process's resident size, so they must not run beside each other.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     static RESIDENT_SIZE: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -85,33 +163,6 @@ mod tests {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
         let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
         line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    }
-
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    #[test]
-    fn large_blocks_go_back_to_the_system_when_freed_even_after_a_larger_one() {
-        let _alone = RESIDENT_SIZE.lock().unwrap_or_else(|e| e.into_inner());
-        assert!(
-            configure_allocator(),
-            "glibc refused a setting, or MALLOC_ARENA_MAX / GLIBC_TUNABLES is set for the test"
-        );
-        // Unconfigured, freeing this raises glibc's mmap threshold above the blocks below, which
-        // then come from the arena and stay resident after they are freed.
-        drop(vec![1u8; 8 << 20]);
-        let mut blocks = Vec::new();
-        let mut pins = Vec::new();
-        for i in 0..64u32 {
-            blocks.push(vec![i as u8; 2 * MMAP_THRESHOLD_BYTES]);
-            pins.push(vec![i as u8; 64]);
-        }
-        let before = resident_kib();
-        drop(blocks);
-        let after = resident_kib();
-        assert!(
-            before.saturating_sub(after) > 16 * 1024,
-            "resident {before} KiB before, {after} KiB after"
-        );
-        drop(pins);
     }
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
