@@ -128,7 +128,7 @@ mod tests {
             assert!(configure_allocator());
         }
         let report = || {
-            eprint!("--- report\n");
+            eprintln!("--- report");
             std::io::stderr().flush().unwrap();
             // SAFETY: malloc_stats takes no arguments and only reads glibc's statistics.
             unsafe { libc::malloc_stats() };
