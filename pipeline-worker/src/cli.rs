@@ -34,7 +34,8 @@ pub fn build_info() -> BuildInfo {
 
 /// Entry point of the binary: parse, load configuration, dispatch.
 pub fn main() -> ExitCode {
-    // Before the runtime and librdkafka start their threads: arenas are created as threads meet.
+    // Before the runtime and librdkafka start their threads: glibc gives a thread its arena at its
+    // first allocation.
     let allocator_tuned = crate::memory::configure_allocator();
     let cli = Cli::parse();
     if cli.version {

@@ -154,10 +154,6 @@ mod tests {
         }
     }
 
-    /// The tests read the process's resident size, so they must not run beside each other.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    static RESIDENT_SIZE: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     fn resident_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/status").unwrap();
@@ -168,7 +164,6 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn memory_freed_after_a_burst_goes_back_to_the_system() {
-        let _alone = RESIDENT_SIZE.lock().unwrap_or_else(|e| e.into_inner());
         // Blocks below the mmap threshold, each followed by a small one that stays alive, so
         // that the freed blocks cannot merge into free space at the arena's top, which glibc
         // would give back on its own.
