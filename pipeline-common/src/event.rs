@@ -11,9 +11,6 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use top_level::{Attribute, CloudParts, Envelope, TopLevel, ATTRIBUTES};
 
-/// The stage name under which decoding failures are reported.
-pub const DECODE_STAGE: &str = "decode";
-
 /// Bounds on what an event may be (config `server.maxEventBytes`, `server.maxEventDepth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {

@@ -38,7 +38,7 @@ pub enum Processed {
     /// Decoding or a stage failed: dead-letter the original message.
     Failed {
         /// The stage that failed (`decode` for undecodable input).
-        stage: String,
+        stage: pipeline_common::failure::FailedAt,
         /// Why.
         reason: String,
     },

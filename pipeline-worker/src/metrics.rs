@@ -85,7 +85,7 @@ pub struct TaskMetrics {
     indexed: Counter,
     filtered: Counter,
     lag: Gauge,
-    dead_lettered: Mutex<HashMap<String, Counter>>,
+    dead_lettered: Mutex<HashMap<pipeline_common::failure::FailedAt, Counter>>,
     /// Bulk request metrics.
     pub bulk: BulkMetrics,
 }
@@ -125,19 +125,19 @@ impl TaskMetrics {
     }
 
     /// One event acknowledged on the error topic, failed at `stage`.
-    pub fn dead_lettered(&self, stage: &str) {
+    pub fn dead_lettered(&self, stage: pipeline_common::failure::FailedAt) {
         TaskStats::add(&self.stats.dead_lettered, 1);
         let mut by_stage = match self.dead_lettered.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         by_stage
-            .entry(stage.to_owned())
+            .entry(stage)
             .or_insert_with(|| {
                 counter!(
                     "flow_worker_events_dead_lettered_total",
                     "pipeline" => self.pipeline.clone(),
-                    "stage" => stage.to_owned()
+                    "stage" => stage.as_str()
                 )
             })
             .increment(1);

@@ -1,6 +1,7 @@
 //! A stage of a pipeline definition, validated: one [`StageSpec`] per stage type, each type's spec
 //! living with its runtime under `stages/<type>/`.
 
+use crate::failure::FailedAt;
 use super::filter::FilterSpec;
 use super::geoip::GeoipSpec;
 use super::hash::HashSpec;
@@ -35,13 +36,18 @@ impl StageSpec {
     /// The stage type as written in the definition (`parse`, `geoip`, …); also the stage name in
     /// failures and dead-letter headers.
     pub fn kind(&self) -> &'static str {
+        self.stage().as_str()
+    }
+
+    /// The stage type as the failure vocabulary names it.
+    pub fn stage(&self) -> FailedAt {
         match self {
-            StageSpec::Parse(_) => "parse",
-            StageSpec::Geoip(_) => "geoip",
-            StageSpec::Mask(_) => "mask",
-            StageSpec::Rename(_) => "rename",
-            StageSpec::Filter(_) => "filter",
-            StageSpec::Hash(_) => "hash",
+            StageSpec::Parse(_) => FailedAt::Parse,
+            StageSpec::Geoip(_) => FailedAt::Geoip,
+            StageSpec::Mask(_) => FailedAt::Mask,
+            StageSpec::Rename(_) => FailedAt::Rename,
+            StageSpec::Filter(_) => FailedAt::Filter,
+            StageSpec::Hash(_) => FailedAt::Hash,
         }
     }
 
@@ -67,14 +73,15 @@ impl StageSpec {
         let f = Fields::object(v, prefix, errs)?;
         let kind = f.required_str("type", errs)?;
         let before = errs.errors().len();
-        let spec = match kind {
-            "parse" => ParseSpec::parse(&f, ctx, errs).map(StageSpec::Parse),
-            "geoip" => GeoipSpec::parse(&f, ctx, errs).map(StageSpec::Geoip),
-            "mask" => MaskSpec::parse(&f, ctx, errs).map(StageSpec::Mask),
-            "rename" => RenameSpec::parse(&f, ctx, errs).map(StageSpec::Rename),
-            "filter" => FilterSpec::parse(&f, ctx, errs).map(StageSpec::Filter),
-            "hash" => HashSpec::parse(&f, ctx, errs).map(StageSpec::Hash),
-            other => {
+        let spec = match kind.parse::<FailedAt>() {
+            Ok(FailedAt::Parse) => ParseSpec::parse(&f, ctx, errs).map(StageSpec::Parse),
+            Ok(FailedAt::Geoip) => GeoipSpec::parse(&f, ctx, errs).map(StageSpec::Geoip),
+            Ok(FailedAt::Mask) => MaskSpec::parse(&f, ctx, errs).map(StageSpec::Mask),
+            Ok(FailedAt::Rename) => RenameSpec::parse(&f, ctx, errs).map(StageSpec::Rename),
+            Ok(FailedAt::Filter) => FilterSpec::parse(&f, ctx, errs).map(StageSpec::Filter),
+            Ok(FailedAt::Hash) => HashSpec::parse(&f, ctx, errs).map(StageSpec::Hash),
+            Ok(FailedAt::Decode | FailedAt::Index) | Err(_) => {
+                let other = kind;
                 errs.push(
                     f.path("type"),
                     format!(

@@ -8,7 +8,9 @@ use crate::http::responses::{
     Unavailable, UnprocessableEntity, UnsupportedMediaType,
 };
 use crate::service::pipelines::invalid;
+use crate::http::errors::{parse_stage, ScanReport};
 use crate::service::{self, dead_letters, find};
+use pipeline_common::failure::FailedAt;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
@@ -67,17 +69,31 @@ pub struct FromErrors {
     #[serde(default, deserialize_with = "crate::strict_json::optional_whole")]
     pub limit: Option<usize>,
     /// Only those whose `error.stage` is this.
-    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
+    #[schema(value_type = Option<FailedAt>)]
     pub stage: Option<String>,
+    /// Only those whose `error.reason` contains this text.
+    pub reason: Option<String>,
+    /// Continue below this cursor: the `next` of a previous answer (`partition:offset` pairs).
+    #[schema(pattern = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$")]
+    pub after: Option<String>,
 }
 
 /// Results, in input order: `{"id", "document"}`, `{"dropped": true}` or
-/// `{"error": {"stage", "reason"}}`.
+/// `{"error": {"stage", "reason"}}`. With `fromErrors`, also how far the error topic was read
+/// (the same scan budget as `GET …/errors`) and the cursor to continue with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DryRunResults {
     /// One per event.
     #[schema(value_type = Vec<Object>)]
     pub results: Vec<Value>,
+    /// `fromErrors` only: pass it as `fromErrors.after` to take older dead letters; absent on
+    /// the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$")]
+    pub next: Option<String>,
+    /// `fromErrors` only: how far the error topic was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanReport>,
 }
 
 /// Run events through a definition that is not stored.
@@ -165,17 +181,30 @@ async fn from_errors(
             }],
         });
     }
-    if let Some(Err(message)) = from.stage.as_deref().map(dead_letters::check_stage) {
-        return Err(ApiError::Unprocessable {
-            detail: "fromErrors.stage is not a stage".into(),
+    let stage = parse_stage(from.stage.as_deref()).map_err(|message| ApiError::Unprocessable {
+        detail: "fromErrors.stage is not a stage".into(),
+        errors: vec![FieldProblem {
+            field: "fromErrors.stage".into(),
+            message,
+        }],
+    })?;
+    let after = from
+        .after
+        .as_deref()
+        .map(dead_letters::Cursor::parse)
+        .transpose()
+        .map_err(|message| ApiError::Unprocessable {
+            detail: "fromErrors.after is not a cursor".into(),
             errors: vec![FieldProblem {
-                field: "fromErrors.stage".into(),
+                field: "fromErrors.after".into(),
                 message,
             }],
-        });
-    }
-    let selector = dead_letters::Selector { stage: from.stage };
-    let page = service::dead_letter_page(state, id, limit, selector, None).await?;
+        })?;
+    let selector = dead_letters::Selector {
+        stage,
+        reason: from.reason,
+    };
+    let page = service::dead_letter_page(state, id, limit, selector, after).await?;
     let events = page
         .items
         .iter()
@@ -194,6 +223,8 @@ async fn from_errors(
             );
         }
     }
+    results.next = page.next.map(|c| c.render());
+    results.scan = Some(page.scanned.into());
     Ok(results)
 }
 
@@ -244,5 +275,9 @@ async fn run(
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(DryRunResults { results })
+    Ok(DryRunResults {
+        results,
+        next: None,
+        scan: None,
+    })
 }

@@ -5,7 +5,8 @@
 //! and value plus a `replay.of` header. Only records the broker acknowledged count as replayed.
 //! Replaying twice is harmless: the worker gives an event the same `_id` each time.
 
-use crate::service::dead_letters::{check_stage, DeadLetter, TopicReader};
+use crate::service::dead_letters::{DeadLetter, TopicReader};
+use pipeline_common::failure::{headers, FailedAt};
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_common::config::Settings;
@@ -48,7 +49,7 @@ pub struct OffsetRange {
 #[serde(deny_unknown_fields)]
 pub struct ReplayFilter {
     /// `error.stage` equals this.
-    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
+    #[schema(value_type = Option<FailedAt>)]
     pub stage: Option<String>,
     /// `error.reason` contains this.
     pub reason: Option<String>,
@@ -61,8 +62,8 @@ impl ReplayFilter {
     /// Field problems of a filter that can match nothing sensible.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if let Some(Err(message)) = self.stage.as_deref().map(check_stage) {
-            out.push(("stage".to_owned(), message));
+        if let Some(Err(err)) = self.stage.as_deref().map(str::parse::<FailedAt>) {
+            out.push(("stage".to_owned(), err.to_string()));
         }
         for (i, range) in self.offsets.iter().flatten().enumerate() {
             if range.partition < 0 {
@@ -387,7 +388,7 @@ async fn produce(
     let sends = letters.iter().map(|letter| {
         let origin = format!("{error_topic}/{}/{}", letter.partition, letter.offset);
         let headers = OwnedHeaders::new().insert(Header {
-            key: "replay.of",
+            key: headers::REPLAY_OF,
             value: Some(origin.as_bytes()),
         });
         let mut out = FutureRecord::<[u8], [u8]>::to(input_topic).headers(headers);

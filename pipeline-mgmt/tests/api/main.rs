@@ -5,6 +5,7 @@ mod auth;
 mod console;
 mod contract;
 mod create;
+mod dead_letter_scan;
 mod delete;
 mod dry_run;
 mod errors;

@@ -10,6 +10,7 @@ mod spec;
 
 pub use spec::*;
 
+use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
 use crate::model::FieldPath;
 use serde::Deserialize;
@@ -184,8 +185,8 @@ impl GeoipStage {
 }
 
 impl Stage for GeoipStage {
-    fn name(&self) -> &'static str {
-        "geoip"
+    fn name(&self) -> FailedAt {
+        FailedAt::Geoip
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

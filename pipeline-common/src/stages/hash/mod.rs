@@ -13,6 +13,7 @@ mod spec;
 pub use crate::json::Sink;
 pub use spec::*;
 
+use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
 use crate::json::{self, KeyOrder};
 use crate::model::FieldPath;
@@ -157,8 +158,8 @@ impl HashStage {
 }
 
 impl Stage for HashStage {
-    fn name(&self) -> &'static str {
-        "hash"
+    fn name(&self) -> FailedAt {
+        FailedAt::Hash
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -18,6 +18,7 @@ mod spec;
 
 pub use spec::*;
 
+use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
 use crate::model::FieldPath;
 use crate::swar::{bytes_below, bytes_equal, load_word};
@@ -165,8 +166,8 @@ impl MaskStage {
 }
 
 impl Stage for MaskStage {
-    fn name(&self) -> &'static str {
-        "mask"
+    fn name(&self) -> FailedAt {
+        FailedAt::Mask
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -19,6 +19,7 @@ mod spec;
 
 pub use spec::*;
 
+use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
 use crate::event::exceeds_depth;
 use crate::model::FieldPath;
@@ -352,8 +353,8 @@ impl ParseStage {
 }
 
 impl Stage for ParseStage {
-    fn name(&self) -> &'static str {
-        "parse"
+    fn name(&self) -> FailedAt {
+        FailedAt::Parse
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -4,7 +4,7 @@ use super::chart::{self, Series};
 use super::html::{esc, frame, message, page_response};
 use super::Session;
 use crate::error::ApiError;
-use crate::http::errors::letter_json;
+use crate::http::errors::DeadLetterView;
 use crate::service::{self, dead_letters, replay, samples, status};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -348,7 +348,8 @@ pub async fn dead_letters(
     };
     let stage = query.stage.filter(|s| !s.is_empty());
     let selector = dead_letters::Selector {
-        stage: stage.clone(),
+        stage: stage.as_deref().and_then(|s| s.parse().ok()),
+        reason: None,
     };
     let page = match service::dead_letter_page(&state, &id, LETTERS_PER_PAGE, selector, after).await
     {
@@ -383,16 +384,15 @@ pub async fn dead_letters(
         page.items.len()
     ));
     for letter in &page.items {
-        let view = letter_json(letter);
-        let headers: String = view["headers"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let view = DeadLetterView::from(letter);
+        let headers: String = view
+            .headers
+            .iter()
             .map(|h| {
                 format!(
                     "<li><code>{}</code>: {}</li>",
-                    esc(h["name"].as_str().unwrap_or_default()),
-                    esc(h["value"].as_str().unwrap_or("-"))
+                    esc(&h.name),
+                    esc(h.value.as_deref().unwrap_or("-"))
                 )
             })
             .collect();
@@ -401,10 +401,10 @@ pub async fn dead_letters(
              <td>{}</td><td><pre>{}</pre></td><td><details><summary>{} headers</summary><ul>{headers}</ul></details></td></tr>",
             letter.partition,
             letter.offset,
-            esc(view["timestamp"].as_str().unwrap_or("-")),
+            esc(view.timestamp.as_deref().unwrap_or("-")),
             esc(letter.stage().unwrap_or("-")),
             esc(letter.reason().unwrap_or("-")),
-            esc(view["value"].as_str().unwrap_or("")),
+            esc(view.value.as_deref().unwrap_or("")),
             letter.headers.len(),
         ));
     }
