@@ -97,10 +97,7 @@ pub fn dry_run(
                         document: d.into_value(),
                     },
                     Outcome::Dropped => DryRunResult::Dropped,
-                    Outcome::Failed { stage, reason } => DryRunResult::Error {
-                        stage,
-                        reason,
-                    },
+                    Outcome::Failed { stage, reason } => DryRunResult::Error { stage, reason },
                 },
             }
         })

@@ -1,13 +1,13 @@
 //! A stage of a pipeline definition, validated: one [`StageSpec`] per stage type, each type's spec
 //! living with its runtime under `stages/<type>/`.
 
-use crate::failure::FailedAt;
 use super::filter::FilterSpec;
 use super::geoip::GeoipSpec;
 use super::hash::HashSpec;
 use super::mask::MaskSpec;
 use super::parse::ParseSpec;
 use super::rename::RenameSpec;
+use crate::failure::FailedAt;
 use crate::model::reader::Fields;
 use crate::model::{FieldPath, ValidationContext, ValidationErrors};
 use serde_json::Value;

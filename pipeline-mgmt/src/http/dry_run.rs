@@ -2,18 +2,18 @@
 
 use crate::auth::CanWrite;
 use crate::error::{ApiError, FieldProblem};
+use crate::http::errors::{parse_stage, ScanReport};
 use crate::http::extract::{ApiJson, ApiObject, PipelineId};
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnprocessableEntity, UnsupportedMediaType,
 };
 use crate::service::pipelines::invalid;
-use crate::http::errors::{parse_stage, ScanReport};
 use crate::service::{self, dead_letters, find};
-use pipeline_common::failure::FailedAt;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use pipeline_common::failure::FailedAt;
 use pipeline_common::model::PipelineDefinition;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -94,6 +94,12 @@ pub struct DryRunResults {
     /// `fromErrors` only: how far the error topic was read.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scan: Option<ScanReport>,
+    /// `POST /api/v1/dry-run` only: the definition as the server would store it, every default
+    /// spelled out (what `GET …/{id}` shows, less the members the server adds). `flowctl
+    /// pipelines apply` compares it with the stored one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
+    pub definition: Option<Value>,
 }
 
 /// Run events through a definition that is not stored.
@@ -115,7 +121,10 @@ pub async fn dry_run_definition(
 ) -> Result<Json<DryRunResults>, ApiError> {
     let definition = PipelineDefinition::parse(&body.definition, &state.validation)
         .map_err(|errors| prefix(invalid(errors), "definition"))?;
-    run(&state, definition, body.events).await.map(Json)
+    let canonical = definition.to_json();
+    let mut results = run(&state, definition, body.events).await?;
+    results.definition = Some(canonical);
+    Ok(Json(results))
 }
 
 /// Run events through a stored pipeline's stages, or a proposed definition; with `fromErrors`
@@ -279,5 +288,6 @@ async fn run(
         results,
         next: None,
         scan: None,
+        definition: None,
     })
 }

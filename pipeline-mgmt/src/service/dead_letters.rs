@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 const META_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a new topic may take to have leaders for its partitions.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the broker may hold one of the reader's fetches (librdkafka's default is 500 ms).
+const READER_FETCH_WAIT_MS: &str = "10";
 /// Longest wait for the records of one range to arrive.
 const READ_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -87,6 +89,9 @@ impl TopicReader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
+            // A page re-assigns for every range it reads; the broker holds a fetch that finds
+            // nothing new for this long, and the next range waits for it to come back.
+            .set("fetch.wait.max.ms", READER_FETCH_WAIT_MS)
             .create()
             .context("building the dead-letter reader")?;
         Ok(TopicReader {

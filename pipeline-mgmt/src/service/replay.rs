@@ -6,10 +6,10 @@
 //! Replaying twice is harmless: the worker gives an event the same `_id` each time.
 
 use crate::service::dead_letters::{DeadLetter, TopicReader};
-use pipeline_common::failure::{headers, FailedAt};
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_common::config::Settings;
+use pipeline_common::failure::{headers, FailedAt};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;

@@ -47,7 +47,10 @@ fn produce(brokers: &str, topic: &str, partition: i32, letters: &[(&str, String)
 async fn a_filter_matching_nothing_answers_at_the_budget_and_the_cursor_reaches_the_far_end() {
     let app = spawn_app_with(Options {
         vars: vec![
-            ("FLOW__DEAD_LETTERS__SCAN_RECORDS".into(), BUDGET.to_string()),
+            (
+                "FLOW__DEAD_LETTERS__SCAN_RECORDS".into(),
+                BUDGET.to_string(),
+            ),
             // Only the record budget may end a scan here, so the counts below are exact.
             ("FLOW__DEAD_LETTERS__SCAN_MS".into(), "600000".into()),
         ],
@@ -62,7 +65,12 @@ async fn a_filter_matching_nothing_answers_at_the_budget_and_the_cursor_reaches_
         let (brokers, topic) = (app.brokers.clone(), error_topic.clone());
         tokio::task::spawn_blocking(move || {
             // The one match is the oldest record of partition 0; the noise follows it.
-            produce(&brokers, &topic, 0, &[("index", r#"{"planted":true}"#.into())]);
+            produce(
+                &brokers,
+                &topic,
+                0,
+                &[("index", r#"{"planted":true}"#.into())],
+            );
             let noise: Vec<(&str, String)> = (0..NOISE / 2)
                 .map(|n| ("decode", format!("{{\"n\":{n}}}")))
                 .collect();
@@ -77,9 +85,17 @@ async fn a_filter_matching_nothing_answers_at_the_budget_and_the_cursor_reaches_
     let first = app.get(&base, &app.tokens.viewer).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     assert_eq!(first.body["items"], json!([]));
-    assert_eq!(first.body["scan"]["budgetExhausted"], true, "{}", first.text);
+    assert_eq!(
+        first.body["scan"]["budgetExhausted"], true,
+        "{}",
+        first.text
+    );
     assert_eq!(first.body["scan"]["records"], BUDGET);
-    assert!(first.body["scan"]["reachedBack"].is_string(), "{}", first.text);
+    assert!(
+        first.body["scan"]["reachedBack"].is_string(),
+        "{}",
+        first.text
+    );
     let mut next = first.body["next"].as_str().expect("a cursor").to_owned();
 
     let mut pages = 1;
@@ -94,7 +110,10 @@ async fn a_filter_matching_nothing_answers_at_the_budget_and_the_cursor_reaches_
             break item.clone();
         }
         assert_eq!(page.body["scan"]["budgetExhausted"], true, "{}", page.text);
-        next = page.body["next"].as_str().expect("a cursor until the match").to_owned();
+        next = page.body["next"]
+            .as_str()
+            .expect("a cursor until the match")
+            .to_owned();
         assert!(pages <= 10, "the cursor does not reach the far end");
     };
     assert_eq!(found["partition"], 0);

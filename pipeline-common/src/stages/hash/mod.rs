@@ -13,8 +13,8 @@ mod spec;
 pub use crate::json::Sink;
 pub use spec::*;
 
-use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::json::{self, KeyOrder};
 use crate::model::FieldPath;
 use serde_json::{Map, Value};

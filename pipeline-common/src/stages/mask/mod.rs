@@ -18,8 +18,8 @@ mod spec;
 
 pub use spec::*;
 
-use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::swar::{bytes_below, bytes_equal, load_word};
 use card::{mask_cards, may_hold_card, number_is_card};

@@ -19,9 +19,9 @@ mod spec;
 
 pub use spec::*;
 
-use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
 use crate::event::exceeds_depth;
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::time::{
     format_rfc3339, parse_bsd_parts, parse_bsd_time, parse_log_time, parse_nginx_time,

@@ -8,8 +8,8 @@ mod spec;
 
 pub use spec::*;
 
-use crate::failure::FailedAt;
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use serde_json::{Map, Value};
 
