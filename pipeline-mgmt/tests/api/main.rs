@@ -3,6 +3,7 @@
 
 mod auth;
 mod console;
+mod console_dead_letters;
 mod contract;
 mod create;
 mod dead_letter_scan;
