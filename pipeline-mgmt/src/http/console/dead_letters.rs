@@ -313,7 +313,7 @@ fn jobs_table(jobs: &[replay::JobRow]) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             job.started_at.format("%Y-%m-%d %H:%M:%S"),
             esc(&job.started_by),
-            esc(&job.state),
+            job.state.as_str(),
             job.matched,
             job.replayed,
             job.failed

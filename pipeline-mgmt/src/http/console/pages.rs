@@ -309,4 +309,3 @@ pub async fn edit_pipeline(
         ),
     )
 }
-
