@@ -22,7 +22,8 @@ use std::sync::Arc;
 /// decoding limits.
 #[derive(Debug, Clone, Default)]
 pub struct EngineContext {
-    /// The MaxMind database (`geoip.database`), opened once and shared.
+    /// The MaxMind database (`geoip.database`), opened when the context is built and shared
+    /// (`Arc`) by every chain built from this context.
     pub geoip: Option<Arc<GeoIpDb>>,
     /// Event size and depth limits (`server.maxEventBytes`, `server.maxEventDepth`).
     pub limits: DecodeLimits,
@@ -93,7 +94,7 @@ pub enum Outcome {
     },
 }
 
-/// The runtime stages of one pipeline. Cheap to share (`Arc`) between tasks.
+/// The runtime stages of one pipeline, built from its definition; each task builds its own.
 #[derive(Debug)]
 pub struct Chain {
     pipeline: Arc<str>,

@@ -71,8 +71,8 @@ pub enum DecodeError {
 }
 
 /// The CloudEvents context attributes of an event, when it came as a CloudEvent. They borrow
-/// from the message where they can: nothing downstream keeps them, so the hot path does not copy
-/// them.
+/// from the message where they can, so decoding does not copy them; the document copies the few
+/// it shows (`cloudevent.*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CloudEventAttributes<'a> {
     /// `specversion`.

@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 
-/// An opened MaxMind database, shared by every pipeline of a process.
+/// An opened MaxMind database, shared by the chains built from one `EngineContext`.
 pub struct GeoIpDb {
     reader: maxminddb::Reader<Vec<u8>>,
 }
