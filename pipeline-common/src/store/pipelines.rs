@@ -16,6 +16,7 @@ use uuid::Uuid;
 ///
 /// Workers run exactly the pipelines in [`PipelineState::Running`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PipelineState {
     /// Created in the database, topics not provisioned yet.

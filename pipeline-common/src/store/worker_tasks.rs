@@ -10,8 +10,10 @@ use sqlx::MySqlPool;
 use std::fmt;
 use uuid::Uuid;
 
-/// The `status` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The `status` column; also the status of a task in a pipeline's REST status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
     /// Consuming.
     Running,

@@ -29,45 +29,8 @@ pub enum DesiredState {
     Stopped,
 }
 
-/// Stored state of a pipeline.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PipelineState {
-    /// Its topics are being created.
-    Provisioning,
-    /// Workers run it.
-    Running,
-    /// No worker runs it.
-    Stopped,
-    /// It is being deleted.
-    Deleting,
-}
-
-/// Observed state of a pipeline, from live worker heartbeats.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ObservedState {
-    /// Every live task runs.
-    Running,
-    /// Some tasks run, some failed.
-    Degraded,
-    /// Every live task failed.
-    Failed,
-    /// No live task.
-    Stopped,
-}
-
-/// Status of one worker task.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskStatus {
-    /// Consuming.
-    Running,
-    /// Failed; the watcher retries it.
-    Failed,
-    /// Stopped.
-    Stopped,
-}
+/// Stored state of a pipeline: the real type, re-exported for the schemas below.
+pub use pipeline_common::store::pipelines::PipelineState;
 
 /// Topic settings, shared by the three topics; fixed at creation.
 #[derive(Debug, Serialize, ToSchema)]

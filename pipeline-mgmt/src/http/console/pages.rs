@@ -65,7 +65,7 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
             .and_then(|points| points.last().copied());
         let (observed, workers, lag) = match &observed {
             Ok(s) => (
-                s.observed.clone(),
+                s.observed.as_str().to_owned(),
                 s.workers.len().to_string(),
                 if s.workers.iter().all(|w| w.lag.is_none()) {
                     "-".to_owned()
@@ -125,7 +125,7 @@ pub async fn pipeline(
          <dt>Index</dt><dd>{index}</dd></dl>",
         name = esc(row.name.as_str()),
         desired = row.state,
-        observed = esc(&observed.observed),
+        observed = observed.observed.as_str(),
         reason = esc(observed.reason.as_deref().unwrap_or("-")),
         version = row.version,
         index = esc(row.definition["index"].as_str().unwrap_or("-")),
@@ -156,7 +156,7 @@ pub async fn pipeline(
              <td class=\"indexed\">{indexed}</td><td class=\"dead-lettered\">{dead}</td>\
              <td>{filtered}</td><td>{lag}</td><td>{error}</td><td>{age} ms ago</td></tr>",
             worker = esc(&w.worker),
-            status = esc(&w.status),
+            status = w.status.as_str(),
             version = w.pipeline_version,
             partitions = partitions.join(", "),
             consumed = w.counters.consumed,
