@@ -450,6 +450,42 @@ pub fn page(
 mod tests {
     use super::*;
 
+    fn letter(partition: i32, offset: i64) -> DeadLetter {
+        DeadLetter {
+            partition,
+            offset,
+            timestamp: None,
+            key: None,
+            headers: Vec::new(),
+            value: None,
+        }
+    }
+
+    #[test]
+    fn the_next_page_resumes_below_what_was_read_unless_a_match_was_left_out() {
+        let mark = Watermarks {
+            partition: 0,
+            low: 0,
+            high: 100,
+        };
+        let mut scan = PartitionScan::new(mark, None);
+        scan.lowest = 40;
+        scan.kept = vec![letter(0, 50), letter(0, 60)];
+        // Both matches on the page: 40..50 and 51..60 were read and skipped, not read again.
+        assert_eq!(
+            scan.resume(&[letter(0, 50), letter(0, 60), letter(1, 7)]),
+            40
+        );
+        // Offset 50 matched but did not make the page: the next page starts at 60.
+        assert_eq!(scan.resume(&[letter(0, 60)]), 60);
+        // Nothing of this partition on the page: it is read again from where this page began.
+        assert_eq!(scan.resume(&[letter(1, 7)]), 100);
+        let after = Cursor(BTreeMap::from([(0, 30)]));
+        let resumed = PartitionScan::new(mark, Some(&after));
+        assert_eq!((resumed.top, resumed.lowest), (30, 30));
+        assert!(resumed.wants_more(1));
+    }
+
     #[test]
     fn cursor_round_trips() {
         let c = Cursor::parse("0:12,3:0").unwrap();
