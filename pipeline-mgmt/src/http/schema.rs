@@ -254,6 +254,25 @@ fn retention_ms() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
+/// A parse pattern's regex: its named groups become `parsed.<group>`, so one without any is
+/// refused.
+fn parse_regex() -> Value {
+    json!({
+        "type": "string", "minLength": 5, "maxLength": pipeline_common::model::MAX_REGEX_SOURCE,
+        "pattern": "\\(\\?P?<[A-Za-z_][A-Za-z0-9_]*>",
+        "description": "a regex with at least one named group, e.g. (?P<message>.*)",
+    })
+}
+
+/// A custom mask rule's regex: one that matches the empty string would redact between every
+/// character, so it is refused.
+fn mask_regex() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": pipeline_common::model::MAX_REGEX_SOURCE,
+        "description": "a regex that does not match the empty string",
+    })
+}
+
 /// The `Stage` schema: one object per stage type (DESIGN §5), from the validation's constants.
 /// Written as JSON because its shape (a `oneOf` on `type`, rules that are strings or objects,
 /// exactly one filter operator) is more than utoipa's derive states. What it cannot state is
@@ -271,17 +290,7 @@ pub fn stage_schema() -> Value {
         s
     };
     let regex = json!({"type": "string", "maxLength": MAX_REGEX_SOURCE});
-    // A parse pattern's named groups become `parsed.<group>`: one without any is refused.
-    let parse_regex = json!({
-        "type": "string", "minLength": 5, "maxLength": MAX_REGEX_SOURCE,
-        "pattern": "\\(\\?P?<[A-Za-z_][A-Za-z0-9_]*>",
-        "description": "a regex with at least one named group, e.g. (?P<message>.*)",
-    });
-    // A mask rule that matches the empty string would redact between every character.
-    let mask_regex = json!({
-        "type": "string", "minLength": 1, "maxLength": MAX_REGEX_SOURCE,
-        "description": "a regex that does not match the empty string",
-    });
+    let (parse_regex, mask_regex) = (parse_regex(), mask_regex());
     let pattern_name = json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"});
     let path_list = json!({
         "type": ["array", "null"], "minItems": 1, "maxItems": MAX_STAGE_LIST, "items": path,
