@@ -1,13 +1,14 @@
-//! What `apply` changes: the top-level members of a file that the stored pipeline does not
-//! already hold.
+//! What `apply` changes: the top-level members in which the file's definition, as the server
+//! would store it, differs from the stored one.
 //!
 //! The server stores a definition with its defaults filled in (a parse stage gains `field` and
-//! `onFailure`, `flush` its server values), so a file is compared as a subset: a member the file
-//! leaves out is left as stored, and a member it gives must match what is stored.
+//! `onFailure`, `flush` its server values), so the file is first sent to `POST /api/v1/dry-run`,
+//! which answers with that canonical form. The two whole definitions are then compared: a member,
+//! stage or map entry removed from the file is a change, as one added or edited is.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// Members added by the server, never part of a definition file.
+/// Members the server adds to a stored pipeline, never part of a definition.
 const SERVER_MEMBERS: [&str; 7] = [
     "id",
     "stateReason",
@@ -18,30 +19,72 @@ const SERVER_MEMBERS: [&str; 7] = [
     "pipelineId",
 ];
 
-/// True when every member `file` gives is in `stored` with the same value.
-pub fn contained(file: &Value, stored: &Value) -> bool {
-    match (file, stored) {
-        (Value::Object(f), Value::Object(s)) => f
-            .iter()
-            .all(|(k, v)| s.get(k).is_some_and(|sv| contained(v, sv))),
-        (Value::Array(f), Value::Array(s)) => {
-            f.len() == s.len() && f.iter().zip(s).all(|(a, b)| contained(a, b))
+/// Members of `topics` the server adds (the topic names).
+const TOPIC_NAMES: [&str; 3] = ["input", "output", "error"];
+
+/// The definition part of a pipeline: no server members, no topic names, no `null` members, and
+/// `state` only when `with_state` (a file without `state` leaves the desired state alone).
+fn definition_part(pipeline: &Value, with_state: bool) -> Map<String, Value> {
+    let mut out = match without_nulls(pipeline) {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    for member in SERVER_MEMBERS {
+        out.remove(member);
+    }
+    if !with_state {
+        out.remove("state");
+    }
+    if let Some(Value::Object(topics)) = out.get_mut("topics") {
+        for name in TOPIC_NAMES {
+            topics.remove(name);
         }
-        (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
-        (a, b) => a == b,
+    }
+    out
+}
+
+fn without_nulls(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_nulls).collect()),
+        other => other.clone(),
     }
 }
 
-/// The top-level members of `file` that differ from `stored`, by name.
-pub fn changed(file: &Value, stored: &Value) -> Vec<String> {
-    let Some(members) = file.as_object() else {
-        return Vec::new();
-    };
-    members
-        .iter()
-        .filter(|(k, _)| !SERVER_MEMBERS.contains(&k.as_str()))
-        .filter(|(k, v)| !stored.get(k.as_str()).is_some_and(|s| contained(v, s)))
-        .map(|(k, _)| k.clone())
+/// Equal as JSON values, numbers by value (`1` is `1.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(v, w)| same(v, w))
+        }
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (x, y) => x == y,
+    }
+}
+
+/// The top-level members, by name, in which `canonical` (the file as the server would store it)
+/// differs from `stored`; `with_state` when the file gives a `state`.
+pub fn changed(canonical: &Value, stored: &Value, with_state: bool) -> Vec<String> {
+    let file = definition_part(canonical, with_state);
+    let stored = definition_part(stored, with_state);
+    let mut names: Vec<&String> = file.keys().chain(stored.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|k| match (file.get(*k), stored.get(*k)) {
+            (Some(a), Some(b)) => !same(a, b),
+            _ => true,
+        })
+        .cloned()
         .collect()
 }
 
@@ -50,25 +93,42 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    #[test]
-    fn defaults_filled_in_by_the_server_are_no_change() {
-        let file = json!({"name": "a", "stages": [{"type": "parse", "formats": ["json"]}],
-                          "topics": {"partitions": 1}});
-        let stored = json!({"name": "a", "id": "x", "version": 3,
-            "stages": [{"type": "parse", "field": "log_message", "formats": ["json"], "onFailure": "unknown"}],
-            "topics": {"partitions": 1, "replicationFactor": 1, "input": "p.a.input"},
-            "flush": {"maxItems": 10}});
-        assert!(changed(&file, &stored).is_empty());
+    fn stored() -> Value {
+        json!({"name": "a", "id": "x", "version": 3, "state": "stopped", "stateReason": null,
+            "stages": [{"type": "parse", "field": "log_message", "formats": ["json"], "onFailure": "unknown"},
+                       {"type": "rename", "fields": {"a": "b", "c": "d"}}],
+            "topics": {"partitions": 1, "replicationFactor": 1, "retentionMs": null, "input": "p.a.input",
+                       "output": "p.a.output", "error": "p.a.error"},
+            "flush": {"maxItems": 10}})
     }
 
     #[test]
-    fn a_changed_or_new_member_is_named() {
-        let stored = json!({"name": "a", "description": "old", "stages": [{"type": "hash"}]});
-        let file = json!({"name": "a", "description": "new", "stages": [{"type": "hash"}, {"type": "hash"}],
-                          "output": {"enabled": false}});
+    fn what_the_server_adds_is_no_change() {
+        let canonical = json!({"name": "a", "state": "running",
+            "stages": [{"type": "parse", "field": "log_message", "formats": ["json"], "onFailure": "unknown"},
+                       {"type": "rename", "fields": {"a": "b", "c": "d"}}],
+            "topics": {"partitions": 1, "replicationFactor": 1.0},
+            "flush": {"maxItems": 10}});
+        assert!(changed(&canonical, &stored(), false).is_empty());
+        assert_eq!(changed(&canonical, &stored(), true), vec!["state"]);
+    }
+
+    #[test]
+    fn a_removed_stage_map_entry_or_member_is_a_change() {
+        let one_stage = json!({"name": "a",
+            "stages": [{"type": "parse", "field": "log_message", "formats": ["json"], "onFailure": "unknown"}],
+            "topics": {"partitions": 1, "replicationFactor": 1}, "flush": {"maxItems": 10}});
+        assert_eq!(changed(&one_stage, &stored(), false), vec!["stages"]);
+        let fewer_renames = json!({"name": "a",
+            "stages": [{"type": "parse", "field": "log_message", "formats": ["json"], "onFailure": "unknown"},
+                       {"type": "rename", "fields": {"a": "b"}}],
+            "topics": {"partitions": 1, "replicationFactor": 1}, "flush": {"maxItems": 10}});
+        assert_eq!(changed(&fewer_renames, &stored(), false), vec!["stages"]);
+        let no_flush = json!({"name": "a", "description": "new",
+            "stages": stored()["stages"].clone(), "topics": {"partitions": 1, "replicationFactor": 1}});
         assert_eq!(
-            changed(&file, &stored),
-            vec!["description", "output", "stages"]
+            changed(&no_flush, &stored(), false),
+            vec!["description", "flush"]
         );
     }
 }

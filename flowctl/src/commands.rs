@@ -1,10 +1,11 @@
 //! One function per command.
 
+use crate::api::{self, PipelineSummary};
 use crate::apply;
 use crate::cli::{Cli, Command, Format, PipelineCommand};
 use crate::client::{Client, Failure};
 use crate::config;
-use crate::output::{self, cell, table};
+use crate::output::{self, table};
 use reqwest::Method;
 use serde_json::{json, Map, Value};
 use std::io::Write;
@@ -45,108 +46,102 @@ async fn pipelines(
     command: PipelineCommand,
 ) -> Result<(), Failure> {
     match command {
-        PipelineCommand::List => {
-            let all = list_all(client).await?;
-            if !output::structured(format, &Value::Array(all.clone()))? {
-                let rows: Vec<Vec<String>> = all
-                    .iter()
-                    .map(|p| {
-                        vec![
-                            cell(&p["name"]),
-                            cell(&p["state"]),
-                            cell(&p["version"]),
-                            cell(&p["index"]),
-                            cell(&p["id"]),
-                        ]
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table(&["NAME", "STATE", "VERSION", "INDEX", "ID"], &rows)
-                );
-            }
-            Ok(())
-        }
+        PipelineCommand::List => list(client, format).await,
         PipelineCommand::Get { pipeline } => {
             let found = find(client, &pipeline).await?;
-            if !output::structured(format, &found)? {
-                output::structured(Format::Yaml, &found)?;
+            if !output::structured(format, &found.body)? {
+                output::structured(Format::Yaml, &found.body)?;
             }
             Ok(())
         }
         PipelineCommand::Apply { file } => apply_file(client, format, &file).await,
         PipelineCommand::Delete { pipeline, force } => {
-            let found = find(client, &pipeline).await?;
+            let found = find(client, &pipeline).await?.summary;
             let path = format!(
                 "/api/v1/pipelines/{}{}",
-                cell(&found["id"]),
+                found.id,
                 if force { "?force=true" } else { "" }
             );
             client.send(Method::DELETE, &path, None, None).await?;
-            say(format, json!({"deleted": found["name"]}), || {
-                format!("deleted {}", cell(&found["name"]))
+            say(format, json!({"deleted": found.name}), || {
+                format!("deleted {}", found.name)
             })
         }
         PipelineCommand::Start { pipeline } => {
             set_state(client, format, &pipeline, "running").await
         }
         PipelineCommand::Stop { pipeline } => set_state(client, format, &pipeline, "stopped").await,
-        PipelineCommand::Status { pipeline } => {
-            let found = find(client, &pipeline).await?;
-            let status = client
-                .get(&format!("/api/v1/pipelines/{}/status", cell(&found["id"])))
-                .await?
-                .body;
-            if !output::structured(format, &status)? {
-                println!(
-                    "{}: desired {}, observed {}, reason {}",
-                    cell(&found["name"]),
-                    cell(&status["desired"]),
-                    cell(&status["observed"]),
-                    cell(&status["reason"])
-                );
-                let rows: Vec<Vec<String>> = status["workers"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|w| {
-                        [
-                            "worker",
-                            "status",
-                            "partitions",
-                            "consumed",
-                            "indexed",
-                            "deadLettered",
-                            "filtered",
-                            "lag",
-                            "heartbeatAgeMs",
-                        ]
-                        .iter()
-                        .map(|k| cell(&w[*k]))
-                        .collect()
-                    })
-                    .collect();
-                print!(
-                    "{}",
-                    table(
-                        &[
-                            "WORKER",
-                            "STATUS",
-                            "PARTITIONS",
-                            "CONSUMED",
-                            "INDEXED",
-                            "DEAD-LETTERED",
-                            "FILTERED",
-                            "LAG",
-                            "HEARTBEAT-MS"
-                        ],
-                        &rows
-                    )
-                );
-            }
-            Ok(())
-        }
+        PipelineCommand::Status { pipeline } => status(client, format, &pipeline).await,
     }
+}
+
+async fn list(client: &Client, format: Format) -> Result<(), Failure> {
+    let all = list_all(client).await?;
+    if output::structured(format, &Value::Array(all.clone()))? {
+        return Ok(());
+    }
+    let rows = all
+        .into_iter()
+        .map(|p| {
+            let p: PipelineSummary = api::read("pipeline", p)?;
+            Ok(vec![p.name, p.state, p.version.to_string(), p.index, p.id])
+        })
+        .collect::<Result<Vec<_>, Failure>>()?;
+    print!(
+        "{}",
+        table(&["NAME", "STATE", "VERSION", "INDEX", "ID"], &rows)
+    );
+    Ok(())
+}
+
+async fn status(client: &Client, format: Format, which: &str) -> Result<(), Failure> {
+    let found = find(client, which).await?.summary;
+    let body = client
+        .get(&format!("/api/v1/pipelines/{}/status", found.id))
+        .await?
+        .body;
+    if output::structured(format, &body)? {
+        return Ok(());
+    }
+    let status: api::Status = api::read("status", body)?;
+    println!(
+        "{}: desired {}, observed {}, reason {}",
+        found.name,
+        status.desired,
+        status.observed,
+        status.reason.as_deref().unwrap_or("-")
+    );
+    let rows: Vec<Vec<String>> = status
+        .workers
+        .iter()
+        .map(|w| {
+            let partitions: Vec<String> = w.partitions.iter().map(i32::to_string).collect();
+            vec![
+                w.worker.clone(),
+                w.status.clone(),
+                partitions.join(","),
+                w.consumed.to_string(),
+                w.indexed.to_string(),
+                w.dead_lettered.to_string(),
+                w.filtered.to_string(),
+                w.lag.map_or_else(|| "-".to_owned(), |l| l.to_string()),
+                w.heartbeat_age_ms.to_string(),
+            ]
+        })
+        .collect();
+    let headers = [
+        "WORKER",
+        "STATUS",
+        "PARTITIONS",
+        "CONSUMED",
+        "INDEXED",
+        "DEAD-LETTERED",
+        "FILTERED",
+        "LAG",
+        "HEARTBEAT-MS",
+    ];
+    print!("{}", table(&headers, &rows));
+    Ok(())
 }
 
 /// Prints `value` for scripts, or `line()` for people.
@@ -161,21 +156,36 @@ async fn list_all(client: &Client) -> Result<Vec<Value>, Failure> {
     let mut out = Vec::new();
     let mut path = "/api/v1/pipelines?limit=1000".to_owned();
     loop {
-        let page = client.get(&path).await?.body;
-        out.extend(page["items"].as_array().cloned().unwrap_or_default());
-        match page["next"].as_str() {
+        let page: api::PipelinePage = api::read("pipeline list", client.get(&path).await?.body)?;
+        out.extend(page.items);
+        match page.next {
             Some(next) => path = format!("/api/v1/pipelines?limit=1000&after={next}"),
             None => return Ok(out),
         }
     }
 }
 
+/// A pipeline as the server shows it, and what flowctl prints of it.
+struct Found {
+    summary: PipelineSummary,
+    body: Value,
+}
+
+/// The pipeline named (or with the id) `which`, if any.
+async fn lookup(client: &Client, which: &str) -> Result<Option<Found>, Failure> {
+    for body in list_all(client).await? {
+        let summary: PipelineSummary = api::read("pipeline", body.clone())?;
+        if summary.name == which || summary.id == which {
+            return Ok(Some(Found { summary, body }));
+        }
+    }
+    Ok(None)
+}
+
 /// The pipeline named (or with the id) `which`.
-async fn find(client: &Client, which: &str) -> Result<Value, Failure> {
-    list_all(client)
+async fn find(client: &Client, which: &str) -> Result<Found, Failure> {
+    lookup(client, which)
         .await?
-        .into_iter()
-        .find(|p| p["name"] == which || p["id"] == which)
         .ok_or_else(|| Failure::local(format!("no pipeline named {which}")))
 }
 
@@ -200,44 +210,59 @@ async fn apply_file(client: &Client, format: Format, file: &Path) -> Result<(), 
         .as_str()
         .ok_or_else(|| Failure::local(format!("{}: no name", file.display())))?
         .to_owned();
-    let existing = list_all(client)
-        .await?
-        .into_iter()
-        .find(|p| p["name"] == name.as_str());
-    let Some(stored) = existing else {
+    let Some(stored) = lookup(client, &name).await? else {
         let created = client.post("/api/v1/pipelines", &definition).await?.body;
+        let summary: PipelineSummary = api::read("created pipeline", created.clone())?;
         return say(
             format,
             json!({"action": "created", "changed": [], "pipeline": created}),
-            || format!("created {name} (version {})", cell(&created["version"])),
+            || format!("created {name} (version {})", summary.version),
         );
     };
-    let changed = apply::changed(&definition, &stored);
+    // The file as the server would store it, defaults filled in; validation errors are the
+    // server's 422, with the fields under `definition.`.
+    let checked: api::DryRun = api::read(
+        "dry run",
+        client
+            .post(
+                "/api/v1/dry-run",
+                &json!({"definition": definition, "events": []}),
+            )
+            .await?
+            .body,
+    )?;
+    let canonical = checked.definition.ok_or_else(|| {
+        Failure::local(
+            "the server's dry run does not return the definition; it is older than this flowctl",
+        )
+    })?;
+    let with_state = definition.get("state").is_some();
+    let changed = apply::changed(&canonical, &stored.body, with_state);
+    let version = stored.summary.version;
     if changed.is_empty() {
         return say(
             format,
-            json!({"action": "unchanged", "changed": [], "pipeline": stored}),
-            || format!("unchanged {name} (version {})", cell(&stored["version"])),
+            json!({"action": "unchanged", "changed": [], "pipeline": stored.body}),
+            || format!("unchanged {name} (version {version})"),
         );
     }
-    let version = format!("\"{}\"", cell(&stored["version"]));
     let updated = client
         .send(
             Method::PUT,
-            &format!("/api/v1/pipelines/{}", cell(&stored["id"])),
+            &format!("/api/v1/pipelines/{}", stored.summary.id),
             Some(&definition),
-            Some(&version),
+            Some(&format!("\"{version}\"")),
         )
         .await?
         .body;
+    let summary: PipelineSummary = api::read("updated pipeline", updated.clone())?;
     say(
         format,
         json!({"action": "updated", "changed": changed, "pipeline": updated}),
         || {
             format!(
-                "updated {name}: version {} -> {} (changed: {})",
-                cell(&stored["version"]),
-                cell(&updated["version"]),
+                "updated {name}: version {version} -> {} (changed: {})",
+                summary.version,
                 changed.join(", ")
             )
         },
@@ -250,34 +275,23 @@ async fn set_state(
     which: &str,
     state: &str,
 ) -> Result<(), Failure> {
-    let found = find(client, which).await?;
+    let found = find(client, which).await?.summary;
     let answer = client
         .send(
             Method::PATCH,
-            &format!("/api/v1/pipelines/{}/state", cell(&found["id"])),
+            &format!("/api/v1/pipelines/{}/state", found.id),
             Some(&json!({"state": state})),
             None,
         )
         .await?
         .body;
-    say(format, answer.clone(), || {
+    let summary: PipelineSummary = api::read("pipeline", answer.clone())?;
+    say(format, answer, || {
         format!(
             "{}: desired state {} (version {})",
-            cell(&answer["name"]),
-            cell(&answer["state"]),
-            cell(&answer["version"])
+            summary.name, summary.state, summary.version
         )
     })
-}
-
-fn header(letter: &Value, name: &str) -> String {
-    letter["headers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|h| h["name"] == name)
-        .map(|h| cell(&h["value"]))
-        .unwrap_or_else(|| "-".to_owned())
 }
 
 fn shorten(text: &str, max: usize) -> String {
@@ -290,6 +304,9 @@ fn shorten(text: &str, max: usize) -> String {
     }
 }
 
+/// The newest `limit` dead letters. A filtered read stops at the server's scan budget with a
+/// cursor; this follows the cursors until it has `limit` or reaches the oldest, telling people
+/// on stderr how far back it has scanned.
 async fn errors(
     client: &Client,
     format: Format,
@@ -297,39 +314,59 @@ async fn errors(
     stage: Option<&str>,
     limit: u32,
 ) -> Result<(), Failure> {
-    let found = find(client, which).await?;
-    let mut path = format!(
-        "/api/v1/pipelines/{}/errors?limit={limit}",
-        cell(&found["id"])
-    );
-    if let Some(stage) = stage {
-        path.push_str(&format!("&stage={}", query_escape(stage)));
-    }
-    let page = client.get(&path).await?.body;
-    if !output::structured(format, &page)? {
-        let rows: Vec<Vec<String>> = page["items"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|l| {
-                vec![
-                    cell(&l["partition"]),
-                    cell(&l["offset"]),
-                    cell(&l["timestamp"]),
-                    header(l, "error.stage"),
-                    shorten(&header(l, "error.reason"), 50),
-                    shorten(&cell(&l["value"]), 60),
-                ]
-            })
-            .collect();
-        print!(
-            "{}",
-            table(
-                &["PARTITION", "OFFSET", "TIME", "STAGE", "REASON", "VALUE"],
-                &rows
-            )
+    let found = find(client, which).await?.summary;
+    let filter = stage.map_or(String::new(), |s| format!("&stage={}", query_escape(s)));
+    let mut raw: Vec<Value> = Vec::new();
+    let mut letters: Vec<api::DeadLetter> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let want = limit.saturating_sub(u32::try_from(letters.len()).unwrap_or(limit));
+        let cursor = after
+            .as_deref()
+            .map_or(String::new(), |c| format!("&after={c}"));
+        let path = format!(
+            "/api/v1/pipelines/{}/errors?limit={want}{filter}{cursor}",
+            found.id
         );
+        let body = client.get(&path).await?.body;
+        raw.extend(body["items"].as_array().cloned().unwrap_or_default());
+        let page: api::ErrorPage = api::read("dead-letter page", body)?;
+        letters.extend(page.items);
+        after = page.next;
+        let full = letters.len() >= usize::try_from(limit).unwrap_or(usize::MAX);
+        if full || after.is_none() {
+            break;
+        }
+        if page.scan.budget_exhausted && format == Format::Table {
+            eprintln!(
+                "scanned back to {}, continuing…",
+                page.scan.reached_back.as_deref().unwrap_or("-")
+            );
+        }
     }
+    if output::structured(format, &json!({"items": raw, "next": after}))? {
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = letters
+        .iter()
+        .map(|l| {
+            vec![
+                l.partition.to_string(),
+                l.offset.to_string(),
+                l.timestamp.clone().unwrap_or_else(|| "-".to_owned()),
+                l.stage.clone().unwrap_or_else(|| "-".to_owned()),
+                shorten(l.reason.as_deref().unwrap_or("-"), 50),
+                shorten(l.value.as_deref().unwrap_or("-"), 60),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(
+            &["PARTITION", "OFFSET", "TIME", "STAGE", "REASON", "VALUE"],
+            &rows
+        )
+    );
     Ok(())
 }
 
@@ -352,7 +389,7 @@ async fn replay(
     reason: Option<String>,
     follow: bool,
 ) -> Result<(), Failure> {
-    let found = find(client, which).await?;
+    let found = find(client, which).await?.summary;
     let mut filter = Map::new();
     if let Some(stage) = stage {
         filter.insert("stage".into(), stage.into());
@@ -362,61 +399,47 @@ async fn replay(
     }
     let started = client
         .post(
-            &format!("/api/v1/pipelines/{}/replay", cell(&found["id"])),
+            &format!("/api/v1/pipelines/{}/replay", found.id),
             &Value::Object(filter),
         )
         .await?;
-    let location = started.location().unwrap_or_else(|| {
-        format!(
-            "/api/v1/pipelines/{}/replays/{}",
-            cell(&found["id"]),
-            cell(&started.body["id"])
-        )
-    });
-    let mut job = started.body;
+    let mut body = started.body.clone();
+    let mut job: api::ReplayJob = api::read("replay job", started.body.clone())?;
+    let location = started
+        .location()
+        .unwrap_or_else(|| format!("/api/v1/pipelines/{}/replays/{}", found.id, job.id));
     if follow {
         let people = format == Format::Table;
-        while job["state"] == "running" {
+        while job.state == "running" {
             if people {
                 eprint!(
                     "\r{}",
-                    output::progress(
-                        job["replayed"].as_i64().unwrap_or(0),
-                        job["matched"].as_i64().unwrap_or(0),
-                        "replayed"
-                    )
+                    output::progress(job.replayed, job.matched, "replayed")
                 );
                 let _ = std::io::stderr().flush();
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
-            job = client.get(&location).await?.body;
+            body = client.get(&location).await?.body;
+            job = api::read("replay job", body.clone())?;
         }
         if people {
             eprintln!(
                 "\r{}",
-                output::progress(
-                    job["replayed"].as_i64().unwrap_or(0),
-                    job["matched"].as_i64().unwrap_or(0),
-                    "replayed"
-                )
+                output::progress(job.replayed, job.matched, "replayed")
             );
         }
     }
-    say(format, job.clone(), || {
+    say(format, body, || {
         format!(
             "replay {}: {}, matched {}, replayed {}, failed {}",
-            cell(&job["id"]),
-            cell(&job["state"]),
-            cell(&job["matched"]),
-            cell(&job["replayed"]),
-            cell(&job["failed"])
+            job.id, job.state, job.matched, job.replayed, job.failed
         )
     })?;
-    if job["state"] == "failed" {
+    if job.state == "failed" {
         return Err(Failure::local(format!(
             "replay {} failed: {}",
-            cell(&job["id"]),
-            cell(&job["error"])
+            job.id,
+            job.error.as_deref().unwrap_or("-")
         )));
     }
     Ok(())
@@ -458,11 +481,11 @@ async fn dry_run(
                 .body
         }
         (None, Some(limit)) => {
-            let name = cell(&definition["name"]);
-            let found = find(client, &name).await?;
+            let name = definition["name"].as_str().unwrap_or_default().to_owned();
+            let found = find(client, &name).await?.summary;
             client
                 .post(
-                    &format!("/api/v1/pipelines/{}/dry-run", cell(&found["id"])),
+                    &format!("/api/v1/pipelines/{}/dry-run", found.id),
                     &json!({"definition": definition, "fromErrors": {"limit": limit}}),
                 )
                 .await?
@@ -474,31 +497,37 @@ async fn dry_run(
             ))
         }
     };
-    if !output::structured(format, &answer)? {
-        let results = answer["results"].as_array().cloned().unwrap_or_default();
-        let (mut documents, mut dropped, mut failed) = (0, 0, 0);
-        let rows: Vec<Vec<String>> = results
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let (outcome, detail) = if r.get("document").is_some() {
+    if output::structured(format, &answer)? {
+        return Ok(());
+    }
+    let answer: api::DryRun = api::read("dry run", answer)?;
+    let (mut documents, mut dropped, mut failed) = (0, 0, 0);
+    let rows: Vec<Vec<String>> = answer
+        .results
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let (outcome, detail) = match r {
+                api::DryRunResult::Document { id } => {
                     documents += 1;
-                    ("document".to_owned(), cell(&r["id"]))
-                } else if r.get("dropped").is_some() {
+                    ("document".to_owned(), id.clone())
+                }
+                api::DryRunResult::Dropped { .. } => {
                     dropped += 1;
                     ("dropped".to_owned(), "-".to_owned())
-                } else {
+                }
+                api::DryRunResult::Error { error } => {
                     failed += 1;
                     (
-                        format!("error at {}", cell(&r["error"]["stage"])),
-                        shorten(&cell(&r["error"]["reason"]), 60),
+                        format!("error at {}", error.stage),
+                        shorten(&error.reason, 60),
                     )
-                };
-                vec![i.to_string(), outcome, detail]
-            })
-            .collect();
-        print!("{}", table(&["#", "RESULT", "ID OR REASON"], &rows));
-        println!("{documents} documents, {dropped} dropped, {failed} errors");
-    }
+                }
+            };
+            vec![i.to_string(), outcome, detail]
+        })
+        .collect();
+    print!("{}", table(&["#", "RESULT", "ID OR REASON"], &rows));
+    println!("{documents} documents, {dropped} dropped, {failed} errors");
     Ok(())
 }

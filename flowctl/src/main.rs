@@ -1,5 +1,6 @@
 //! `flowctl`: operate flow-stream pipelines from a terminal or a script.
 
+mod api;
 mod apply;
 mod cli;
 mod client;

@@ -4,7 +4,7 @@ use crate::cli::Format;
 use crate::client::Failure;
 use serde_json::Value;
 
-/// Prints `value` as JSON or YAML; `None` for a table (the caller draws it).
+/// Prints `value` as JSON or YAML and answers `true`; `false` for a table (the caller draws it).
 pub fn structured(format: Format, value: &Value) -> Result<bool, Failure> {
     match format {
         Format::Table => Ok(false),
@@ -20,15 +20,6 @@ pub fn structured(format: Format, value: &Value) -> Result<bool, Failure> {
             print!("{text}");
             Ok(true)
         }
-    }
-}
-
-/// A cell: strings bare, `null` as `-`, anything else as JSON.
-pub fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => "-".to_owned(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 

@@ -2,7 +2,8 @@
 //! event (DESIGN §4 steps 2–4).
 
 use crate::document::{CloudEventContext, Document, SourceMeta};
-use crate::event::{decode_message, DecodeLimits, Event, DECODE_STAGE};
+use crate::event::{decode_message, DecodeLimits, Event};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::model::{
     GeoipSpec, HashSpec, MaskSpec, ParseSpec, PipelineDefinition, RenameSpec, StageSpec,
@@ -21,7 +22,8 @@ use std::sync::Arc;
 /// decoding limits.
 #[derive(Debug, Clone, Default)]
 pub struct EngineContext {
-    /// The MaxMind database (`geoip.database`), opened once and shared.
+    /// The MaxMind database (`geoip.database`), opened when the context is built and shared
+    /// (`Arc`) by every chain built from this context.
     pub geoip: Option<Arc<GeoIpDb>>,
     /// Event size and depth limits (`server.maxEventBytes`, `server.maxEventDepth`).
     pub limits: DecodeLimits,
@@ -86,13 +88,13 @@ pub enum Outcome {
     /// A stage failed: dead-letter the original bytes with these headers.
     Failed {
         /// `decode`, or the type of the failing stage.
-        stage: &'static str,
+        stage: FailedAt,
         /// Why.
         reason: String,
     },
 }
 
-/// The runtime stages of one pipeline. Cheap to share (`Arc`) between tasks.
+/// The runtime stages of one pipeline, built from its definition; each task builds its own.
 #[derive(Debug)]
 pub struct Chain {
     pipeline: Arc<str>,
@@ -153,7 +155,7 @@ impl Chain {
 
     /// The stage types, in order.
     pub fn stage_names(&self) -> Vec<&'static str> {
-        self.stages.iter().map(|s| s.name()).collect()
+        self.stages.iter().map(|s| s.name().as_str()).collect()
     }
 
     /// The decoding limits this chain applies in [`Chain::process_message`].
@@ -196,7 +198,7 @@ impl Chain {
         match decode_message(headers, payload, &self.limits) {
             Ok(event) => self.process(event, meta),
             Err(e) => Outcome::Failed {
-                stage: DECODE_STAGE,
+                stage: FailedAt::Decode,
                 reason: e.to_string(),
             },
         }

@@ -2,7 +2,8 @@
 
 use crate::chain::{Chain, EngineContext, Outcome};
 use crate::document::SourceMeta;
-use crate::event::{decode_value, DECODE_STAGE};
+use crate::event::decode_value;
+use crate::failure::FailedAt;
 use crate::model::PipelineDefinition;
 use chrono::Utc;
 use serde::ser::{SerializeMap, Serializer};
@@ -28,7 +29,7 @@ pub enum DryRunResult {
     /// It would be dead-lettered.
     Error {
         /// `decode`, or the failing stage's type.
-        stage: String,
+        stage: FailedAt,
         /// Why.
         reason: String,
     },
@@ -68,7 +69,7 @@ pub fn dry_run(
             return events
                 .iter()
                 .map(|_| DryRunResult::Error {
-                    stage: "geoip".into(),
+                    stage: FailedAt::Geoip,
                     reason: e.to_string(),
                 })
                 .collect()
@@ -87,7 +88,7 @@ pub fn dry_run(
             };
             match decode_value(ev.clone(), &ctx.limits) {
                 Err(e) => DryRunResult::Error {
-                    stage: DECODE_STAGE.into(),
+                    stage: FailedAt::Decode,
                     reason: e.to_string(),
                 },
                 Ok(event) => match chain.process(event, &meta) {
@@ -96,10 +97,7 @@ pub fn dry_run(
                         document: d.into_value(),
                     },
                     Outcome::Dropped => DryRunResult::Dropped,
-                    Outcome::Failed { stage, reason } => DryRunResult::Error {
-                        stage: stage.into(),
-                        reason,
-                    },
+                    Outcome::Failed { stage, reason } => DryRunResult::Error { stage, reason },
                 },
             }
         })

@@ -11,9 +11,6 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use top_level::{Attribute, CloudParts, Envelope, TopLevel, ATTRIBUTES};
 
-/// The stage name under which decoding failures are reported.
-pub const DECODE_STAGE: &str = "decode";
-
 /// Bounds on what an event may be (config `server.maxEventBytes`, `server.maxEventDepth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DecodeLimits {
@@ -74,8 +71,8 @@ pub enum DecodeError {
 }
 
 /// The CloudEvents context attributes of an event, when it came as a CloudEvent. They borrow
-/// from the message where they can: nothing downstream keeps them, so the hot path does not copy
-/// them.
+/// from the message where they can, so decoding does not copy them; the document copies the few
+/// it shows (`cloudevent.*`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CloudEventAttributes<'a> {
     /// `specversion`.

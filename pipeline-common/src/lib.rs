@@ -10,6 +10,7 @@ pub mod config;
 pub mod document;
 pub mod dry_run;
 pub mod event;
+pub mod failure;
 mod json;
 pub mod model;
 pub mod stages;

@@ -1,13 +1,14 @@
 //! Dead letters: the original record, unchanged, plus headers that say what failed and where it
 //! came from (DESIGN §4.7).
 
+use pipeline_common::failure::{headers, FailedAt};
 use rdkafka::message::{Header, OwnedHeaders};
 
 /// Why and where one event failed.
 #[derive(Debug, Clone)]
 pub struct DeadLetter<'a> {
     /// Failed stage: `decode`, a stage type, or `index` for an OpenSearch rejection.
-    pub stage: &'a str,
+    pub stage: FailedAt,
     /// The reason (for `index`, the OpenSearch error object as JSON).
     pub reason: &'a str,
     /// The OpenSearch item status, if OpenSearch rejected the document.
@@ -22,9 +23,6 @@ pub struct DeadLetter<'a> {
     pub pipeline: &'a str,
 }
 
-/// The stage name of documents that OpenSearch rejected.
-pub const INDEX_STAGE: &str = "index";
-
 impl DeadLetter<'_> {
     /// The error record's headers.
     pub fn headers(&self) -> OwnedHeaders {
@@ -33,14 +31,14 @@ impl DeadLetter<'_> {
         let status = self.status.map(|s| s.to_string()).unwrap_or_default();
         let failed_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let pairs: [(&str, &str); 8] = [
-            ("error.stage", self.stage),
-            ("error.reason", self.reason),
-            ("error.status", &status),
-            ("source.topic", self.source_topic),
-            ("source.partition", &partition),
-            ("source.offset", &offset),
-            ("pipeline.name", self.pipeline),
-            ("failed.at", &failed_at),
+            (headers::STAGE, self.stage.as_str()),
+            (headers::REASON, self.reason),
+            (headers::STATUS, &status),
+            (headers::SOURCE_TOPIC, self.source_topic),
+            (headers::SOURCE_PARTITION, &partition),
+            (headers::SOURCE_OFFSET, &offset),
+            (headers::PIPELINE_NAME, self.pipeline),
+            (headers::FAILED_AT, &failed_at),
         ];
         pairs
             .iter()
@@ -61,7 +59,7 @@ mod tests {
     #[test]
     fn headers_name_the_failure_and_the_source() {
         let headers = DeadLetter {
-            stage: "decode",
+            stage: FailedAt::Decode,
             reason: "not JSON",
             status: None,
             source_topic: "pipeline.a.input",

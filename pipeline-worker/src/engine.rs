@@ -1,8 +1,8 @@
 //! The seam between a task and the stage engine: what one Kafka message becomes.
 //!
 //! A task only needs "message in, document lines or drop or failure out"; keeping that behind
-//! [`Processor`] lets the consumer, bulk and offset machinery be tested without the stages and
-//! lets a live definition change swap the whole chain atomically.
+//! [`Processor`] lets a live definition change swap the whole chain atomically. It has one
+//! implementation (`pipeline.rs`); the bulk buffer's tests pass a closure instead.
 
 use rdkafka::message::BorrowedHeaders;
 
@@ -38,7 +38,7 @@ pub enum Processed {
     /// Decoding or a stage failed: dead-letter the original message.
     Failed {
         /// The stage that failed (`decode` for undecodable input).
-        stage: String,
+        stage: pipeline_common::failure::FailedAt,
         /// Why.
         reason: String,
     },

@@ -1,7 +1,8 @@
 //! Metrics: Prometheus exposition, per-pipeline counters, and the process's CPU and memory.
 //!
-//! Hot-path counters are registered once per task and kept as handles, so counting an event is an
-//! atomic add, not a label lookup. The same events are counted in [`TaskStats`] atomics, which the
+//! Hot-path counters (consumed, indexed, filtered) are registered once per task and kept as
+//! handles, so counting one of those events is an atomic add, not a label lookup; dead letters
+//! are counted per stage through a small map, registered on a stage's first one. The same events are counted in [`TaskStats`] atomics, which the
 //! heartbeat writes into `worker_tasks`.
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
@@ -85,7 +86,7 @@ pub struct TaskMetrics {
     indexed: Counter,
     filtered: Counter,
     lag: Gauge,
-    dead_lettered: Mutex<HashMap<String, Counter>>,
+    dead_lettered: Mutex<HashMap<pipeline_common::failure::FailedAt, Counter>>,
     /// Bulk request metrics.
     pub bulk: BulkMetrics,
 }
@@ -125,19 +126,19 @@ impl TaskMetrics {
     }
 
     /// One event acknowledged on the error topic, failed at `stage`.
-    pub fn dead_lettered(&self, stage: &str) {
+    pub fn dead_lettered(&self, stage: pipeline_common::failure::FailedAt) {
         TaskStats::add(&self.stats.dead_lettered, 1);
         let mut by_stage = match self.dead_lettered.lock() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
         by_stage
-            .entry(stage.to_owned())
+            .entry(stage)
             .or_insert_with(|| {
                 counter!(
                     "flow_worker_events_dead_lettered_total",
                     "pipeline" => self.pipeline.clone(),
-                    "stage" => stage.to_owned()
+                    "stage" => stage.as_str()
                 )
             })
             .increment(1);

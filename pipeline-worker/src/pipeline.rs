@@ -72,10 +72,7 @@ impl Processor for ChainProcessor {
                 Processed::Document { id: document.id }
             }
             Outcome::Dropped => Processed::Dropped,
-            Outcome::Failed { stage, reason } => Processed::Failed {
-                stage: stage.to_owned(),
-                reason,
-            },
+            Outcome::Failed { stage, reason } => Processed::Failed { stage, reason },
         }
     }
 }

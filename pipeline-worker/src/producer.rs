@@ -70,7 +70,7 @@ pub enum Completes {
     /// An indexed document's output record.
     Indexed,
     /// A dead letter, failed at this stage.
-    DeadLetter(String),
+    DeadLetter(pipeline_common::failure::FailedAt),
 }
 
 /// What a record in flight belongs to.
@@ -112,7 +112,7 @@ impl ProducerContext for DeliveryContext {
         lock(&self.shared.tracker).complete(ticket);
         match completes {
             Completes::Indexed => self.metrics.indexed(1),
-            Completes::DeadLetter(stage) => self.metrics.dead_lettered(&stage),
+            Completes::DeadLetter(stage) => self.metrics.dead_lettered(stage),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::bulk::encoder::{Batch, BulkBuffer, FlushPolicy, Original};
 use crate::bulk::retry::{flush, FlushEnd, FlushReport, RetryPolicy};
 use crate::bulk::service::BulkService;
 use crate::consumer::{consumer_config, lock, Shared, TaskContext};
-use crate::dead_letter::{DeadLetter, INDEX_STAGE};
+use crate::dead_letter::DeadLetter;
 use crate::end_of_input::EndOfInput;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
@@ -535,12 +535,12 @@ impl TaskState {
         &self,
         ticket: Ticket,
         original: Original<'_>,
-        stage: String,
+        stage: pipeline_common::failure::FailedAt,
         reason: &str,
         status: Option<u16>,
     ) -> Result<(), KafkaError> {
         let headers = DeadLetter {
-            stage: &stage,
+            stage,
             reason,
             status,
             source_topic: &self.env.topics.input,
@@ -589,7 +589,7 @@ impl TaskState {
                     self.dead_letter(
                         item.ticket,
                         batch.original(item),
-                        INDEX_STAGE.to_owned(),
+                        pipeline_common::failure::FailedAt::Index,
                         reason,
                         Some(*status),
                     )

@@ -419,3 +419,60 @@ async fn errors_dry_run_from_errors_and_replay_with_follow() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test]
+async fn apply_compares_whole_definitions_so_a_removed_stage_goes() {
+    let mgmt = spawn_mgmt().await;
+    let dir = tempfile::tempdir().unwrap();
+    let name = test_support::unique_name("cli");
+    let with_rename = format!(
+        "{}  - type: rename\n    fields: {{msg: message, lvl: level}}\n",
+        yaml(&name, "d")
+    );
+    let file = write(dir.path(), "p.yaml", &with_rename);
+    let created = mgmt
+        .flowctl(&mgmt.editor, &["pipelines", "apply", "-f", &file])
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+
+    // One rename entry fewer: a map entry removed is a change.
+    let one_rename = with_rename.replace(", lvl: level", "");
+    let file = write(dir.path(), "p.yaml", &one_rename);
+    let fewer = mgmt
+        .flowctl(&mgmt.editor, &["pipelines", "apply", "-f", &file])
+        .await;
+    assert_eq!(fewer.code, 0, "{}", fewer.stderr);
+    assert_eq!(
+        fewer.stdout.trim(),
+        format!("updated {name}: version 1 -> 2 (changed: stages)")
+    );
+
+    // The rename stage removed from the file: it is removed from the pipeline.
+    let file = write(dir.path(), "p.yaml", &yaml(&name, "d"));
+    let removed = mgmt
+        .flowctl(&mgmt.editor, &["pipelines", "apply", "-f", &file])
+        .await;
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
+    assert_eq!(
+        removed.stdout.trim(),
+        format!("updated {name}: version 2 -> 3 (changed: stages)")
+    );
+    let got = mgmt
+        .flowctl(&mgmt.viewer, &["-o", "json", "pipelines", "get", &name])
+        .await;
+    let got: Value = serde_json::from_str(&got.stdout).unwrap();
+    let types: Vec<&str> = got["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["parse", "hash"]);
+
+    // Applying the same file again changes nothing, although the server filled in defaults.
+    let again = mgmt
+        .flowctl(&mgmt.editor, &["pipelines", "apply", "-f", &file])
+        .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout.trim(), format!("unchanged {name} (version 3)"));
+}

@@ -26,6 +26,9 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Logging.
     pub log: LogSettings,
+    /// Reading dead letters back (pipeline-mgmt).
+    #[serde(rename = "deadLetters")]
+    pub dead_letters: DeadLetterSettings,
 }
 
 /// `server.*`: the REST port and the server-wide flush defaults.
@@ -313,6 +316,8 @@ impl Settings {
                 "database.maxConnections",
                 self.database.max_connections as u64,
             ),
+            ("deadLetters.scanRecords", self.dead_letters.scan_records),
+            ("deadLetters.scanMs", self.dead_letters.scan_ms),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -398,4 +403,15 @@ pub struct FlushDefaults {
     pub max_items: u64,
     /// Flush when the oldest buffered document is this old.
     pub interval_ms: u64,
+}
+
+/// `deadLetters.*`: how much of an error topic one filtered read may scan (pipeline-mgmt). A read
+/// that reaches either bound answers with what it found and a cursor to continue from.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeadLetterSettings {
+    /// Most records one request reads (over all partitions) before it answers.
+    pub scan_records: u64,
+    /// Longest one request reads, in milliseconds, before it answers.
+    pub scan_ms: u64,
 }

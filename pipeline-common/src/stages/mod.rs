@@ -68,7 +68,7 @@ pub enum StageResult {
 /// A runtime stage.
 pub trait Stage: Send + Sync + std::fmt::Debug {
     /// The stage type (`parse`, `mask`, …), reported with failures.
-    fn name(&self) -> &'static str;
+    fn name(&self) -> crate::failure::FailedAt;
     /// Runs the stage on one event, in place.
     fn apply(&self, doc: &mut EventDoc) -> StageResult;
 }

@@ -7,6 +7,7 @@ use super::hash::HashSpec;
 use super::mask::MaskSpec;
 use super::parse::ParseSpec;
 use super::rename::RenameSpec;
+use crate::failure::FailedAt;
 use crate::model::reader::Fields;
 use crate::model::{FieldPath, ValidationContext, ValidationErrors};
 use serde_json::Value;
@@ -35,13 +36,18 @@ impl StageSpec {
     /// The stage type as written in the definition (`parse`, `geoip`, …); also the stage name in
     /// failures and dead-letter headers.
     pub fn kind(&self) -> &'static str {
+        self.stage().as_str()
+    }
+
+    /// The stage type as the failure vocabulary names it.
+    pub fn stage(&self) -> FailedAt {
         match self {
-            StageSpec::Parse(_) => "parse",
-            StageSpec::Geoip(_) => "geoip",
-            StageSpec::Mask(_) => "mask",
-            StageSpec::Rename(_) => "rename",
-            StageSpec::Filter(_) => "filter",
-            StageSpec::Hash(_) => "hash",
+            StageSpec::Parse(_) => FailedAt::Parse,
+            StageSpec::Geoip(_) => FailedAt::Geoip,
+            StageSpec::Mask(_) => FailedAt::Mask,
+            StageSpec::Rename(_) => FailedAt::Rename,
+            StageSpec::Filter(_) => FailedAt::Filter,
+            StageSpec::Hash(_) => FailedAt::Hash,
         }
     }
 
@@ -67,14 +73,15 @@ impl StageSpec {
         let f = Fields::object(v, prefix, errs)?;
         let kind = f.required_str("type", errs)?;
         let before = errs.errors().len();
-        let spec = match kind {
-            "parse" => ParseSpec::parse(&f, ctx, errs).map(StageSpec::Parse),
-            "geoip" => GeoipSpec::parse(&f, ctx, errs).map(StageSpec::Geoip),
-            "mask" => MaskSpec::parse(&f, ctx, errs).map(StageSpec::Mask),
-            "rename" => RenameSpec::parse(&f, ctx, errs).map(StageSpec::Rename),
-            "filter" => FilterSpec::parse(&f, ctx, errs).map(StageSpec::Filter),
-            "hash" => HashSpec::parse(&f, ctx, errs).map(StageSpec::Hash),
-            other => {
+        let spec = match kind.parse::<FailedAt>() {
+            Ok(FailedAt::Parse) => ParseSpec::parse(&f, ctx, errs).map(StageSpec::Parse),
+            Ok(FailedAt::Geoip) => GeoipSpec::parse(&f, ctx, errs).map(StageSpec::Geoip),
+            Ok(FailedAt::Mask) => MaskSpec::parse(&f, ctx, errs).map(StageSpec::Mask),
+            Ok(FailedAt::Rename) => RenameSpec::parse(&f, ctx, errs).map(StageSpec::Rename),
+            Ok(FailedAt::Filter) => FilterSpec::parse(&f, ctx, errs).map(StageSpec::Filter),
+            Ok(FailedAt::Hash) => HashSpec::parse(&f, ctx, errs).map(StageSpec::Hash),
+            Ok(FailedAt::Decode | FailedAt::Index) | Err(_) => {
+                let other = kind;
                 errs.push(
                     f.path("type"),
                     format!(

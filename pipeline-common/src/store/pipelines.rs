@@ -1,6 +1,7 @@
 //! The `pipelines` table: one row per pipeline, holding its definition and desired state.
 //!
-//! pipeline-mgmt writes it; pipeline-worker reads it to learn which pipelines to run.
+//! pipeline-mgmt writes it; pipeline-worker reads it to learn which pipelines to run, and writes
+//! only `state_reason` when one of its tasks fails or recovers (`store::worker_tasks`).
 
 use crate::model::PipelineName;
 use chrono::{DateTime, Utc};
@@ -15,6 +16,7 @@ use uuid::Uuid;
 ///
 /// Workers run exactly the pipelines in [`PipelineState::Running`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum PipelineState {
     /// Created in the database, topics not provisioned yet.

@@ -10,8 +10,10 @@ use sqlx::MySqlPool;
 use std::fmt;
 use uuid::Uuid;
 
-/// The `status` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The `status` column; also the status of a task in a pipeline's REST status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
 pub enum TaskStatus {
     /// Consuming.
     Running,
@@ -75,8 +77,12 @@ pub struct TaskRow {
     pub heartbeat_at: DateTime<Utc>,
 }
 
-/// Inserts or replaces the row of (`pipeline_id`, `worker_id`), stamping the heartbeat.
-pub async fn upsert(pool: &MySqlPool, report: &TaskReport) -> Result<(), sqlx::Error> {
+/// Inserts or replaces the row of (`pipeline_id`, `worker_id`), stamping the heartbeat; on the
+/// pool or inside a transaction.
+pub async fn upsert<'e, E>(executor: E, report: &TaskReport) -> Result<(), sqlx::Error>
+where
+    E: sqlx::MySqlExecutor<'e>,
+{
     sqlx::query(
         "INSERT INTO worker_tasks (pipeline_id, worker_id, status, partitions, consumed, indexed, \
          dead_lettered, filtered, lag, last_error, pipeline_version, heartbeat_at) \
@@ -98,7 +104,7 @@ pub async fn upsert(pool: &MySqlPool, report: &TaskReport) -> Result<(), sqlx::E
     .bind(report.lag)
     .bind(report.last_error.as_deref())
     .bind(report.pipeline_version)
-    .execute(pool)
+    .execute(executor)
     .await?;
     Ok(())
 }
@@ -111,13 +117,14 @@ pub async fn record_failure(pool: &MySqlPool, report: &TaskReport) -> Result<(),
         failure_prefix(&report.worker_id),
         report.last_error.as_deref().unwrap_or("task failed")
     );
-    upsert(pool, report).await?;
+    let mut tx = pool.begin().await?;
+    upsert(&mut *tx, report).await?;
     sqlx::query("UPDATE pipelines SET state_reason = ? WHERE id = ?")
         .bind(reason)
         .bind(report.pipeline_id.hyphenated().to_string())
-        .execute(pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(())
+    tx.commit().await
 }
 
 /// Clears the pipeline's `state_reason` if it is a failure this worker recorded (the task runs

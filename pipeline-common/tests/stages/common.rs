@@ -50,7 +50,7 @@ pub fn run_bytes(chain: &Chain, bytes: &[u8]) -> Outcome {
     match decode_message(Vec::<(&str, &[u8])>::new(), bytes, &DecodeLimits::default()) {
         Ok(ev) => chain.process(ev, &meta(7)),
         Err(e) => Outcome::Failed {
-            stage: "decode",
+            stage: pipeline_common::failure::FailedAt::Decode,
             reason: e.to_string(),
         },
     }

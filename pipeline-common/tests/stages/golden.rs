@@ -210,13 +210,13 @@ fn custom_pattern_filter_hash_fields_and_failures() {
     assert_eq!(run_json(&chain, &dropped), Outcome::Dropped);
     match run_json(&chain, &json!({"log_message": "garbage"})) {
         Outcome::Failed { stage, reason } => {
-            assert_eq!(stage, "parse");
+            assert_eq!(stage.as_str(), "parse");
             assert!(reason.contains("matches none"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
     match run_bytes(&chain, b"[1]") {
-        Outcome::Failed { stage, .. } => assert_eq!(stage, "decode"),
+        Outcome::Failed { stage, .. } => assert_eq!(stage.as_str(), "decode"),
         other => panic!("{other:?}"),
     }
 }
@@ -278,5 +278,5 @@ fn geoip_stage_needs_a_database_at_build_time() {
     let err = Chain::build(&def, &EngineContext::default()).unwrap_err();
     assert!(err.to_string().contains("geoip.database is not configured"));
     let results = dry_run(&def, &EngineContext::default(), &[json!({})]);
-    assert!(matches!(&results[0], DryRunResult::Error { stage, .. } if stage == "geoip"));
+    assert!(matches!(&results[0], DryRunResult::Error { stage, .. } if stage.as_str() == "geoip"));
 }

@@ -2,6 +2,7 @@
 
 use crate::auth::CanWrite;
 use crate::error::{ApiError, FieldProblem};
+use crate::http::errors::{parse_stage, ScanReport};
 use crate::http::extract::{ApiJson, ApiObject, PipelineId};
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
@@ -12,6 +13,7 @@ use crate::service::{self, dead_letters, find};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use pipeline_common::failure::FailedAt;
 use pipeline_common::model::PipelineDefinition;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -67,17 +69,37 @@ pub struct FromErrors {
     #[serde(default, deserialize_with = "crate::strict_json::optional_whole")]
     pub limit: Option<usize>,
     /// Only those whose `error.stage` is this.
-    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
+    #[schema(value_type = Option<FailedAt>)]
     pub stage: Option<String>,
+    /// Only those whose `error.reason` contains this text.
+    pub reason: Option<String>,
+    /// Continue below this cursor: the `next` of a previous answer (`partition:offset` pairs).
+    #[schema(pattern = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$")]
+    pub after: Option<String>,
 }
 
 /// Results, in input order: `{"id", "document"}`, `{"dropped": true}` or
-/// `{"error": {"stage", "reason"}}`.
+/// `{"error": {"stage", "reason"}}`. With `fromErrors`, also how far the error topic was read
+/// (the same scan budget as `GET …/errors`) and the cursor to continue with.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DryRunResults {
     /// One per event.
     #[schema(value_type = Vec<Object>)]
     pub results: Vec<Value>,
+    /// `fromErrors` only: pass it as `fromErrors.after` to take older dead letters; absent on
+    /// the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$")]
+    pub next: Option<String>,
+    /// `fromErrors` only: how far the error topic was read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scan: Option<ScanReport>,
+    /// `POST /api/v1/dry-run` only: the definition as the server would store it, every default
+    /// spelled out (what `GET …/{id}` shows, less the members the server adds). `flowctl
+    /// pipelines apply` compares it with the stored one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
+    pub definition: Option<Value>,
 }
 
 /// Run events through a definition that is not stored.
@@ -99,7 +121,10 @@ pub async fn dry_run_definition(
 ) -> Result<Json<DryRunResults>, ApiError> {
     let definition = PipelineDefinition::parse(&body.definition, &state.validation)
         .map_err(|errors| prefix(invalid(errors), "definition"))?;
-    run(&state, definition, body.events).await.map(Json)
+    let canonical = definition.to_json();
+    let mut results = run(&state, definition, body.events).await?;
+    results.definition = Some(canonical);
+    Ok(Json(results))
 }
 
 /// Run events through a stored pipeline's stages, or a proposed definition; with `fromErrors`
@@ -165,17 +190,30 @@ async fn from_errors(
             }],
         });
     }
-    if let Some(Err(message)) = from.stage.as_deref().map(dead_letters::check_stage) {
-        return Err(ApiError::Unprocessable {
-            detail: "fromErrors.stage is not a stage".into(),
+    let stage = parse_stage(from.stage.as_deref()).map_err(|message| ApiError::Unprocessable {
+        detail: "fromErrors.stage is not a stage".into(),
+        errors: vec![FieldProblem {
+            field: "fromErrors.stage".into(),
+            message,
+        }],
+    })?;
+    let after = from
+        .after
+        .as_deref()
+        .map(dead_letters::Cursor::parse)
+        .transpose()
+        .map_err(|message| ApiError::Unprocessable {
+            detail: "fromErrors.after is not a cursor".into(),
             errors: vec![FieldProblem {
-                field: "fromErrors.stage".into(),
+                field: "fromErrors.after".into(),
                 message,
             }],
-        });
-    }
-    let selector = dead_letters::Selector { stage: from.stage };
-    let page = service::dead_letter_page(state, id, limit, selector, None).await?;
+        })?;
+    let selector = dead_letters::Selector {
+        stage,
+        reason: from.reason,
+    };
+    let page = service::dead_letter_page(state, id, limit, selector, after).await?;
     let events = page
         .items
         .iter()
@@ -194,6 +232,8 @@ async fn from_errors(
             );
         }
     }
+    results.next = page.next.map(|c| c.render());
+    results.scan = Some(page.scanned.into());
     Ok(results)
 }
 
@@ -244,5 +284,10 @@ async fn run(
         .map(serde_json::to_value)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::Internal(e.into()))?;
-    Ok(DryRunResults { results })
+    Ok(DryRunResults {
+        results,
+        next: None,
+        scan: None,
+        definition: None,
+    })
 }

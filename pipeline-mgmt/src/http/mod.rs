@@ -242,10 +242,14 @@ mod tests {
     /// enforces (the attributes repeat the constants as literals).
     #[test]
     fn the_document_states_the_dead_letter_bounds() {
-        use crate::service::dead_letters::{CURSOR_PATTERN, STAGES};
+        use crate::service::dead_letters::CURSOR_PATTERN;
+        use pipeline_common::failure::FailedAt;
         let doc = document();
         let schemas = &doc["components"]["schemas"];
-        assert_eq!(schemas["ErrorStage"]["enum"], json!(STAGES));
+        assert_eq!(
+            schemas["FailedAt"]["enum"],
+            json!(FailedAt::ALL.map(FailedAt::as_str))
+        );
         let errors = &doc["paths"]["/api/v1/pipelines/{id}/errors"]["get"]["parameters"];
         let param = |name: &str| {
             errors

@@ -17,7 +17,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -42,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     request_body(content = Option<ReplayFilter>, description = "which dead letters; optional (all of them)"),
     responses(
-        (status = 202, description = "the job, started", body = crate::http::schema::ReplayJob,
+        (status = 202, description = "the job, started", body = crate::service::replay::JobRow,
             headers(("Location" = String, description = "/api/v1/pipelines/{id}/replays/{jobId}")),
             links(
                 ("GetReplay" = (operation_id = "get_replay", parameters(("path.id" = "$request.path.id"), ("path.jobId" = "$response.body#/id"))))
@@ -76,8 +75,8 @@ pub async fn start_replay(
         ));
     };
     let job = service::start_replay(&state, &id, filter, &who.name).await?;
-    let mut response = (StatusCode::ACCEPTED, Json(job.to_json())).into_response();
     let location = format!("/api/v1/pipelines/{}/replays/{}", job.pipeline_id, job.id);
+    let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -97,8 +96,7 @@ pub struct JobListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobList {
     /// Jobs, newest first.
-    #[schema(value_type = Vec<crate::http::schema::ReplayJob>)]
-    pub items: Vec<Value>,
+    pub items: Vec<crate::service::replay::JobRow>,
 }
 
 /// The newest replay jobs of a pipeline.
@@ -125,9 +123,7 @@ pub async fn list_replays(
         )));
     }
     let jobs = service::replay_jobs(&state, &id, limit).await?;
-    Ok(Json(JobList {
-        items: jobs.iter().map(|j| j.to_json()).collect(),
-    }))
+    Ok(Json(JobList { items: jobs }))
 }
 
 /// One replay job: state (running, succeeded, failed), matched, replayed (acknowledged by the
@@ -136,7 +132,7 @@ pub async fn list_replays(
     params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)"),
            ("jobId" = String, Path, format = Uuid, description = "replay job id (a UUID; anything else is 404)")),
     responses(
-        (status = 200, description = "the job", body = crate::http::schema::ReplayJob),
+        (status = 200, description = "the job", body = crate::service::replay::JobRow),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
@@ -147,7 +143,7 @@ pub async fn get_replay(
     State(state): State<AppState>,
     PipelineId(id): PipelineId,
     ReplayJobId(job_id): ReplayJobId,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<crate::service::replay::JobRow>, ApiError> {
     let job = service::replay_job(&state, &id, &job_id).await?;
-    Ok(Json(job.to_json()))
+    Ok(Json(job))
 }

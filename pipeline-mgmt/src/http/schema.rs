@@ -6,6 +6,7 @@
 //! Attributes take literals only: a unit test of `http` compares them with the constants.
 #![allow(dead_code)] // documentation only
 
+use pipeline_common::failure::FailedAt;
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -28,45 +29,8 @@ pub enum DesiredState {
     Stopped,
 }
 
-/// Stored state of a pipeline.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum PipelineState {
-    /// Its topics are being created.
-    Provisioning,
-    /// Workers run it.
-    Running,
-    /// No worker runs it.
-    Stopped,
-    /// It is being deleted.
-    Deleting,
-}
-
-/// Observed state of a pipeline, from live worker heartbeats.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ObservedState {
-    /// Every live task runs.
-    Running,
-    /// Some tasks run, some failed.
-    Degraded,
-    /// Every live task failed.
-    Failed,
-    /// No live task.
-    Stopped,
-}
-
-/// Status of one worker task.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskStatus {
-    /// Consuming.
-    Running,
-    /// Failed; the watcher retries it.
-    Failed,
-    /// Stopped.
-    Stopped,
-}
+/// Stored state of a pipeline: the real type, re-exported for the schemas below.
+pub use pipeline_common::store::pipelines::PipelineState;
 
 /// Topic settings, shared by the three topics; fixed at creation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,30 +72,12 @@ pub struct Flush {
     pub interval_ms: Option<i64>,
 }
 
-/// Stage types (DESIGN §5).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum StageType {
-    /// Parse a log line into `parsed`.
-    Parse,
-    /// Look an address up in the GeoIP database (only when `geoip.database` is configured).
-    Geoip,
-    /// Redact PII.
-    Mask,
-    /// Rename fields.
-    Rename,
-    /// Drop matching events.
-    Filter,
-    /// Hash the event as received into the `_id`.
-    Hash,
-}
-
 /// One stage; replaced in the document by [`stage_schema`], which states every stage type.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Stage {
-    /// The stage type.
+    /// The stage type (`decode` and `index` are failure stages only, never a stage's type).
     #[serde(rename = "type")]
-    pub kind: StageType,
+    pub kind: FailedAt,
 }
 
 /// A pipeline definition (DESIGN §2), as sent to create, replace or dry-run.
@@ -158,6 +104,8 @@ pub struct PipelineDefinition {
     pub stages: Option<Vec<Stage>>,
     /// Flush thresholds.
     pub flush: Option<Flush>,
+    /// The output topic.
+    pub output: Option<Output>,
     /// Desired state after creation (default running).
     pub state: Option<DesiredState>,
     /// Server-set; ignored on input, so that a GET body can be sent back.
@@ -201,6 +149,14 @@ pub struct StoredTopics {
     pub error: String,
 }
 
+/// Whether processed documents are also produced to the output topic.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// Produce each indexed document to `<prefix>.<name>.output` (default true).
+    pub enabled: Option<bool>,
+}
+
 /// A stored pipeline: its definition plus what the server adds.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -223,6 +179,8 @@ pub struct Pipeline {
     /// Flush overrides; absent when the server defaults apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flush: Option<Flush>,
+    /// The output topic.
+    pub output: Output,
     /// Stored state.
     pub state: PipelineState,
     /// Why the pipeline is in its state, when something went wrong.
@@ -251,123 +209,6 @@ pub struct CloudEvent {
     /// Event type.
     #[serde(rename = "type")]
     pub kind: String,
-}
-
-/// The `error.stage` of a dead letter, as the worker writes it (`service::dead_letters::STAGES`).
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ErrorStage {
-    /// The record was not a JSON object or CloudEvent.
-    Decode,
-    /// A parse stage with `onFailure: error`.
-    Parse,
-    /// A geoip stage.
-    Geoip,
-    /// A mask stage.
-    Mask,
-    /// A rename stage.
-    Rename,
-    /// A filter stage.
-    Filter,
-    /// A hash stage.
-    Hash,
-    /// OpenSearch refused the document.
-    Index,
-}
-
-/// How a byte string is rendered: as text when it is UTF-8, else base64.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Encoding {
-    /// UTF-8 text.
-    Utf8,
-    /// Standard base64 of bytes that are not UTF-8.
-    Base64,
-}
-
-/// One record header of a dead letter.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetterHeader {
-    /// Header name.
-    pub name: String,
-    /// Header value, `null` when the header has none.
-    pub value: Option<String>,
-    /// How `value` is rendered.
-    pub encoding: Encoding,
-}
-
-/// One record of a pipeline's error topic.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct DeadLetter {
-    /// Partition of the error topic.
-    #[schema(minimum = 0)]
-    pub partition: i32,
-    /// Offset in that partition.
-    #[schema(minimum = 0)]
-    pub offset: i64,
-    /// The record's timestamp.
-    pub timestamp: Option<chrono::DateTime<chrono::Utc>>,
-    /// The original key.
-    pub key: Option<String>,
-    /// How `key` is rendered.
-    pub key_encoding: Encoding,
-    /// Every header, in record order (`error.stage`, `error.reason`, `source.*`, …).
-    pub headers: Vec<DeadLetterHeader>,
-    /// The original value.
-    pub value: Option<String>,
-    /// How `value` is rendered.
-    pub value_encoding: Encoding,
-    /// The `error.stage` header.
-    pub stage: Option<String>,
-    /// The `error.reason` header.
-    pub reason: Option<String>,
-}
-
-/// Where a replay job is.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum ReplayState {
-    /// Reading and producing.
-    Running,
-    /// Every matching record was acknowledged by the broker.
-    Succeeded,
-    /// Stopped on an error, or some records were not acknowledged.
-    Failed,
-}
-
-/// A replay job.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ReplayJob {
-    /// Job id, used in `…/replays/{jobId}`.
-    #[schema(format = Uuid)]
-    pub id: String,
-    /// The pipeline.
-    #[schema(format = Uuid)]
-    pub pipeline_id: String,
-    /// Where the job is.
-    pub state: ReplayState,
-    /// The filter as given.
-    #[schema(value_type = crate::service::replay::ReplayFilter)]
-    pub filter: Value,
-    /// Records that matched the filter.
-    #[schema(minimum = 0)]
-    pub matched: i64,
-    /// Records the broker acknowledged in the input topic.
-    #[schema(minimum = 0)]
-    pub replayed: i64,
-    /// Matching records that were not acknowledged.
-    #[schema(minimum = 0)]
-    pub failed: i64,
-    /// Why the job failed.
-    pub error: Option<String>,
-    /// The principal that started it.
-    pub started_by: String,
-    /// Start.
-    pub started_at: chrono::DateTime<chrono::Utc>,
-    /// End, once finished.
-    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The `oneOf` of a stored dry run's body: `events` or `fromErrors`, exactly one of them not
@@ -413,6 +254,25 @@ fn retention_ms() -> utoipa::openapi::schema::Schema {
         .into()
 }
 
+/// A parse pattern's regex: its named groups become `parsed.<group>`, so one without any is
+/// refused.
+fn parse_regex() -> Value {
+    json!({
+        "type": "string", "minLength": 5, "maxLength": pipeline_common::model::MAX_REGEX_SOURCE,
+        "pattern": "\\(\\?P?<[A-Za-z_][A-Za-z0-9_]*>",
+        "description": "a regex with at least one named group, e.g. (?P<message>.*)",
+    })
+}
+
+/// A custom mask rule's regex: one that matches the empty string would redact between every
+/// character, so it is refused.
+fn mask_regex() -> Value {
+    json!({
+        "type": "string", "minLength": 1, "maxLength": pipeline_common::model::MAX_REGEX_SOURCE,
+        "description": "a regex that does not match the empty string",
+    })
+}
+
 /// The `Stage` schema: one object per stage type (DESIGN §5), from the validation's constants.
 /// Written as JSON because its shape (a `oneOf` on `type`, rules that are strings or objects,
 /// exactly one filter operator) is more than utoipa's derive states. What it cannot state is
@@ -430,6 +290,7 @@ pub fn stage_schema() -> Value {
         s
     };
     let regex = json!({"type": "string", "maxLength": MAX_REGEX_SOURCE});
+    let (parse_regex, mask_regex) = (parse_regex(), mask_regex());
     let pattern_name = json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$"});
     let path_list = json!({
         "type": ["array", "null"], "minItems": 1, "maxItems": MAX_STAGE_LIST, "items": path,
@@ -444,7 +305,7 @@ pub fn stage_schema() -> Value {
         })
     };
     let parse = stage(
-        "parse",
+        FailedAt::Parse.as_str(),
         "parses `field` into `parsed`, trying the formats, then the patterns",
         json!({
             "field": optional(&path),
@@ -456,7 +317,7 @@ pub fn stage_schema() -> Value {
                 "type": ["array", "null"], "maxItems": MAX_STAGE_LIST,
                 "items": {
                     "type": "object", "additionalProperties": false, "required": ["name", "regex"],
-                    "properties": {"name": pattern_name, "regex": regex},
+                    "properties": {"name": pattern_name, "regex": parse_regex},
                 },
             },
             "onFailure": {"type": ["string", "null"], "enum": ["unknown", "error", null]},
@@ -464,13 +325,13 @@ pub fn stage_schema() -> Value {
         &[],
     );
     let geoip = stage(
-        "geoip",
+        FailedAt::Geoip.as_str(),
         "looks `field` up in the GeoIP database into `target`; needs geoip.database",
         json!({"field": optional(&path), "target": optional(&path)}),
         &[],
     );
     let mask = stage(
-        "mask",
+        FailedAt::Mask.as_str(),
         "redacts PII in every string field, or in `fields`",
         json!({
             "rules": {
@@ -482,7 +343,7 @@ pub fn stage_schema() -> Value {
                         "type": "object", "additionalProperties": false,
                         "required": ["name", "regex"],
                         "properties": {
-                            "name": pattern_name, "regex": regex,
+                            "name": pattern_name, "regex": mask_regex,
                             "replacement": {
                                 "type": ["string", "null"], "maxLength": 256,
                                 "pattern": "^[^0-9@:]*$",
@@ -498,7 +359,7 @@ pub fn stage_schema() -> Value {
         &[],
     );
     let rename = stage(
-        "rename",
+        FailedAt::Rename.as_str(),
         "renames fields: {from: to}",
         json!({
             "fields": {
@@ -509,7 +370,7 @@ pub fn stage_schema() -> Value {
         &[],
     );
     let filter = stage(
-        "filter",
+        FailedAt::Filter.as_str(),
         "drops events whose `field` matches exactly one of eq, in, exists, regex",
         json!({
             "drop_if": {
@@ -530,7 +391,7 @@ pub fn stage_schema() -> Value {
         &["drop_if"],
     );
     let hash = stage(
-        "hash",
+        FailedAt::Hash.as_str(),
         "sha256 of the event as received (or of `fields`) into `target`, the document _id",
         json!({"target": optional(&path), "fields": path_list}),
         &[],

@@ -8,6 +8,7 @@
 
 use anyhow::{anyhow, Context};
 use pipeline_common::config::Settings;
+use pipeline_common::failure::{headers, FailedAt};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers, Message};
@@ -19,6 +20,8 @@ use std::time::{Duration, Instant};
 const META_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a new topic may take to have leaders for its partitions.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the broker may hold one of the reader's fetches (librdkafka's default is 500 ms).
+const READER_FETCH_WAIT_MS: &str = "10";
 /// Longest wait for the records of one range to arrive.
 const READ_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -51,12 +54,12 @@ impl DeadLetter {
 
     /// `error.stage`.
     pub fn stage(&self) -> Option<&str> {
-        self.header("error.stage")
+        self.header(headers::STAGE)
     }
 
     /// `error.reason`.
     pub fn reason(&self) -> Option<&str> {
-        self.header("error.reason")
+        self.header(headers::REASON)
     }
 }
 
@@ -86,6 +89,9 @@ impl TopicReader {
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("enable.partition.eof", "true")
+            // A page re-assigns for every range it reads; the broker holds a fetch that finds
+            // nothing new for this long, and the next range waits for it to come back.
+            .set("fetch.wait.max.ms", READER_FETCH_WAIT_MS)
             .create()
             .context("building the dead-letter reader")?;
         Ok(TopicReader {
@@ -207,36 +213,31 @@ impl TopicReader {
     }
 }
 
-/// The values of `error.stage` a worker writes: `decode`, a stage type, or `index` (OpenSearch
-/// refused the document). Filters accept only these.
-pub const STAGES: [&str; 8] = [
-    "decode", "parse", "geoip", "mask", "rename", "filter", "hash", "index",
-];
-
 /// The text form of a [`Cursor`]: `partition:offset` pairs separated by commas.
 pub const CURSOR_PATTERN: &str = "^[0-9]{1,9}:[0-9]{1,18}(,[0-9]{1,9}:[0-9]{1,18})*$";
 
-/// `Err` naming the accepted values unless `stage` is one of [`STAGES`].
-pub fn check_stage(stage: &str) -> Result<(), String> {
-    if STAGES.contains(&stage) {
-        Ok(())
-    } else {
-        Err(format!("stage must be one of {}", STAGES.join(", ")))
-    }
-}
-
-/// What a page of dead letters keeps.
+/// What a page of dead letters keeps; every part given must match.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
     /// Only records whose `error.stage` is this.
-    pub stage: Option<String>,
+    pub stage: Option<FailedAt>,
+    /// Only records whose `error.reason` contains this.
+    pub reason: Option<String>,
 }
 
 impl Selector {
-    fn keeps(&self, letter: &DeadLetter) -> bool {
+    /// Whether `letter` is kept.
+    pub fn keeps(&self, letter: &DeadLetter) -> bool {
         self.stage
-            .as_deref()
-            .is_none_or(|stage| letter.stage() == Some(stage))
+            .is_none_or(|stage| letter.stage() == Some(stage.as_str()))
+            && self
+                .reason
+                .as_deref()
+                .is_none_or(|r| letter.reason().is_some_and(|have| have.contains(r)))
+    }
+
+    fn keeps_everything(&self) -> bool {
+        self.stage.is_none() && self.reason.is_none()
     }
 }
 
@@ -275,47 +276,154 @@ impl Cursor {
     }
 }
 
-/// A page: records newest first, and the cursor of the next page (`None` on the last).
+/// How much one page may read (config `deadLetters.*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanBudget {
+    /// Most records, over all partitions.
+    pub records: u64,
+    /// Longest time.
+    pub time: Duration,
+}
+
+impl ScanBudget {
+    /// The configured budget.
+    pub fn from_settings(settings: &Settings) -> ScanBudget {
+        ScanBudget {
+            records: settings.dead_letters.scan_records.max(1),
+            time: Duration::from_millis(settings.dead_letters.scan_ms),
+        }
+    }
+}
+
+/// How far one page's scan went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Scanned {
+    /// Offsets read, over all partitions.
+    pub records: u64,
+    /// The budget ended the scan before the page was full or the topic's start was reached.
+    pub budget_exhausted: bool,
+    /// Timestamp (ms since the epoch) of the oldest record read.
+    pub reached_back: Option<i64>,
+}
+
+/// A page: records newest first, the cursor of the next page (`None` on the last), and how far
+/// the scan went.
 #[derive(Debug, Clone)]
 pub struct Page {
     /// Newest first.
     pub items: Vec<DeadLetter>,
     /// Where the next page starts.
     pub next: Option<Cursor>,
+    /// What this page read.
+    pub scanned: Scanned,
 }
 
-/// Most records one page scans per partition, so that a rare `stage` cannot make one request
-/// read a whole topic.
-const SCAN_BUDGET: i64 = 5000;
+/// Records read in one go when a filter may skip most of them; without a filter a page reads
+/// only what it returns.
+const SCAN_CHUNK: u64 = 1000;
 
-/// The newest `limit` dead letters kept by `selector`, below `after`.
+/// One partition's part of a page: read downwards from `top`.
+struct PartitionScan {
+    mark: Watermarks,
+    /// Where this page started in the partition.
+    top: i64,
+    /// Lowest offset read so far.
+    lowest: i64,
+    /// The kept records, in offset order.
+    kept: Vec<DeadLetter>,
+}
+
+impl PartitionScan {
+    fn new(mark: Watermarks, after: Option<&Cursor>) -> PartitionScan {
+        let top = after
+            .and_then(|c| c.0.get(&mark.partition).copied())
+            .map_or(mark.high, |o| o.min(mark.high));
+        PartitionScan {
+            mark,
+            top,
+            lowest: top,
+            kept: Vec::new(),
+        }
+    }
+
+    fn wants_more(&self, limit: usize) -> bool {
+        self.lowest > self.mark.low && self.kept.len() < limit
+    }
+
+    /// Reads the `count` offsets below `lowest`; updates `scanned`.
+    fn read_down(
+        &mut self,
+        reader: &TopicReader,
+        count: u64,
+        selector: &Selector,
+        scanned: &mut Scanned,
+    ) -> anyhow::Result<()> {
+        let count = i64::try_from(count).unwrap_or(i64::MAX);
+        let start = self.lowest.saturating_sub(count).max(self.mark.low);
+        let mut records = reader.read_range(self.mark.partition, start, self.lowest)?;
+        scanned.records += u64::try_from(self.lowest - start).unwrap_or(0);
+        let oldest = records.iter().filter_map(|r| r.timestamp).min();
+        scanned.reached_back = match (scanned.reached_back, oldest) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        records.retain(|r| selector.keeps(r));
+        records.append(&mut self.kept);
+        self.kept = records;
+        self.lowest = start;
+        Ok(())
+    }
+
+    /// Where the next page resumes in this partition, given the records this page returns.
+    fn resume(&self, items: &[DeadLetter]) -> i64 {
+        let returned: Vec<i64> = items
+            .iter()
+            .filter(|r| r.partition == self.mark.partition)
+            .map(|r| r.offset)
+            .collect();
+        if returned.len() == self.kept.len() {
+            // Everything kept is on this page; the rest of what was read was skipped.
+            self.lowest
+        } else {
+            // Kept but older than the page: read again next time.
+            returned.into_iter().min().unwrap_or(self.top)
+        }
+    }
+}
+
+/// The newest `limit` dead letters kept by `selector`, below `after`, reading at most `budget`.
+/// The partitions are read in turns, a chunk at a time, so that each gets a share of the budget.
 pub fn page(
     reader: &TopicReader,
     limit: usize,
     selector: &Selector,
     after: Option<&Cursor>,
+    budget: ScanBudget,
 ) -> anyhow::Result<Page> {
+    let started = Instant::now();
     let marks = reader.watermarks()?;
-    let chunk = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
-    // Per partition: the kept records (offset order) and the lowest offset scanned.
-    let mut found: Vec<(Watermarks, i64, Vec<DeadLetter>)> = Vec::new();
-    for mark in &marks {
-        let top = after
-            .and_then(|c| c.0.get(&mark.partition).copied())
-            .map_or(mark.high, |o| o.min(mark.high));
-        let mut lowest = top;
-        let mut kept: Vec<DeadLetter> = Vec::new();
-        while lowest > mark.low && kept.len() < limit && top - lowest < SCAN_BUDGET {
-            let start = (lowest - chunk).max(mark.low);
-            let mut records = reader.read_range(mark.partition, start, lowest)?;
-            records.retain(|r| selector.keeps(r));
-            records.append(&mut kept);
-            kept = records;
-            lowest = start;
+    let mut scans: Vec<PartitionScan> = marks
+        .iter()
+        .map(|mark| PartitionScan::new(*mark, after))
+        .collect();
+    let chunk = if selector.keeps_everything() {
+        u64::try_from(limit.max(1)).unwrap_or(SCAN_CHUNK)
+    } else {
+        SCAN_CHUNK
+    };
+    let mut scanned = Scanned::default();
+    'scan: while scans.iter().any(|s| s.wants_more(limit)) {
+        for scan in scans.iter_mut().filter(|s| s.wants_more(limit)) {
+            let left = budget.records.saturating_sub(scanned.records);
+            // The first chunk is always read, so that every page makes progress.
+            if scanned.records > 0 && (left == 0 || started.elapsed() >= budget.time) {
+                scanned.budget_exhausted = true;
+                break 'scan;
+            }
+            scan.read_down(reader, chunk.min(left.max(1)), selector, &mut scanned)?;
         }
-        found.push((*mark, lowest, kept));
     }
-    let mut all: Vec<&DeadLetter> = found.iter().flat_map(|(_, _, k)| k.iter()).collect();
+    let mut all: Vec<&DeadLetter> = scans.iter().flat_map(|s| s.kept.iter()).collect();
     all.sort_by(|a, b| {
         b.timestamp
             .cmp(&a.timestamp)
@@ -324,36 +432,59 @@ pub fn page(
     });
     all.truncate(limit);
     let items: Vec<DeadLetter> = all.into_iter().cloned().collect();
-
-    let mut next = BTreeMap::new();
-    let mut more = false;
-    for (mark, lowest, kept) in &found {
-        let returned = items
-            .iter()
-            .filter(|r| r.partition == mark.partition)
-            .map(|r| r.offset)
-            .min();
-        let resume = match returned {
-            Some(offset) => offset,
-            // Nothing kept here: everything scanned was skipped and need not be read again.
-            None if kept.is_empty() => *lowest,
-            // Kept, but older than the page: read again next time.
-            None => after
-                .and_then(|c| c.0.get(&mark.partition).copied())
-                .map_or(mark.high, |o| o.min(mark.high)),
-        };
-        more |= resume > mark.low;
-        next.insert(mark.partition, resume);
-    }
+    let next: BTreeMap<i32, i64> = scans
+        .iter()
+        .map(|s| (s.mark.partition, s.resume(&items)))
+        .collect();
+    let more = scans
+        .iter()
+        .any(|s| next.get(&s.mark.partition).is_some_and(|o| *o > s.mark.low));
     Ok(Page {
         items,
         next: more.then_some(Cursor(next)),
+        scanned,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn letter(partition: i32, offset: i64) -> DeadLetter {
+        DeadLetter {
+            partition,
+            offset,
+            timestamp: None,
+            key: None,
+            headers: Vec::new(),
+            value: None,
+        }
+    }
+
+    #[test]
+    fn the_next_page_resumes_below_what_was_read_unless_a_match_was_left_out() {
+        let mark = Watermarks {
+            partition: 0,
+            low: 0,
+            high: 100,
+        };
+        let mut scan = PartitionScan::new(mark, None);
+        scan.lowest = 40;
+        scan.kept = vec![letter(0, 50), letter(0, 60)];
+        // Both matches on the page: 40..50 and 51..60 were read and skipped, not read again.
+        assert_eq!(
+            scan.resume(&[letter(0, 50), letter(0, 60), letter(1, 7)]),
+            40
+        );
+        // Offset 50 matched but did not make the page: the next page starts at 60.
+        assert_eq!(scan.resume(&[letter(0, 60)]), 60);
+        // Nothing of this partition on the page: it is read again from where this page began.
+        assert_eq!(scan.resume(&[letter(1, 7)]), 100);
+        let after = Cursor(BTreeMap::from([(0, 30)]));
+        let resumed = PartitionScan::new(mark, Some(&after));
+        assert_eq!((resumed.top, resumed.lowest), (30, 30));
+        assert!(resumed.wants_more(1));
+    }
 
     #[test]
     fn cursor_round_trips() {

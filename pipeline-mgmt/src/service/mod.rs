@@ -63,7 +63,8 @@ pub fn provisioned_topics(state: &AppState, row: &PipelineRow) -> Result<Pipelin
     ))
 }
 
-/// The newest dead letters of pipeline `id` (the errors endpoint, dry-run `fromErrors`).
+/// The newest dead letters of pipeline `id` (the errors endpoint, dry-run `fromErrors`), reading
+/// at most the configured scan budget.
 pub async fn dead_letter_page(
     state: &AppState,
     id: &str,
@@ -76,7 +77,8 @@ pub async fn dead_letter_page(
     let settings = state.settings.clone();
     tokio::task::spawn_blocking(move || {
         let reader = dead_letters::TopicReader::open(&settings, &topics.error)?;
-        dead_letters::page(&reader, limit, &selector, after.as_ref())
+        let budget = dead_letters::ScanBudget::from_settings(&settings);
+        dead_letters::page(&reader, limit, &selector, after.as_ref(), budget)
     })
     .await
     .map_err(|e| ApiError::Internal(e.into()))?

@@ -5,15 +5,16 @@
 //! and value plus a `replay.of` header. Only records the broker acknowledged count as replayed.
 //! Replaying twice is harmless: the worker gives an event the same `_id` each time.
 
-use crate::service::dead_letters::{check_stage, DeadLetter, TopicReader};
+use crate::service::dead_letters::{DeadLetter, TopicReader};
 use anyhow::Context;
 use chrono::{DateTime, SecondsFormat, Utc};
 use pipeline_common::config::Settings;
+use pipeline_common::failure::{headers, FailedAt};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::util::Timeout;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::MySqlPool;
 use std::sync::Arc;
@@ -48,7 +49,7 @@ pub struct OffsetRange {
 #[serde(deny_unknown_fields)]
 pub struct ReplayFilter {
     /// `error.stage` equals this.
-    #[schema(value_type = Option<crate::http::schema::ErrorStage>)]
+    #[schema(value_type = Option<FailedAt>)]
     pub stage: Option<String>,
     /// `error.reason` contains this.
     pub reason: Option<String>,
@@ -61,8 +62,8 @@ impl ReplayFilter {
     /// Field problems of a filter that can match nothing sensible.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        if let Some(Err(message)) = self.stage.as_deref().map(check_stage) {
-            out.push(("stage".to_owned(), message));
+        if let Some(Err(err)) = self.stage.as_deref().map(str::parse::<FailedAt>) {
+            out.push(("stage".to_owned(), err.to_string()));
         }
         for (i, range) in self.offsets.iter().flatten().enumerate() {
             if range.partition < 0 {
@@ -110,7 +111,9 @@ impl ReplayFilter {
 }
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = ReplayState)]
 pub enum JobState {
     /// Reading and producing.
     Running,
@@ -131,51 +134,68 @@ impl JobState {
     }
 }
 
-/// A `replay_jobs` row.
-#[derive(Debug, Clone, sqlx::FromRow)]
+impl TryFrom<String> for JobState {
+    type Error = String;
+
+    fn try_from(column: String) -> Result<Self, Self::Error> {
+        [JobState::Running, JobState::Succeeded, JobState::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == column)
+            .ok_or_else(|| format!("unknown replay job state {column:?}"))
+    }
+}
+
+/// An instant as RFC 3339 in UTC with milliseconds, the form every time of the API takes.
+fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+}
+
+fn optional_millis<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => millis(t, s),
+        None => s.serialize_none(),
+    }
+}
+
+/// A `replay_jobs` row, which is also its REST form.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = ReplayJob)]
 pub struct JobRow {
-    /// Job id.
+    /// Job id, used in `…/replays/{jobId}`.
+    #[schema(format = Uuid)]
     pub id: String,
     /// The pipeline.
+    #[schema(format = Uuid)]
     pub pipeline_id: String,
-    /// running, succeeded, failed.
-    pub state: String,
+    /// Where the job is.
+    #[sqlx(try_from = "String")]
+    pub state: JobState,
     /// The filter as given.
+    #[schema(value_type = ReplayFilter)]
     pub filter: Json<Value>,
     /// Records that matched the filter.
+    #[schema(minimum = 0)]
     pub matched: i64,
     /// Records the broker acknowledged in the input topic.
+    #[schema(minimum = 0)]
     pub replayed: i64,
-    /// Records that were not acknowledged.
+    /// Matching records that were not acknowledged.
+    #[schema(minimum = 0)]
     pub failed: i64,
     /// Why the job failed.
     pub error: Option<String>,
-    /// Principal.
+    /// The principal that started it.
     pub started_by: String,
     /// Start.
+    #[serde(serialize_with = "millis")]
     pub started_at: DateTime<Utc>,
     /// End, once finished.
+    #[serde(serialize_with = "optional_millis")]
     pub finished_at: Option<DateTime<Utc>>,
-}
-
-impl JobRow {
-    /// The REST representation.
-    pub fn to_json(&self) -> Value {
-        let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Millis, true);
-        json!({
-            "id": self.id,
-            "pipelineId": self.pipeline_id,
-            "state": self.state,
-            "filter": self.filter.0,
-            "matched": self.matched,
-            "replayed": self.replayed,
-            "failed": self.failed,
-            "error": self.error,
-            "startedBy": self.started_by,
-            "startedAt": time(&self.started_at),
-            "finishedAt": self.finished_at.as_ref().map(time),
-        })
-    }
 }
 
 /// The job `id` of `pipeline_id`, if any.
@@ -387,7 +407,7 @@ async fn produce(
     let sends = letters.iter().map(|letter| {
         let origin = format!("{error_topic}/{}/{}", letter.partition, letter.offset);
         let headers = OwnedHeaders::new().insert(Header {
-            key: "replay.of",
+            key: headers::REPLAY_OF,
             value: Some(origin.as_bytes()),
         });
         let mut out = FutureRecord::<[u8], [u8]>::to(input_topic).headers(headers);

@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use chrono::Utc;
 use pipeline_common::model::Counters;
-use pipeline_common::store::pipelines::PipelineRow;
+use pipeline_common::store::pipelines::{PipelineRow, PipelineState};
 use pipeline_common::store::worker_tasks::{self, TaskStatus};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -16,8 +16,7 @@ pub struct WorkerStatus {
     /// Worker id.
     pub worker: String,
     /// The task's status.
-    #[schema(value_type = crate::http::schema::TaskStatus)]
-    pub status: String,
+    pub status: TaskStatus,
     /// Assigned partitions.
     pub partitions: Vec<i32>,
     /// What the task counted since it started (`consumed`, `indexed`, `deadLettered`,
@@ -34,15 +33,39 @@ pub struct WorkerStatus {
     pub heartbeat_age_ms: i64,
 }
 
+/// Observed state of a pipeline, from live worker heartbeats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ObservedState {
+    /// Every live task runs.
+    Running,
+    /// Some tasks run, some failed.
+    Degraded,
+    /// Every live task failed.
+    Failed,
+    /// No live task.
+    Stopped,
+}
+
+impl ObservedState {
+    /// The JSON value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObservedState::Running => "running",
+            ObservedState::Degraded => "degraded",
+            ObservedState::Failed => "failed",
+            ObservedState::Stopped => "stopped",
+        }
+    }
+}
+
 /// Desired versus observed state.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PipelineStatus {
     /// The stored state.
-    #[schema(value_type = crate::http::schema::PipelineState)]
-    pub desired: String,
+    pub desired: PipelineState,
     /// From live worker heartbeats.
-    #[schema(value_type = crate::http::schema::ObservedState)]
-    pub observed: String,
+    pub observed: ObservedState,
     /// Why, when something is wrong.
     pub reason: Option<String>,
     /// Live worker tasks.
@@ -73,10 +96,10 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
         .filter(|t| t.report.status == TaskStatus::Failed)
         .collect();
     let observed = match (running, failed.len()) {
-        (0, 0) => "stopped",
-        (_, 0) => "running",
-        (0, _) => "failed",
-        _ => "degraded",
+        (0, 0) => ObservedState::Stopped,
+        (_, 0) => ObservedState::Running,
+        (0, _) => ObservedState::Failed,
+        _ => ObservedState::Degraded,
     };
     let reason = failed
         .iter()
@@ -87,7 +110,7 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
         .map(|t| WorkerStatus {
             heartbeat_age_ms: (now - t.heartbeat_at).num_milliseconds().max(0),
             worker: t.report.worker_id,
-            status: t.report.status.as_str().to_owned(),
+            status: t.report.status,
             partitions: t.report.partitions,
             counters: t.report.counters,
             lag: t.report.lag,
@@ -96,8 +119,8 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
         })
         .collect();
     Ok(PipelineStatus {
-        desired: row.state.as_str().to_owned(),
-        observed: observed.to_owned(),
+        desired: row.state,
+        observed,
         reason,
         workers,
     })

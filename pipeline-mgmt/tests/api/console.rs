@@ -124,7 +124,7 @@ async fn console_signs_in_with_a_token_and_forwards_to_the_api_as_that_token() {
         .contains("Max-Age=0"));
 }
 
-fn node_modules() -> PathBuf {
+pub fn node_modules() -> PathBuf {
     match std::env::var_os("FLOW_NODE_MODULES") {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(std::env::var_os("HOME").unwrap())

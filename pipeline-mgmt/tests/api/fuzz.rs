@@ -1,7 +1,8 @@
 //! An independent fuzzer against a live pipeline-mgmt: schemathesis (pinned in
 //! `scripts/install-tools`) reads `/api/v1/openapi.json` and runs every check it has, every
 //! phase including the stateful one (create, then the operations its links lead to), with a
-//! bounded number of examples and a fixed seed. Any failure it reports fails this test.
+//! bounded number of examples, once for each of three fixed seeds. Any failure it reports fails
+//! this test.
 
 use crate::helpers::spawn_app;
 use std::path::PathBuf;
@@ -10,7 +11,9 @@ use std::process::Command;
 /// Cases per operation and phase: enough for the coverage phase's boundaries, small enough
 /// for the shared servers.
 const MAX_EXAMPLES: &str = "50";
-const SEED: &str = "20261201";
+/// Fixed seeds, each run with every phase: the suite's first one and two more, so that what one
+/// seed's examples miss another's may find, and any failure is reproduced by its seed.
+const SEEDS: [&str; 3] = ["20261201", "7", "424242"];
 
 fn schemathesis() -> PathBuf {
     let python = std::env::var("FLOW_PYTHON").expect(
@@ -20,9 +23,8 @@ fn schemathesis() -> PathBuf {
     PathBuf::from(python).with_file_name("schemathesis")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schemathesis_finds_nothing() {
-    let app = spawn_app().await;
+/// One schemathesis run with `seed`: its exit success and its report.
+async fn run(app: &crate::helpers::TestApp, seed: &str) -> (bool, String) {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/api");
     let reports = tempfile::tempdir().unwrap();
     let mut command = Command::new(schemathesis());
@@ -34,7 +36,7 @@ async fn schemathesis_finds_nothing() {
         .arg(app.url("/api/v1/openapi.json"))
         .args(["--checks", "all"])
         .args(["--phases", "examples,coverage,fuzzing,stateful"])
-        .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
+        .args(["--max-examples", MAX_EXAMPLES, "--seed", seed])
         .args(["--workers", "1", "--request-timeout", "30"])
         .args([
             "--header",
@@ -51,33 +53,53 @@ async fn schemathesis_finds_nothing() {
         .await
         .unwrap()
         .expect("run schemathesis (scripts/install-tools installs it)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    println!("{stdout}");
+    println!("schemathesis --seed {seed}:\n{stdout}");
     eprintln!("{stderr}");
-    assert!(
-        output.status.success(),
-        "schemathesis reported failures (exit {:?}); its output is above",
-        output.status.code()
-    );
-    // The summary's line `N generated, N passed[, M skipped]`: every generated case passed.
+    (output.status.success(), stdout)
+}
+
+/// The count of generated cases from the summary line `N generated, N passed[, M skipped]`,
+/// or why that line says not every case passed.
+fn all_passed(stdout: &str) -> Result<u64, String> {
     let summary = stdout
         .lines()
         .find(|l| l.contains(" generated, "))
-        .unwrap_or_else(|| panic!("no test case summary in the output:\n{stdout}"));
+        .ok_or_else(|| "no test case summary in the output".to_owned())?;
     let counts: Vec<&str> = summary.split(',').map(str::trim).collect();
     let generated: u64 = counts[0]
         .strip_suffix(" generated")
         .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unreadable summary: {summary}"));
-    assert!(generated > 0, "schemathesis generated no cases");
-    assert_eq!(
-        counts.get(1).copied(),
-        Some(format!("{generated} passed").as_str()),
-        "not every case passed: {summary}"
-    );
-    println!("schemathesis: {generated} cases generated, all passed");
+        .ok_or_else(|| format!("unreadable summary: {summary}"))?;
+    if generated == 0 {
+        return Err("schemathesis generated no cases".to_owned());
+    }
+    if counts.get(1).copied() != Some(format!("{generated} passed").as_str()) {
+        return Err(format!("not every case passed: {summary}"));
+    }
+    Ok(generated)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing() {
+    let app = spawn_app().await;
+    let mut failed = Vec::new();
+    for seed in SEEDS {
+        let (success, stdout) = run(&app, seed).await;
+        match all_passed(&stdout) {
+            Ok(generated) if success => {
+                println!("schemathesis --seed {seed}: {generated} cases generated, all passed")
+            }
+            Ok(_) => failed.push(format!("seed {seed}: schemathesis exited with failures")),
+            Err(why) => failed.push(format!("seed {seed}: {why}")),
+        }
+    }
     cleanup(&app).await;
+    assert!(
+        failed.is_empty(),
+        "schemathesis reported failures (its output is above): {failed:?}"
+    );
 }
 
 /// Deletes what the run created on the shared servers: pipelines (with their topics), and the

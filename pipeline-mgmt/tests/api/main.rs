@@ -3,8 +3,10 @@
 
 mod auth;
 mod console;
+mod console_dead_letters;
 mod contract;
 mod create;
+mod dead_letter_scan;
 mod delete;
 mod dry_run;
 mod errors;

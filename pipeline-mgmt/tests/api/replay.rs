@@ -546,7 +546,11 @@ async fn bad_requests_to_the_dead_letter_routes_are_4xx() {
     }
     let empty = app.get(&errors, &app.tokens.viewer).await;
     assert_eq!(empty.status, StatusCode::OK, "{}", empty.text);
-    assert_eq!(empty.body, json!({"items": [], "next": null}));
+    assert_eq!(
+        empty.body,
+        json!({"items": [], "next": null,
+               "scan": {"records": 0, "budgetExhausted": false, "reachedBack": null}})
+    );
     let unknown = "/api/v1/pipelines/00000000-0000-0000-0000-000000000000";
     let resp = app
         .get(&format!("{unknown}/errors"), &app.tokens.viewer)

@@ -127,7 +127,7 @@ async function main() {
         (await page.textContent("#letter-count")) === `${EVENTS} dead letters on this page`);
       const first = page.locator("#dead-letters tbody tr").first();
       assert.equal(await first.locator("td.stage").textContent(), "parse");
-      await first.locator("summary").click();
+      await first.locator("td.headers summary").click();
       const headers = await first.locator("ul").textContent();
       for (const h of ["error.stage", "error.reason", "source.topic", "source.offset", "pipeline.name", "failed.at"]) {
         assert.ok(headers.includes(h), h + " in " + headers);

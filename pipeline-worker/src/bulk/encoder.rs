@@ -354,7 +354,7 @@ mod tests {
         let result = buffer.push(ticket, original, |body| {
             body.extend_from_slice(b"half");
             Processed::Failed {
-                stage: "mask".into(),
+                stage: pipeline_common::failure::FailedAt::Mask,
                 reason: "boom".into(),
             }
         });

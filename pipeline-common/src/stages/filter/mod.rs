@@ -6,6 +6,7 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use serde_json::Value;
 
@@ -43,8 +44,8 @@ impl FilterStage {
 }
 
 impl Stage for FilterStage {
-    fn name(&self) -> &'static str {
-        "filter"
+    fn name(&self) -> FailedAt {
+        FailedAt::Filter
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -95,6 +95,6 @@ impl FilterSpec {
             FilterCondition::Exists(b) => cond["exists"] = Value::Bool(*b),
             FilterCondition::Regex(r) => cond["regex"] = Value::from(r.as_str()),
         }
-        json!({"type": "filter", "drop_if": cond})
+        json!({"type": crate::failure::FailedAt::Filter.as_str(), "drop_if": cond})
     }
 }

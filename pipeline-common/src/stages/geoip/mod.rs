@@ -11,6 +11,7 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -19,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 
-/// An opened MaxMind database, shared by every pipeline of a process.
+/// An opened MaxMind database, shared by the chains built from one `EngineContext`.
 pub struct GeoIpDb {
     reader: maxminddb::Reader<Vec<u8>>,
 }
@@ -184,8 +185,8 @@ impl GeoipStage {
 }
 
 impl Stage for GeoipStage {
-    fn name(&self) -> &'static str {
-        "geoip"
+    fn name(&self) -> FailedAt {
+        FailedAt::Geoip
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -38,6 +38,6 @@ impl GeoipSpec {
 
     /// The canonical REST form.
     pub(crate) fn to_json(&self) -> Value {
-        json!({"type": "geoip", "field": self.field.as_str(), "target": self.target.as_str()})
+        json!({"type": crate::failure::FailedAt::Geoip.as_str(), "field": self.field.as_str(), "target": self.target.as_str()})
     }
 }

@@ -14,6 +14,7 @@ pub use crate::json::Sink;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::json::{self, KeyOrder};
 use crate::model::FieldPath;
 use serde_json::{Map, Value};
@@ -157,8 +158,8 @@ impl HashStage {
 }
 
 impl Stage for HashStage {
-    fn name(&self) -> &'static str {
-        "hash"
+    fn name(&self) -> FailedAt {
+        FailedAt::Hash
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -40,7 +40,7 @@ impl HashSpec {
 
     /// The canonical REST form.
     pub(crate) fn to_json(&self) -> Value {
-        let mut v = json!({"type": "hash", "target": self.target.as_str()});
+        let mut v = json!({"type": crate::failure::FailedAt::Hash.as_str(), "target": self.target.as_str()});
         if let Some(fields) = &self.fields {
             v["fields"] = fields.iter().map(|f| f.as_str()).collect();
         }

@@ -19,6 +19,7 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::swar::{bytes_below, bytes_equal, load_word};
 use card::{mask_cards, may_hold_card, number_is_card};
@@ -165,8 +166,8 @@ impl MaskStage {
 }
 
 impl Stage for MaskStage {
-    fn name(&self) -> &'static str {
-        "mask"
+    fn name(&self) -> FailedAt {
+        FailedAt::Mask
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

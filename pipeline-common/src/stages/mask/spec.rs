@@ -239,7 +239,7 @@ impl MaskSpec {
                 builtin => Value::String(builtin.name().to_owned()),
             })
             .collect();
-        let mut v = json!({"type": "mask", "rules": rules, "ipv4": self.ipv4.as_str()});
+        let mut v = json!({"type": crate::failure::FailedAt::Mask.as_str(), "rules": rules, "ipv4": self.ipv4.as_str()});
         if let Some(salt) = &self.salt {
             v["salt"] = Value::String(salt.clone());
         }

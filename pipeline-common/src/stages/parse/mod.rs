@@ -21,6 +21,7 @@ pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
 use crate::event::exceeds_depth;
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::time::{
     format_rfc3339, parse_bsd_parts, parse_bsd_time, parse_log_time, parse_nginx_time,
@@ -352,8 +353,8 @@ impl ParseStage {
 }
 
 impl Stage for ParseStage {
-    fn name(&self) -> &'static str {
-        "parse"
+    fn name(&self) -> FailedAt {
+        FailedAt::Parse
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

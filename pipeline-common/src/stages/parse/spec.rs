@@ -180,7 +180,7 @@ impl ParseSpec {
     /// The canonical REST form, every default spelled out.
     pub(crate) fn to_json(&self) -> Value {
         let mut v = json!({
-            "type": "parse",
+            "type": crate::failure::FailedAt::Parse.as_str(),
             "field": self.field.as_str(),
             "formats": self.formats.iter().map(|f| f.as_str()).collect::<Vec<_>>(),
             "onFailure": self.on_failure.as_str(),

@@ -9,6 +9,7 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use serde_json::{Map, Value};
 
@@ -75,8 +76,8 @@ fn object_at<'a>(
 }
 
 impl Stage for RenameStage {
-    fn name(&self) -> &'static str {
-        "rename"
+    fn name(&self) -> FailedAt {
+        FailedAt::Rename
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {

@@ -86,6 +86,6 @@ impl RenameSpec {
             .iter()
             .map(|(from, to)| (from.as_str().to_owned(), Value::from(to.as_str())))
             .collect();
-        json!({"type": "rename", "fields": fields})
+        json!({"type": crate::failure::FailedAt::Rename.as_str(), "fields": fields})
     }
 }

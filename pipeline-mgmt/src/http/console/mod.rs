@@ -9,6 +9,7 @@
 //! that this server never grants. Every asset is compiled into the binary.
 
 mod chart;
+mod dead_letters;
 mod html;
 mod pages;
 
@@ -43,7 +44,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/new", get(pages::new_pipeline))
         .route("/console/pipelines/{id}", get(pages::pipeline))
         .route("/console/pipelines/{id}/edit", get(pages::edit_pipeline))
-        .route("/console/pipelines/{id}/errors", get(pages::dead_letters))
+        .route("/console/pipelines/{id}/errors", get(dead_letters::page))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
         .route(

@@ -4,20 +4,16 @@ use super::chart::{self, Series};
 use super::html::{esc, frame, message, page_response};
 use super::Session;
 use crate::error::ApiError;
-use crate::http::errors::letter_json;
-use crate::service::{self, dead_letters, replay, samples, status};
+use crate::service::{self, samples, status};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pipeline_common::store::pipelines::{self as rows, PipelineRow};
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// Most pipelines the list shows.
 const LIST_LIMIT: u32 = 1000;
-/// Dead letters per console page.
-const LETTERS_PER_PAGE: usize = 50;
 
 fn failed(session: &Session, err: &ApiError) -> Response {
     message(err.status(), Some(session), &err.problem().detail)
@@ -69,7 +65,7 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
             .and_then(|points| points.last().copied());
         let (observed, workers, lag) = match &observed {
             Ok(s) => (
-                s.observed.clone(),
+                s.observed.as_str().to_owned(),
                 s.workers.len().to_string(),
                 if s.workers.iter().all(|w| w.lag.is_none()) {
                     "-".to_owned()
@@ -129,7 +125,7 @@ pub async fn pipeline(
          <dt>Index</dt><dd>{index}</dd></dl>",
         name = esc(row.name.as_str()),
         desired = row.state,
-        observed = esc(&observed.observed),
+        observed = observed.observed.as_str(),
         reason = esc(observed.reason.as_deref().unwrap_or("-")),
         version = row.version,
         index = esc(row.definition["index"].as_str().unwrap_or("-")),
@@ -160,7 +156,7 @@ pub async fn pipeline(
              <td class=\"indexed\">{indexed}</td><td class=\"dead-lettered\">{dead}</td>\
              <td>{filtered}</td><td>{lag}</td><td>{error}</td><td>{age} ms ago</td></tr>",
             worker = esc(&w.worker),
-            status = esc(&w.status),
+            status = w.status.as_str(),
             version = w.pipeline_version,
             partitions = partitions.join(", "),
             consumed = w.counters.consumed,
@@ -310,139 +306,6 @@ pub async fn edit_pipeline(
             row.name.as_str(),
             Some(&session),
             &editor(Some(&row), &definition),
-        ),
-    )
-}
-
-/// Query of the dead-letters page.
-#[derive(Debug, Deserialize)]
-pub struct LettersQuery {
-    after: Option<String>,
-    stage: Option<String>,
-}
-
-/// `/console/pipelines/{id}/errors`: dead letters with their headers; replay (editors).
-pub async fn dead_letters(
-    session: Session,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    query: Result<Query<LettersQuery>, axum::extract::rejection::QueryRejection>,
-) -> Response {
-    let query = query.map(|q| q.0).unwrap_or(LettersQuery {
-        after: None,
-        stage: None,
-    });
-    let row = match service::find(&state, &id).await {
-        Ok(row) => row,
-        Err(err) => return failed(&session, &err),
-    };
-    let after = match query
-        .after
-        .as_deref()
-        .filter(|s| !s.is_empty())
-        .map(dead_letters::Cursor::parse)
-    {
-        Some(Ok(c)) => Some(c),
-        Some(Err(e)) => return failed(&session, &ApiError::BadRequest(e)),
-        None => None,
-    };
-    let stage = query.stage.filter(|s| !s.is_empty());
-    let selector = dead_letters::Selector {
-        stage: stage.clone(),
-    };
-    let page = match service::dead_letter_page(&state, &id, LETTERS_PER_PAGE, selector, after).await
-    {
-        Ok(page) => page,
-        Err(err) => return failed(&session, &err),
-    };
-    let jobs = replay::list(&state.db, &row.id.hyphenated().to_string(), 10)
-        .await
-        .unwrap_or_default();
-    let pid = esc(&row.id.hyphenated().to_string());
-    let mut body = format!(
-        "<h1>Dead letters of <a href=\"/console/pipelines/{pid}\">{}</a></h1>\
-         <form method=\"get\" class=\"inline\"><label for=\"stage-filter\">Stage</label>\
-         <input id=\"stage-filter\" name=\"stage\" value=\"{}\"><button type=\"submit\">Filter</button></form>",
-        esc(row.name.as_str()),
-        esc(stage.as_deref().unwrap_or("")),
-    );
-    if session.can_edit() {
-        body.push_str(&format!(
-            "<form id=\"replay\" class=\"replay\" data-pipeline=\"{pid}\"><h2>Replay</h2>\
-             <label for=\"replay-stage\">Stage</label><input id=\"replay-stage\" name=\"stage\" value=\"{}\">\
-             <label for=\"replay-reason\">Reason contains</label><input id=\"replay-reason\" name=\"reason\">\
-             <button id=\"replay-start\" type=\"submit\">Replay matching dead letters</button></form>\
-             <div id=\"job\" aria-live=\"polite\"></div>",
-            esc(stage.as_deref().unwrap_or("")),
-        ));
-    }
-    body.push_str(&format!(
-        "<p id=\"letter-count\">{} dead letters on this page</p>\
-         <table id=\"dead-letters\"><thead><tr><th>Partition</th><th>Offset</th><th>Time</th>\
-         <th>Stage</th><th>Reason</th><th>Value</th><th>Headers</th></tr></thead><tbody>",
-        page.items.len()
-    ));
-    for letter in &page.items {
-        let view = letter_json(letter);
-        let headers: String = view["headers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|h| {
-                format!(
-                    "<li><code>{}</code>: {}</li>",
-                    esc(h["name"].as_str().unwrap_or_default()),
-                    esc(h["value"].as_str().unwrap_or("-"))
-                )
-            })
-            .collect();
-        body.push_str(&format!(
-            "<tr class=\"letter\"><td>{}</td><td>{}</td><td>{}</td><td class=\"stage\">{}</td>\
-             <td>{}</td><td><pre>{}</pre></td><td><details><summary>{} headers</summary><ul>{headers}</ul></details></td></tr>",
-            letter.partition,
-            letter.offset,
-            esc(view["timestamp"].as_str().unwrap_or("-")),
-            esc(letter.stage().unwrap_or("-")),
-            esc(letter.reason().unwrap_or("-")),
-            esc(view["value"].as_str().unwrap_or("")),
-            letter.headers.len(),
-        ));
-    }
-    if page.items.is_empty() {
-        body.push_str("<tr><td colspan=\"7\" class=\"empty\">no dead letters</td></tr>");
-    }
-    body.push_str("</tbody></table>");
-    if let Some(next) = page.next {
-        let stage_part = stage
-            .as_deref()
-            .map_or(String::new(), |s| format!("&stage={}", esc(s)));
-        body.push_str(&format!(
-            "<p><a id=\"older\" href=\"/console/pipelines/{pid}/errors?after={}{stage_part}\">Older</a></p>",
-            esc(&next.render())
-        ));
-    }
-    body.push_str(
-        "<h2>Replay jobs</h2><table id=\"jobs\"><thead><tr><th>Started</th><th>By</th><th>State</th>\
-         <th>Matched</th><th>Replayed</th><th>Failed</th></tr></thead><tbody>",
-    );
-    for job in &jobs {
-        body.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            job.started_at.format("%Y-%m-%d %H:%M:%S"),
-            esc(&job.started_by),
-            esc(&job.state),
-            job.matched,
-            job.replayed,
-            job.failed
-        ));
-    }
-    body.push_str("</tbody></table>");
-    page_response(
-        StatusCode::OK,
-        &frame(
-            &format!("Dead letters of {}", row.name),
-            Some(&session),
-            &body,
         ),
     )
 }
