@@ -23,7 +23,8 @@ use std::sync::Arc;
 #[derive(Debug, Clone, Default)]
 pub struct EngineContext {
     /// The MaxMind database (`geoip.database`), opened when the context is built and shared
-    /// (`Arc`) by every chain built from this context.
+    /// (`Arc`) by every chain built from this context. Each process builds one context: mgmt at
+    /// start-up, a worker when its supervisor is created.
     pub geoip: Option<Arc<GeoIpDb>>,
     /// Event size and depth limits (`server.maxEventBytes`, `server.maxEventDepth`).
     pub limits: DecodeLimits,

@@ -4,35 +4,41 @@
 use crate::bulk::encoder::FlushPolicy;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::task::TaskSpec;
-use pipeline_common::chain::{Chain, EngineContext, Outcome};
+use pipeline_common::chain::{Chain, ChainError, EngineContext, Outcome};
 use pipeline_common::config::Settings;
 use pipeline_common::document::SourceMeta;
-use pipeline_common::model::{IndexName, PipelineDefinition};
+use pipeline_common::model::{IndexName, PipelineDefinition, ValidationErrors};
 use pipeline_common::store::pipelines::PipelineRow;
 use rdkafka::message::Headers;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Validates the row's definition and builds the task spec for it.
-pub fn build_spec(row: &PipelineRow, settings: &Settings) -> Result<TaskSpec, String> {
-    let engine =
-        EngineContext::from_settings(settings).map_err(|e| format!("geoip.database: {e}"))?;
-    let definition = PipelineDefinition::parse(&row.definition, &engine.validation_context())
-        .map_err(|errors| {
-            errors
-                .errors()
-                .iter()
-                .map(|e| format!("{}: {}", e.field, e.message))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+/// Why a `pipelines` row cannot become a task; shown as the task's failure reason.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The definition does not validate (a version skew, or a hand-edited row).
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The definition is valid but this worker cannot run it (a geoip stage without a database).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// Validates the row's definition and builds the task spec for it, with the worker's `engine`
+/// (built once per worker, so the GeoIP database is not read again per task).
+pub fn build_spec(
+    row: &PipelineRow,
+    settings: &Settings,
+    engine: &EngineContext,
+) -> Result<TaskSpec, SpecError> {
+    let definition = PipelineDefinition::parse(&row.definition, &engine.validation_context())?;
     let flush = definition.effective_flush(&settings.default_flush());
     let flush = FlushPolicy {
         max_bytes: usize::try_from(flush.max_bytes).unwrap_or(usize::MAX),
         max_items: usize::try_from(flush.max_items).unwrap_or(usize::MAX),
         interval: Duration::from_millis(flush.interval_ms),
     };
-    let chain = Chain::build(&definition, &engine).map_err(|e| e.to_string())?;
+    let chain = Chain::build(&definition, engine)?;
     let processor = ChainProcessor {
         chain,
         index: definition.index().clone(),
@@ -74,5 +80,60 @@ impl Processor for ChainProcessor {
             Outcome::Dropped => Processed::Dropped,
             Outcome::Failed { stage, reason } => Processed::Failed { stage, reason },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline_common::config::ConfigSource;
+    use pipeline_common::model::PipelineName;
+    use pipeline_common::store::pipelines::PipelineState;
+    use serde_json::json;
+
+    fn settings() -> Settings {
+        Settings::load(&ConfigSource {
+            file: None,
+            environment: None,
+            vars: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    fn row(definition: serde_json::Value) -> PipelineRow {
+        PipelineRow {
+            id: uuid::Uuid::nil(),
+            name: PipelineName::parse("a").unwrap(),
+            definition,
+            state: PipelineState::Running,
+            state_reason: None,
+            version: 3,
+            created_by: "test".into(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_invalid_definition_names_each_field() {
+        let row = row(json!({"name": "a", "stages": [{"type": "nope"}, {"type": "geoip"}]}));
+        let error = build_spec(&row, &settings(), &EngineContext::default())
+            .err()
+            .unwrap();
+        let SpecError::Invalid(errors) = &error else {
+            panic!("{error:?}")
+        };
+        let fields: Vec<&str> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["stages[0].type", "stages[1].type"]);
+        assert!(error.to_string().starts_with("stages[0].type: "), "{error}");
+        assert!(error.to_string().contains("; stages[1].type: "), "{error}");
+    }
+
+    #[test]
+    fn a_valid_definition_builds_with_the_shared_engine() {
+        let row = row(json!({"name": "a", "flush": {"maxItems": 7}}));
+        let spec = build_spec(&row, &settings(), &EngineContext::default()).unwrap();
+        assert_eq!(spec.version, 3);
+        assert_eq!(spec.flush.max_items, 7);
     }
 }

@@ -15,6 +15,8 @@ use crate::consumer::{lock, Shared};
 use crate::metrics::{TaskMetrics, TaskStats};
 use crate::pipeline::build_spec;
 use crate::task::{self, TaskEnv, TaskFailure, TaskSpec};
+use anyhow::Context;
+use pipeline_common::chain::EngineContext;
 use pipeline_common::config::Settings;
 use pipeline_common::model::PipelineTopics;
 use pipeline_common::store::pipelines::{self, PipelineRow};
@@ -70,6 +72,8 @@ pub struct Supervisor {
     pool: MySqlPool,
     worker_id: String,
     bulk: BulkService,
+    /// The GeoIP database and decoding limits, opened once here and shared by every task.
+    engine: Arc<EngineContext>,
     health: Arc<Health>,
     tasks: HashMap<Uuid, TaskHandle>,
     /// Raw ids of the corrupt `running` rows already logged, so each is logged once (again
@@ -92,12 +96,14 @@ impl Supervisor {
             &settings,
             Duration::from_millis(settings.worker.bulk_timeout_ms),
         )?;
+        let engine = EngineContext::from_settings(&settings).context("opening geoip.database")?;
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         Ok(Supervisor {
             settings,
             pool,
             worker_id,
             bulk,
+            engine: Arc::new(engine),
             health,
             tasks: HashMap::new(),
             corrupt_logged: HashSet::new(),
@@ -193,7 +199,7 @@ impl Supervisor {
             match self.tasks.get_mut(&id) {
                 None => self.start(row).await,
                 Some(handle) if handle.row.version != row.version => {
-                    match build_spec(&row, &self.settings) {
+                    match build_spec(&row, &self.settings, &self.engine) {
                         Ok(spec) => {
                             tracing::info!(pipeline = %row.name, from = handle.row.version,
                                 to = row.version, "applying the changed definition");
@@ -214,7 +220,7 @@ impl Supervisor {
     }
 
     async fn start(&mut self, row: PipelineRow) {
-        let spec = match build_spec(&row, &self.settings) {
+        let spec = match build_spec(&row, &self.settings, &self.engine) {
             Ok(spec) => spec,
             Err(error) => {
                 // mgmt validates definitions, so this is a version skew or a hand-edited row.
@@ -327,7 +333,7 @@ impl Supervisor {
             let Some(mut handle) = self.tasks.remove(&id) else {
                 continue;
             };
-            match build_spec(&handle.row, &self.settings) {
+            match build_spec(&handle.row, &self.settings, &self.engine) {
                 Ok(spec) => {
                     tracing::info!(pipeline = %handle.row.name, "restarting failed task");
                     let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));

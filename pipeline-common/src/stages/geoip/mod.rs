@@ -20,7 +20,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 use std::sync::Arc;
 
-/// An opened MaxMind database, shared by the chains built from one `EngineContext`.
+/// An opened MaxMind database, shared by the chains built from one `EngineContext` (one per
+/// process, so every pipeline of a process shares it).
 pub struct GeoIpDb {
     reader: maxminddb::Reader<Vec<u8>>,
 }

@@ -98,6 +98,84 @@ impl Default for MaskSpec {
     }
 }
 
+impl CustomMaskRule {
+    /// A `{name, regex, replacement}` rule at `at`; `None` (errors pushed) when invalid.
+    fn parse(
+        v: &Value,
+        at: String,
+        ctx: &ValidationContext,
+        errs: &mut ValidationErrors,
+    ) -> Option<Self> {
+        let c = Fields::object(v, at, errs)?;
+        c.deny_unknown(&["name", "regex", "replacement"], &[], errs);
+        let name = c.required_str("name", errs);
+        if name.is_some_and(|n| !valid_pattern_name(n)) {
+            errs.push(c.path("name"), "must be 1-64 of [A-Za-z0-9_-]");
+        }
+        let regex = c.required_str("regex", errs).and_then(|src| {
+            UserRegex::compile(src, ctx.regex_size_limit)
+                .and_then(|r| {
+                    if r.regex().is_match("") {
+                        Err("regex matches the empty string".to_owned())
+                    } else {
+                        Ok(r)
+                    }
+                })
+                .map_err(|e| errs.push(c.path("regex"), e))
+                .ok()
+        });
+        let replacement = c.str("replacement", errs).unwrap_or("[REDACTED]");
+        if replacement.len() > 256 {
+            errs.push(c.path("replacement"), "at most 256 bytes");
+        }
+        if replacement
+            .bytes()
+            .any(|b| b.is_ascii_digit() || b == b'@' || b == b':')
+        {
+            errs.push(
+                c.path("replacement"),
+                "must not contain digits, '@' or ':' (masking must stay idempotent)",
+            );
+        }
+        Some(CustomMaskRule {
+            name: name?.to_owned(),
+            regex: regex?,
+            replacement: replacement.to_owned(),
+        })
+    }
+}
+
+impl MaskRule {
+    /// One entry of `rules` at `at`: a built-in rule's name or a custom rule object.
+    fn parse(
+        v: &Value,
+        at: String,
+        ctx: &ValidationContext,
+        errs: &mut ValidationErrors,
+    ) -> Option<Self> {
+        match v {
+            Value::String(s) => match s.as_str() {
+                "email" => Some(MaskRule::Email),
+                "ipv4" => Some(MaskRule::Ipv4),
+                "ipv6" => Some(MaskRule::Ipv6),
+                "credit_card" => Some(MaskRule::CreditCard),
+                other => {
+                    errs.push(at, format!("unknown rule {other:?}; expected email, ipv4, ipv6, credit_card or {{name, regex, replacement}}"));
+                    None
+                }
+            },
+            Value::Object(_) => CustomMaskRule::parse(v, at, ctx, errs).map(MaskRule::Custom),
+            other => {
+                errs.push(
+                    at,
+                    format!("must be a string or an object, not {}", type_name(other)),
+                );
+                None
+            }
+        }
+    }
+}
+
 impl MaskSpec {
     pub(crate) fn parse(
         f: &Fields<'_>,
@@ -109,67 +187,8 @@ impl MaskSpec {
         if let Some(items) = f.array("rules", MAX_STAGE_LIST, errs) {
             spec.rules.clear();
             for (at, v) in items {
-                let rule = match v {
-                    Value::String(s) => match s.as_str() {
-                        "email" => MaskRule::Email,
-                        "ipv4" => MaskRule::Ipv4,
-                        "ipv6" => MaskRule::Ipv6,
-                        "credit_card" => MaskRule::CreditCard,
-                        other => {
-                            errs.push(at, format!("unknown rule {other:?}; expected email, ipv4, ipv6, credit_card or {{name, regex, replacement}}"));
-                            continue;
-                        }
-                    },
-                    Value::Object(_) => {
-                        let Some(c) = Fields::object(v, at.clone(), errs) else {
-                            continue;
-                        };
-                        c.deny_unknown(&["name", "regex", "replacement"], &[], errs);
-                        let name = c.required_str("name", errs);
-                        if name.is_some_and(|n| !valid_pattern_name(n)) {
-                            errs.push(c.path("name"), "must be 1-64 of [A-Za-z0-9_-]");
-                        }
-                        let regex = c.required_str("regex", errs).and_then(|src| {
-                            UserRegex::compile(src, ctx.regex_size_limit)
-                                .and_then(|r| {
-                                    if r.regex().is_match("") {
-                                        Err("regex matches the empty string".to_owned())
-                                    } else {
-                                        Ok(r)
-                                    }
-                                })
-                                .map_err(|e| errs.push(c.path("regex"), e))
-                                .ok()
-                        });
-                        let replacement = c.str("replacement", errs).unwrap_or("[REDACTED]");
-                        if replacement.len() > 256 {
-                            errs.push(c.path("replacement"), "at most 256 bytes");
-                        }
-                        if replacement
-                            .bytes()
-                            .any(|b| b.is_ascii_digit() || b == b'@' || b == b':')
-                        {
-                            errs.push(
-                                c.path("replacement"),
-                                "must not contain digits, '@' or ':' (masking must stay idempotent)",
-                            );
-                        }
-                        match (name, regex) {
-                            (Some(name), Some(regex)) => MaskRule::Custom(CustomMaskRule {
-                                name: name.to_owned(),
-                                regex,
-                                replacement: replacement.to_owned(),
-                            }),
-                            _ => continue,
-                        }
-                    }
-                    other => {
-                        errs.push(
-                            at,
-                            format!("must be a string or an object, not {}", type_name(other)),
-                        );
-                        continue;
-                    }
+                let Some(rule) = MaskRule::parse(v, at.clone(), ctx, errs) else {
+                    continue;
                 };
                 if spec.rules.iter().any(|r| r.name() == rule.name()) {
                     errs.push(at, "listed twice");
@@ -181,30 +200,7 @@ impl MaskSpec {
                 errs.push(f.path("rules"), "must not be empty");
             }
         }
-        // A replacement that another custom rule would match again breaks idempotence.
-        let customs: Vec<&CustomMaskRule> = spec
-            .rules
-            .iter()
-            .filter_map(|r| match r {
-                MaskRule::Custom(c) => Some(c),
-                _ => None,
-            })
-            .collect();
-        for (i, rule) in spec.rules.iter().enumerate() {
-            let MaskRule::Custom(c) = rule else { continue };
-            if let Some(other) = customs
-                .iter()
-                .find(|o| o.regex.regex().is_match(&c.replacement))
-            {
-                errs.push(
-                    format!("{}[{i}].replacement", f.path("rules")),
-                    format!(
-                        "is matched by rule {:?}, so masking would not be idempotent",
-                        other.name
-                    ),
-                );
-            }
-        }
+        spec.check_replacements_not_rematched(f, errs);
         match f.str("ipv4", errs) {
             None => {}
             Some("partial") => spec.ipv4 = Ipv4Mode::Partial,
@@ -227,6 +223,33 @@ impl MaskSpec {
         Some(spec)
     }
 
+    /// A replacement that another custom rule would match again breaks idempotence.
+    fn check_replacements_not_rematched(&self, f: &Fields<'_>, errs: &mut ValidationErrors) {
+        let customs: Vec<&CustomMaskRule> = self
+            .rules
+            .iter()
+            .filter_map(|r| match r {
+                MaskRule::Custom(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+        for (i, rule) in self.rules.iter().enumerate() {
+            let MaskRule::Custom(c) = rule else { continue };
+            if let Some(other) = customs
+                .iter()
+                .find(|o| o.regex.regex().is_match(&c.replacement))
+            {
+                errs.push(
+                    format!("{}[{i}].replacement", f.path("rules")),
+                    format!(
+                        "is matched by rule {:?}, so masking would not be idempotent",
+                        other.name
+                    ),
+                );
+            }
+        }
+    }
+
     /// The canonical REST form, every default spelled out.
     pub(crate) fn to_json(&self) -> Value {
         let rules: Vec<Value> = self
@@ -247,5 +270,73 @@ impl MaskSpec {
             v["fields"] = fields.iter().map(|f| f.as_str()).collect();
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::{PipelineDefinition, ValidationContext};
+    use serde_json::json;
+
+    /// Every error of one invalid mask stage, as `(field, message)`.
+    fn errors_of(mask: serde_json::Value) -> Vec<(String, String)> {
+        let j = json!({"name": "a", "stages": [mask]});
+        let e = PipelineDefinition::parse(&j, &ValidationContext::new(true)).unwrap_err();
+        e.errors()
+            .iter()
+            .map(|f| (f.field.clone(), f.message.clone()))
+            .collect()
+    }
+
+    const UNKNOWN: &str =
+        "unknown rule \"sms\"; expected email, ipv4, ipv6, credit_card or {name, regex, replacement}";
+
+    #[test]
+    fn rule_errors_keep_their_field_paths_and_messages() {
+        let got = errors_of(json!({"type": "mask", "rules": [
+            "email", "sms", 3, "email",
+            {"name": "bad name", "regex": "x+", "replacement": "[X1]"},
+            {"name": "empty", "regex": "a*"},
+            {"name": "extra", "regex": "z+", "extra": 1},
+            {"regex": "y"}
+        ]}));
+        let want = [
+            ("stages[0].rules[1]", UNKNOWN),
+            (
+                "stages[0].rules[2]",
+                "must be a string or an object, not a number",
+            ),
+            ("stages[0].rules[3]", "listed twice"),
+            ("stages[0].rules[4].name", "must be 1-64 of [A-Za-z0-9_-]"),
+            (
+                "stages[0].rules[4].replacement",
+                "must not contain digits, '@' or ':' (masking must stay idempotent)",
+            ),
+            ("stages[0].rules[5].regex", "regex matches the empty string"),
+            (
+                "stages[0].rules[6].extra",
+                "unknown field; expected one of: name, regex, replacement",
+            ),
+            ("stages[0].rules[7].name", "is required"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(f, m)| (f.to_string(), m.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_replacement_matched_by_a_custom_rule_is_an_error() {
+        let got = errors_of(json!({"type": "mask", "rules": [
+            "email", {"name": "loop", "regex": "R+", "replacement": "RR"}
+        ]}));
+        assert_eq!(
+            got,
+            [(
+                "stages[0].rules[1].replacement".to_owned(),
+                "is matched by rule \"loop\", so masking would not be idempotent".to_owned()
+            )]
+        );
     }
 }

@@ -15,18 +15,19 @@
 //! document's `@timestamp`. For `json` lines and custom patterns, the time is read from
 //! `@timestamp`, `timestamp`, `time` or `ts`.
 
+mod custom;
+mod json;
+mod nginx;
+mod simple_split;
 mod spec;
+mod syslog;
 
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
-use crate::event::exceeds_depth;
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
-use crate::time::{
-    format_rfc3339, parse_bsd_parts, parse_bsd_time, parse_log_time, parse_nginx_time,
-    parse_rfc3339,
-};
+use crate::time::format_rfc3339;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -87,215 +88,8 @@ fn token(s: &str) -> Option<(&str, &str)> {
     })
 }
 
-fn parse_nginx(line: &str) -> Option<Parsed> {
-    let (ip, rest) = line.split_once(' ')?;
-    if ip.is_empty() || ip.contains(['"', '[']) {
-        return None;
-    }
-    let (ident, rest) = rest.split_once(' ')?;
-    let (user, rest) = rest.split_once(' ')?;
-    let rest = rest.strip_prefix('[')?;
-    let (time, rest) = rest.split_once("] \"")?;
-    let (request, rest) = rest.split_once("\" ")?;
-    let (status, rest) = rest.split_once(' ')?;
-    if status.len() != 3 || !status.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let (bytes, rest) = rest.split_once(' ').unwrap_or((rest, ""));
-    if bytes != "-" && (bytes.is_empty() || !bytes.bytes().all(|b| b.is_ascii_digit())) {
-        return None;
-    }
-    let mut m = with_format("nginx");
-    put(&mut m, "client_ip", ip);
-    put(&mut m, "ident", ident);
-    put(&mut m, "user", user);
-    let t = put_time(&mut m, time, parse_nginx_time);
-    let mut parts = request.split(' ');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some(method), Some(path), Some(proto), None) if proto.starts_with("HTTP/") => {
-            put(&mut m, "method", method);
-            put(&mut m, "path", path);
-            put(&mut m, "protocol", proto);
-        }
-        (Some(method), Some(path), None, None) => {
-            put(&mut m, "method", method);
-            put(&mut m, "path", path);
-        }
-        _ => {
-            m.insert("request".into(), s(request));
-        }
-    }
-    if let Ok(n) = status.parse::<u16>() {
-        m.insert("status".into(), Value::from(n));
-    }
-    if let Ok(n) = bytes.parse::<u64>() {
-        m.insert("bytes".into(), Value::from(n));
-    }
-    // Combined format: "referrer" "agent"; anything after them is ignored.
-    if let Some(rest) = rest.strip_prefix('"') {
-        if let Some((referrer, rest)) = rest.split_once('"') {
-            put(&mut m, "referrer", referrer);
-            if let Some(rest) = rest.strip_prefix(" \"") {
-                if let Some((agent, _)) = rest.split_once('"') {
-                    put(&mut m, "user_agent", agent);
-                }
-            }
-        }
-    }
-    Some((m, t))
-}
-
-const SEVERITIES: [&str; 8] = [
-    "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
-];
-
-fn parse_syslog(line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
-    let mut m = with_format("syslog");
-    let mut rest = line;
-    if let Some(after) = line.strip_prefix('<') {
-        let end = after.find('>').filter(|&e| (1..=3).contains(&e))?;
-        let pri: u16 = after[..end].parse().ok()?;
-        if pri > 191 {
-            return None;
-        }
-        m.insert("priority".into(), Value::from(pri));
-        m.insert("facility".into(), Value::from(pri / 8));
-        m.insert("level".into(), s(SEVERITIES[usize::from(pri % 8)]));
-        rest = &after[end + 1..];
-    }
-    let is_5424 = rest.split_once(' ').is_some_and(|(v, _)| {
-        !v.is_empty()
-            && v.len() <= 2
-            && v.bytes().all(|b| b.is_ascii_digit())
-            && !v.starts_with('0')
-    });
-    if is_5424 && m.contains_key("priority") {
-        let (version, r) = token(rest)?;
-        let (ts, r) = token(r)?;
-        let t = if ts == "-" {
-            None
-        } else {
-            Some(put_time(&mut m, ts, parse_rfc3339)?)
-        };
-        let (host, r) = token(r)?;
-        let (app, r) = token(r)?;
-        let (proc_id, r) = token(r)?;
-        let (msg_id, r) = token(r)?;
-        m.insert("version".into(), s(version));
-        put(&mut m, "hostname", host);
-        put(&mut m, "app_name", app);
-        put(&mut m, "proc_id", proc_id);
-        put(&mut m, "msg_id", msg_id);
-        let r = r.trim_start_matches(' ');
-        let msg = if let Some(after) = r.strip_prefix('-') {
-            after
-        } else if r.starts_with('[') {
-            let end = structured_data_end(r)?;
-            put(&mut m, "structured_data", &r[..end]);
-            &r[end..]
-        } else {
-            return None;
-        };
-        let msg = msg.strip_prefix(' ').unwrap_or(msg);
-        let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-        if !msg.is_empty() {
-            m.insert("message".into(), s(msg));
-        }
-        return Some((m, t));
-    }
-    // RFC 3164: "Mmm dd hh:mm:ss host tag[pid]: message".
-    let (mon, r) = token(rest)?;
-    let (day, r) = token(r)?;
-    let (hms, r) = token(r)?;
-    if mon.len() != 3 || hms.len() != 8 || day.len() > 2 {
-        return None;
-    }
-    let has_space = |w: &str| w.bytes().any(|c| c.is_ascii_whitespace());
-    let t = if has_space(mon) || has_space(day) || has_space(hms) {
-        parse_bsd_time(&format!("{mon} {day} {hms}"), reference)?
-    } else {
-        parse_bsd_parts(mon, day, hms, reference)?
-    };
-    m.insert("timestamp".into(), Value::String(format_rfc3339(&t)));
-    let (host, r) = token(r)?;
-    put(&mut m, "hostname", host);
-    let r = r.trim_start_matches(' ');
-    let (tag, msg) = match r.split_once(' ') {
-        Some((tag, msg)) if tag.ends_with(':') => (Some(&tag[..tag.len() - 1]), msg),
-        None if r.ends_with(':') => (Some(&r[..r.len() - 1]), ""),
-        _ => (None, r),
-    };
-    if let Some(tag) = tag {
-        match tag.split_once('[') {
-            Some((app, pid)) if pid.ends_with(']') => {
-                put(&mut m, "app_name", app);
-                put(&mut m, "proc_id", &pid[..pid.len() - 1]);
-            }
-            _ => put(&mut m, "app_name", tag),
-        }
-    }
-    if !msg.is_empty() {
-        m.insert("message".into(), s(msg));
-    }
-    Some((m, Some(t)))
-}
-
-/// End (exclusive) of RFC 5424 structured data: one or more `[...]`, `\]` escaped inside.
-fn structured_data_end(s: &str) -> Option<usize> {
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() && b[i] == b'[' {
-        i += 1;
-        loop {
-            match b.get(i)? {
-                b'\\' => i += 2,
-                b']' => {
-                    i += 1;
-                    break;
-                }
-                _ => i += 1,
-            }
-        }
-    }
-    Some(i)
-}
-
+/// Where `json` lines and custom patterns keep their time, first match wins.
 const TIME_KEYS: [&str; 4] = ["@timestamp", "timestamp", "time", "ts"];
-
-fn time_of(m: &Map<String, Value>) -> Option<DateTime<Utc>> {
-    TIME_KEYS
-        .iter()
-        .find_map(|k| m.get(*k).and_then(Value::as_str).and_then(parse_log_time))
-}
-
-fn parse_json(line: &str, max_depth: usize) -> Option<Parsed> {
-    let t = line.trim();
-    if !(t.starts_with('{') && t.ends_with('}')) || exceeds_depth(t.as_bytes(), max_depth) {
-        return None;
-    }
-    let mut m: Map<String, Value> = serde_json::from_str(t).ok()?;
-    m.insert("format".into(), s("json"));
-    let time = time_of(&m);
-    Some((m, time))
-}
-
-fn parse_simple_split(line: &str) -> Option<Parsed> {
-    let mut parts = line.splitn(4, " - ");
-    let ts = parts.next()?.trim();
-    let source = parts.next()?.trim();
-    let level = parts.next()?.trim();
-    let message = parts.next().unwrap_or("");
-    if ts.is_empty() || source.is_empty() || level.is_empty() || level.contains(char::is_whitespace)
-    {
-        return None;
-    }
-    let mut m = with_format("simple_split");
-    let t = put_time(&mut m, ts, parse_log_time);
-    m.insert("source".into(), s(source));
-    m.insert("level".into(), s(level));
-    m.insert("message".into(), s(message));
-    Some((m, t))
-}
 
 impl ParseStage {
     /// Builds the stage; `max_depth` bounds the nesting of JSON log lines.
@@ -303,16 +97,7 @@ impl ParseStage {
         let patterns = spec
             .patterns
             .iter()
-            .map(|p| {
-                let names = p
-                    .regex
-                    .regex()
-                    .capture_names()
-                    .enumerate()
-                    .filter_map(|(i, n)| n.map(|n| (i, n.to_owned())))
-                    .collect();
-                (p.clone(), names)
-            })
+            .map(|p| (p.clone(), custom::group_names(p)))
             .collect();
         ParseStage {
             field: spec.field.clone(),
@@ -325,29 +110,18 @@ impl ParseStage {
 
     /// Parses one line with the configured patterns, then formats, in order.
     pub fn parse_line(&self, line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
-        for (p, names) in &self.patterns {
-            if let Some(caps) = p.regex.regex().captures(line) {
-                let mut m = with_format(&p.name);
-                for (i, name) in names {
-                    if let Some(v) = caps.get(*i) {
-                        m.insert(name.clone(), s(v.as_str()));
-                    }
-                }
-                let time = TIME_KEYS.iter().find_map(|k| {
-                    m.get(*k).and_then(Value::as_str).and_then(|v| {
-                        parse_log_time(v)
-                            .or_else(|| parse_nginx_time(v))
-                            .or_else(|| parse_bsd_time(v, reference))
-                    })
-                });
-                return Some((m, time));
-            }
+        if let Some(parsed) = self
+            .patterns
+            .iter()
+            .find_map(|(p, names)| custom::parse(p, names, line, reference))
+        {
+            return Some(parsed);
         }
         self.formats.iter().find_map(|f| match f {
-            LogFormat::Nginx => parse_nginx(line),
-            LogFormat::Syslog => parse_syslog(line, reference),
-            LogFormat::Json => parse_json(line, self.max_depth),
-            LogFormat::SimpleSplit => parse_simple_split(line),
+            LogFormat::Nginx => nginx::parse(line),
+            LogFormat::Syslog => syslog::parse(line, reference),
+            LogFormat::Json => json::parse(line, self.max_depth),
+            LogFormat::SimpleSplit => simple_split::parse(line),
         })
     }
 }
@@ -394,6 +168,7 @@ impl Stage for ParseStage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time::parse_rfc3339;
     use serde_json::json;
 
     fn parse(line: &str) -> Value {
