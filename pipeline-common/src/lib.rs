@@ -10,6 +10,7 @@ pub mod config;
 pub mod document;
 pub mod dry_run;
 pub mod event;
+pub mod index_template;
 mod json;
 pub mod model;
 pub mod stages;

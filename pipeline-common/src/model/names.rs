@@ -246,6 +246,12 @@ impl IndexName {
         self.resolve(Utc::now()).into_owned()
     }
 
+    /// The part before the date pattern (`web-logs-` of `web-logs-{yyyy.MM.dd}`); `None` when the
+    /// name is not a pattern.
+    pub fn date_prefix(&self) -> Option<&str> {
+        self.is_pattern().then(|| &self.raw[..self.prefix_len])
+    }
+
     /// The wildcard covering every index of a pattern (`web-logs-*`), e.g. for an index template;
     /// the name itself when it is not a pattern.
     pub fn wildcard(&self) -> String {
