@@ -94,9 +94,10 @@ fn masks_addresses_at(mask: &MaskSpec, path: &str) -> bool {
         .iter()
         .any(|r| matches!(r, MaskRule::Ipv4 | MaskRule::Ipv6 | MaskRule::Custom(_)));
     rewrites
-        && mask.fields.as_ref().map_or(true, |fields| {
-            fields.iter().any(|f| within(path, f.as_str()))
-        })
+        && mask
+            .fields
+            .as_ref()
+            .is_none_or(|fields| fields.iter().any(|f| within(path, f.as_str())))
 }
 
 /// `path` is `root` or lies inside it.
@@ -104,8 +105,15 @@ fn within(path: &str, root: &str) -> bool {
     path == root || (path.starts_with(root) && path.as_bytes().get(root.len()) == Some(&b'.'))
 }
 
+/// Sets `path` to `leaf`, as writing a value there does to a document: what was under `path` and
+/// any single value on the way to it are gone.
+fn put(fields: &mut FieldMap, path: String, leaf: Leaf) {
+    fields.retain(|p, _| !within(p, &path) && !within(&path, p));
+    fields.insert(path, leaf);
+}
+
 fn add_parse(fields: &mut FieldMap, spec: &ParseSpec, masked_before: &[&MaskSpec]) {
-    fields.insert(spec.field.as_str().to_owned(), Leaf::Text);
+    put(fields, spec.field.as_str().to_owned(), Leaf::Text);
     let input_masked = masked_before
         .iter()
         .any(|m| masks_addresses_at(m, spec.field.as_str()));
@@ -115,7 +123,7 @@ fn add_parse(fields: &mut FieldMap, spec: &ParseSpec, masked_before: &[&MaskSpec
         } else {
             leaf
         };
-        fields.insert(format!("{PARSED_FIELD}.{name}"), leaf);
+        put(fields, format!("{PARSED_FIELD}.{name}"), leaf);
     };
     add("format", Leaf::Keyword);
     for format in &spec.formats {
@@ -137,7 +145,7 @@ fn add_parse(fields: &mut FieldMap, spec: &ParseSpec, masked_before: &[&MaskSpec
             match fields.get(&key) {
                 Some(Leaf::Text | Leaf::Keyword) => {}
                 _ => {
-                    fields.insert(key, Leaf::Keyword);
+                    put(fields, key, Leaf::Keyword);
                 }
             }
         }
@@ -153,8 +161,10 @@ fn rename(fields: &mut FieldMap, from: &str, to: &str) {
     if moved.is_empty() {
         return;
     }
-    fields.retain(|path, _| !within(path, from) && !within(path, to));
-    fields.extend(moved);
+    fields.retain(|path, _| !within(path, from));
+    for (path, leaf) in moved {
+        put(fields, path, leaf);
+    }
 }
 
 /// The fields `stages` write, typed, with `overrides` applied.
@@ -175,7 +185,7 @@ pub fn chain_fields(stages: &[StageSpec], overrides: &BTreeMap<String, FieldType
                     ("as_org", Leaf::Keyword),
                     ("network", Leaf::Keyword),
                 ] {
-                    fields.insert(format!("{target}.{name}"), leaf);
+                    put(&mut fields, format!("{target}.{name}"), leaf);
                 }
             }
             StageSpec::Mask(m) => {
@@ -193,13 +203,12 @@ pub fn chain_fields(stages: &[StageSpec], overrides: &BTreeMap<String, FieldType
             }
             StageSpec::Filter(_) => {}
             StageSpec::Hash(h) => {
-                fields.insert(h.target.as_str().to_owned(), Leaf::StoredOnly);
+                put(&mut fields, h.target.as_str().to_owned(), Leaf::StoredOnly);
             }
         }
     }
     for (path, ty) in overrides {
-        fields.retain(|p, _| !within(p, path));
-        fields.insert(path.clone(), Leaf::Override(*ty));
+        put(&mut fields, path.clone(), Leaf::Override(*ty));
     }
     fields
 }
@@ -333,8 +342,10 @@ pub fn mappings(
         insert(&mut properties, path, mapping);
     }
     for (path, leaf) in chain_fields(stages, overrides) {
+        // OpenSearch's metadata fields (`_id`, `_source`, …) cannot be mapped; a document that
+        // holds one fails as it does without a template.
         let top = path.split('.').next().unwrap_or_default();
-        if !super::spec::SERVER_FIELDS.contains(&top) {
+        if !super::spec::SERVER_FIELDS.contains(&top) && !top.starts_with('_') {
             insert(&mut properties, &path, leaf_mapping(leaf));
         }
     }

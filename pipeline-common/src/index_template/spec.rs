@@ -255,6 +255,14 @@ fn parse_overrides(
             errs.push(&here, "set by the server; its mapping cannot be overridden");
             continue;
         }
+        if path.segments()[0].starts_with('_') {
+            errs.push(&here, "names an OpenSearch metadata field (a leading '_')");
+            continue;
+        }
+        if path.segments().iter().any(|s| s.trim().is_empty()) {
+            errs.push(&here, "a segment is only whitespace");
+            continue;
+        }
         match ty.as_str().map(|s| (s, FieldType::from_name(s))) {
             Some((_, Some(t))) => {
                 out.insert(path.as_str().to_owned(), t);
@@ -318,7 +326,7 @@ mod tests {
         let errs = parse(json!({"shards": 0, "replicas": 17, "refreshInterval": "1d",
                                 "codec": "zstd", "retention": "14d",
                                 "fields": {"a": "txt", "b..c": "text", "@timestamp": "keyword",
-                                           "pipeline.name": "text", "d": 1,
+                                           "pipeline.name": "text", "d": 1, "_id": "keyword",
                                            "e": "keyword", "e.f": "long"}}))
         .unwrap_err();
         let fields: Vec<&str> = errs.iter().map(|(f, _)| f.as_str()).collect();
@@ -333,11 +341,12 @@ mod tests {
             "indexing.fields.@timestamp",
             "indexing.fields.pipeline.name",
             "indexing.fields.d",
+            "indexing.fields._id",
             "indexing.fields.e.f",
         ] {
             assert!(fields.contains(&expected), "{expected} in {errs:?}");
         }
-        assert_eq!(fields.len(), 11, "{errs:?}");
+        assert_eq!(fields.len(), 12, "{errs:?}");
     }
 
     #[test]

@@ -226,3 +226,18 @@ fn the_template_carries_patterns_priority_meta_and_settings() {
         "lowercase, as OpenSearch requires"
     );
 }
+
+#[test]
+fn a_value_written_over_another_replaces_it_and_metadata_fields_are_left_out() {
+    let m = mappings_of(
+        json!({"name": "w", "stages": [
+            {"type": "parse", "formats": ["nginx"]},
+            {"type": "geoip", "field": "parsed.client_ip", "target": "parsed.client_ip"},
+            {"type": "hash", "target": "_source"},
+        ]}),
+        true,
+    );
+    assert_eq!(at(&m, "parsed.client_ip.location")["type"], "geo_point");
+    assert!(at(&m, "parsed.client_ip").get("type").is_none(), "{m}");
+    assert!(m["properties"].get("_source").is_none(), "{m}");
+}

@@ -6,6 +6,7 @@ pub mod pipelines;
 pub mod replay;
 pub mod samples;
 pub mod status;
+pub mod templates;
 
 use crate::error::{ApiError, Dependency};
 use crate::state::AppState;
