@@ -74,8 +74,8 @@ fn dated(name: &str, index: &str) -> Value {
     json!({"name": name, "index": index, "topics": {"partitions": 1, "replicationFactor": 1}})
 }
 
-/// Also checked to fail: with the template's patterns widened to `<prefix>*`, the `web-logs`
-/// assertions below fail (the simulated template is `web`'s).
+/// Also checked to fail: with the dated patterns widened to `<prefix>*`, `web-logs`'s create is
+/// a 502 (OpenSearch refuses two same-priority templates that overlap).
 #[tokio::test]
 async fn create_installs_a_template_claiming_exactly_the_pipelines_indices() {
     let app = spawn_app().await;
@@ -153,8 +153,8 @@ async fn a_refused_template_undoes_the_create() {
     .await;
 }
 
-/// Also checked to fail: with `replace` not installing the template, the new day keeps
-/// `keyword`.
+/// Also checked to fail: with `replace` not installing the template, the template stays at
+/// version 1.
 #[tokio::test]
 async fn put_changes_the_template_and_the_next_dated_index_only() {
     let app = spawn_app().await;
@@ -346,8 +346,9 @@ async fn documents_the_worker_writes_get_the_derived_types() {
 }
 
 /// A value of the wrong JSON type for its mapping is still a dead letter with OpenSearch's
-/// status and reason, and the rest is indexed. Also checked to fail: with `dynamic: false` in
-/// the mappings the bad event is indexed and no dead letter comes.
+/// status and reason, and the rest is indexed. Also checked to fail: with
+/// `index.mapping.ignore_malformed` in the template's settings the bad event is indexed and no
+/// dead letter comes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_type_conflict_still_dead_letters() {
     let app = spawn_app().await;
