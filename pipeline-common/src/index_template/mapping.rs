@@ -344,8 +344,10 @@ pub fn mappings(
     for (path, leaf) in chain_fields(stages, overrides) {
         // OpenSearch's metadata fields (`_id`, `_source`, …) cannot be mapped; a document that
         // holds one fails as it does without a template.
+        // Nor a name of only whitespace, which a stage's field path may still be.
         let top = path.split('.').next().unwrap_or_default();
-        if !super::spec::SERVER_FIELDS.contains(&top) && !top.starts_with('_') {
+        let blank = path.split('.').any(|s| s.trim().is_empty());
+        if !super::spec::SERVER_FIELDS.contains(&top) && !top.starts_with('_') && !blank {
             insert(&mut properties, &path, leaf_mapping(leaf));
         }
     }

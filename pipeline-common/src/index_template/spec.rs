@@ -166,15 +166,20 @@ impl From<RefreshInterval> for String {
 /// The `indexing` object of a definition (DESIGN §2). Unset settings take the server defaults
 /// (`opensearch.defaultShards`, `defaultReplicas`, `defaultRefreshInterval`, `defaultCodec`);
 /// `fields` overrides the mapping derived from the stages, per dotted field path.
+///
+/// The schema attributes state the same bounds as [`MAX_SHARDS`] and [`MAX_REPLICAS`] (literals:
+/// attributes take no constants).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IndexingSpec {
     /// Primary shards of each new index (1..=64).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 64))]
     pub shards: Option<u32>,
     /// Replicas of each new index (0..=16).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 16))]
     pub replicas: Option<u32>,
     /// How often new documents become searchable.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -158,6 +158,9 @@ pub struct PipelineDefinition {
     pub stages: Option<Vec<Stage>>,
     /// Flush thresholds.
     pub flush: Option<Flush>,
+    /// Index settings and mapping overrides of the pipeline's index template; absent ones use
+    /// the server defaults (`opensearch.default*`) and the mapping derived from the stages.
+    pub indexing: Option<pipeline_common::index_template::IndexingSpec>,
     /// Desired state after creation (default running).
     pub state: Option<DesiredState>,
     /// Server-set; ignored on input, so that a GET body can be sent back.
@@ -223,6 +226,10 @@ pub struct Pipeline {
     /// Flush overrides; absent when the server defaults apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flush: Option<Flush>,
+    /// Index settings and mapping overrides; absent when the server defaults and the derived
+    /// mapping apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indexing: Option<pipeline_common::index_template::IndexingSpec>,
     /// Stored state.
     pub state: PipelineState,
     /// Why the pipeline is in its state, when something went wrong.
