@@ -2,6 +2,7 @@
 //! request. Dead letters and replays live here; the HTTP modules only translate.
 
 pub mod dead_letters;
+pub mod indices;
 pub mod pipelines;
 pub mod replay;
 pub mod samples;

@@ -385,3 +385,55 @@ async fn a_type_conflict_still_dead_letters() {
         header("error.reason")
     );
 }
+
+/// The indices endpoint lists what the template claims, with counts, dates and the template
+/// version each index was created under; another pipeline's (`<name>-eu-…`) are not listed.
+#[tokio::test]
+async fn indices_lists_the_pipelines_indices() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("idx");
+    let created = app
+        .create_ok(&dated(&name, &format!("{name}-{{yyyy.MM.dd}}")))
+        .await;
+    let neighbour = format!("{name}-eu");
+    app.create_ok(&dated(&neighbour, &format!("{neighbour}-{{yyyy.MM.dd}}")))
+        .await;
+    let day = format!("{name}-2031.01.01");
+    for i in 0..2 {
+        let (status, body) = search(
+            &app,
+            Method::POST,
+            &format!("{day}/_doc?refresh=true"),
+            Some(json!({"n": i})),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let odd = format!("{name}-0old");
+    assert_eq!(search(&app, Method::PUT, &odd, None).await.0, 200);
+
+    let id = created["id"].as_str().unwrap();
+    let resp = app
+        .get(
+            &format!("/api/v1/pipelines/{id}/indices"),
+            &app.tokens.viewer,
+        )
+        .await;
+    assert_eq!(resp.status, StatusCode::OK, "{}", resp.text);
+    let items = resp.body["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    let today_index = today(&format!("{name}-"));
+    assert_eq!(names, [today_index.as_str(), day.as_str(), odd.as_str()]);
+    assert_eq!(items[1]["documents"], 2);
+    assert!(items[1]["storeBytes"].as_u64().unwrap() > 0);
+    assert_eq!(items[1]["date"], "2031-01-01T00:00:00Z");
+    assert_eq!(items[1]["templateVersion"], 1);
+    assert_eq!(
+        items[2]["date"],
+        Value::Null,
+        "a name that does not parse back"
+    );
+    for index in [day, odd] {
+        search(&app, Method::DELETE, &index, None).await;
+    }
+}
