@@ -5,6 +5,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod indices;
 mod output;
 
 use clap::Parser;
