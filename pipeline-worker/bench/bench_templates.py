@@ -4,12 +4,13 @@ worker, in interleaved rounds (the order alternates each round), with OpenSearch
 document, the store size and OpenSearch's own node statistics per run, and the medians of the
 per-round ratios.
 
-Each run's OpenSearch CPU is counted from its start until the node is idle again, so the merges
-and refreshes a run causes are charged to it. `run_rounds(ctx, tools, start)` is called by
+Each run's OpenSearch CPU is counted from its start until the node is idle again (at most 20 s
+after the run), so the merges and refreshes a run causes are charged to it; the node's idle CPU
+rate, measured before the rounds, is subtracted over that time. `run_rounds(ctx, tools, start)` is called by
 bench_worker.main with the helpers it needs (tools: run_python_child, run_worker, get_json, post,
 log) and the output-topic offsets where the worker's documents begin.
 """
-import json, os, statistics, subprocess, urllib.request
+import json, os, statistics, subprocess, time, urllib.request
 
 NODE_STATS = "_nodes/_local/stats/indices/indexing,merge,refresh,flush"
 
@@ -63,10 +64,12 @@ def store_bytes(ctx, tools, index):
 
 def measured(ctx, tools, index, run):
     """Runs `run()` -> (docs, rate, note) and charges OpenSearch's CPU to it until the node is idle."""
-    before, stats0 = ctx.servers.snapshot(), node_stats(ctx, tools)
+    before, stats0, t0 = ctx.servers.snapshot(), node_stats(ctx, tools), time.time()
     docs, rate, note = run()
-    ctx.servers.settle()
+    ctx.servers.settle(limit_s=20)
     used = ctx.servers.since(before).get("opensearch")
+    if used is not None:
+        used -= ctx.opensearch_idle * (time.time() - t0)
     stats1 = node_stats(ctx, tools)
     store, count = store_bytes(ctx, tools, index)
     delete(f"{ctx.os_url}/{index}")
@@ -98,6 +101,12 @@ KINDS = ("loader, dynamic", "loader, template", "worker, dynamic", "worker, temp
 def run_rounds(ctx, tools, start):
     binary = os.path.join(os.path.dirname(ctx.args.worker), "index-template")
     template = install_template(ctx, binary)
+    ctx.servers.settle(limit_s=20)
+    idle = ctx.servers.snapshot()
+    time.sleep(5)
+    ctx.opensearch_idle = ctx.servers.since(idle).get("opensearch") or 0.0
+    tools["log"](f"OpenSearch idle: {100 * ctx.opensearch_idle / 5:.0f}% of a core")
+    ctx.opensearch_idle /= 5
     tools["log"](f"template rounds: {ctx.args.template_rounds} x {len(KINDS)} runs of {ctx.n} documents; "
                  f"load average {os.getloadavg()}")
     rounds = []
@@ -135,7 +144,7 @@ def print_rounds(rounds):
     n = len(rounds)
     print()
     print(f"index templates: {n} interleaved rounds, medians; OpenSearch CPU counted until the node is idle "
-          f"again; load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"again, net of its idle rate; load average now {', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     header = ["", "docs", "docs/s", "OpenSearch us/doc", "store MiB", "index ms", "merge ms", "refreshes", "flushes"]
     lines = []
     for kind in KINDS:
