@@ -30,7 +30,10 @@ fn mib(bytes: u64) -> String {
 /// Prints the indices of `pipeline` (a row of the pipeline list).
 pub async fn run(client: &Client, format: Format, pipeline: &Value) -> Result<(), Failure> {
     let body = client
-        .get(&format!("/api/v1/pipelines/{}/indices", cell(&pipeline["id"])))
+        .get(&format!(
+            "/api/v1/pipelines/{}/indices",
+            cell(&pipeline["id"])
+        ))
         .await?
         .body;
     if output::structured(format, &body)? {
@@ -47,7 +50,8 @@ pub async fn run(client: &Client, format: Format, pipeline: &Value) -> Result<()
                 i.date.clone().unwrap_or_else(|| "-".into()),
                 i.documents.to_string(),
                 mib(i.store_bytes),
-                i.template_version.map_or_else(|| "-".into(), |v| v.to_string()),
+                i.template_version
+                    .map_or_else(|| "-".into(), |v| v.to_string()),
             ]
         })
         .collect();

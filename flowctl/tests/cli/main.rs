@@ -441,7 +441,12 @@ async fn indices_lists_the_pipelines_index() {
     assert_eq!(row[0], name, "{}", listed.stdout);
     assert_eq!(row[1], "-", "a concrete index holds no date");
     assert_eq!(row[2], "0");
-    assert_eq!(row.last(), Some(&"1"), "template version: {}", listed.stdout);
+    assert_eq!(
+        row.last(),
+        Some(&"1"),
+        "template version: {}",
+        listed.stdout
+    );
 
     let json = mgmt
         .flowctl(&mgmt.viewer, &["-o", "json", "indices", &name])

@@ -187,9 +187,10 @@ pub struct IndexingSpec {
     /// Stored-field compression.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codec: Option<Codec>,
-    /// Mapping overrides: dotted field path → type.
+    /// Mapping overrides: dotted field path → type (`null` counts as absent, as everywhere in a
+    /// definition).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, FieldType>))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<BTreeMap<String, FieldType>>))]
     pub fields: BTreeMap<String, FieldType>,
 }
 

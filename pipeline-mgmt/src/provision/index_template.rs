@@ -40,9 +40,21 @@ impl PipelineTemplate {
     }
 }
 
+/// Why a template could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum PutError {
+    /// Another template with the same priority (an operator's, or a pipeline's of another
+    /// pipeline-mgmt sharing the cluster) claims an overlapping pattern: OpenSearch's reason.
+    #[error("{0}")]
+    Overlap(String),
+    /// OpenSearch failed, refused the body, or could not be reached.
+    #[error(transparent)]
+    Failed(#[from] anyhow::Error),
+}
+
 /// Creates or replaces the template. Indices that exist keep their mapping; the next index
 /// created under the template gets the new one.
-pub async fn put(client: &OpenSearch, template: &PipelineTemplate) -> anyhow::Result<()> {
+pub async fn put(client: &OpenSearch, template: &PipelineTemplate) -> Result<(), PutError> {
     let response = tokio::time::timeout(
         CALL_TIMEOUT,
         client
@@ -59,10 +71,17 @@ pub async fn put(client: &OpenSearch, template: &PipelineTemplate) -> anyhow::Re
         return Ok(());
     }
     let body = response.text().await.unwrap_or_default();
+    if status == 400 && body.contains("matching patterns from existing templates") {
+        let reason: Option<String> = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.pointer("/error/reason")?.as_str().map(str::to_owned));
+        return Err(PutError::Overlap(reason.unwrap_or(body)));
+    }
     Err(anyhow!(
         "OpenSearch refused index template {}: {status}: {body}",
         template.name
-    ))
+    )
+    .into())
 }
 
 /// Removes template `name`; one that is already gone is success.

@@ -34,11 +34,18 @@ pub fn name_of(state: &AppState, name: &PipelineName) -> String {
     template_name(&state.settings.kafka.topic_prefix, name)
 }
 
-/// Installs `template`; a refusal or an outage is a 502.
+/// Installs `template`: 409 when another template claims an overlapping pattern at the same
+/// priority (the index is taken), 502 for any other refusal or an outage.
 pub async fn install(state: &AppState, template: &PipelineTemplate) -> Result<(), ApiError> {
-    index_template::put(&state.search, template)
-        .await
-        .map_err(|e| ApiError::bad_gateway(Dependency::OpenSearch, e))
+    match index_template::put(&state.search, template).await {
+        Ok(()) => Ok(()),
+        Err(index_template::PutError::Overlap(reason)) => Err(ApiError::Conflict(format!(
+            "another index template claims this pipeline's index: {reason}"
+        ))),
+        Err(index_template::PutError::Failed(e)) => {
+            Err(ApiError::bad_gateway(Dependency::OpenSearch, e))
+        }
+    }
 }
 
 /// Best effort, for undo steps: removes template `name`, logging a failure.

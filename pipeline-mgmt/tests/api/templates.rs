@@ -118,7 +118,8 @@ async fn create_installs_a_template_claiming_exactly_the_pipelines_indices() {
 }
 
 /// A template OpenSearch refuses (here: an operator's template with the same priority on the
-/// same index) undoes the create like a topic failure: 502, no row, no topics, no template.
+/// same index, so the answer is 409 naming it) undoes the create like a topic failure: no row,
+/// no topics, no template.
 #[tokio::test]
 async fn a_refused_template_undoes_the_create() {
     let app = spawn_app().await;
@@ -134,7 +135,12 @@ async fn a_refused_template_undoes_the_create() {
     assert_eq!(status, 200, "{body}");
 
     let resp = app.create(&crate::helpers::definition(&name, 1)).await;
-    assert_eq!(resp.status, StatusCode::BAD_GATEWAY, "{}", resp.text);
+    assert_eq!(resp.status, StatusCode::CONFLICT, "{}", resp.text);
+    assert!(
+        resp.body["detail"].as_str().unwrap().contains(&blocker),
+        "{}",
+        resp.text
+    );
     assert_eq!(app.row_count(&name).await, 0);
     assert!(template(&app, &name).await.is_none());
     let topics: Vec<String> = TestApp::topics_on(&app.brokers)
