@@ -443,3 +443,82 @@ async fn indices_lists_the_pipelines_indices() {
         search(&app, Method::DELETE, &index, None).await;
     }
 }
+
+/// A City database of one network, written by the test.
+fn geoip_database(dir: &std::path::Path) -> String {
+    #[derive(serde::Serialize)]
+    struct Names {
+        iso_code: Option<&'static str>,
+        names: std::collections::BTreeMap<&'static str, &'static str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Location {
+        latitude: f64,
+        longitude: f64,
+    }
+    #[derive(serde::Serialize)]
+    struct Record {
+        country: Names,
+        location: Location,
+    }
+    let mut writer = mmdb_writer::Writer::new("Test-City");
+    writer
+        .insert(
+            "81.2.69.0/24".parse::<mmdb_writer::ipnet::IpNet>().unwrap(),
+            &Record {
+                country: Names {
+                    iso_code: Some("GB"),
+                    names: [("en", "United Kingdom")].into(),
+                },
+                location: Location {
+                    latitude: 51.5142,
+                    longitude: -0.0931,
+                },
+            },
+        )
+        .unwrap();
+    let path = dir.join("test-city.mmdb");
+    std::fs::write(&path, writer.to_bytes().unwrap()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+/// The default chain with a geoip database: `geo.location` is a `geo_point`, so a
+/// `geo_distance` query finds the document, and the country code is a `keyword`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_geoip_pipeline_gets_a_geo_point_that_geo_distance_finds() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = geoip_database(dir.path());
+    let app = spawn_app_with(Options {
+        vars: vec![("FLOW__GEOIP__DATABASE".into(), database.clone())],
+        ..Options::default()
+    })
+    .await;
+    let name = test_support::unique_name("geo");
+    let created = app
+        .create_ok(&json!({"name": name, "topics": {"partitions": 1, "replicationFactor": 1}}))
+        .await;
+    let worker = Worker::start_with(&app, &[("FLOW__GEOIP__DATABASE", database.as_str())]).await;
+    let line =
+        "81.2.69.160 - - [04/Dec/2026:10:00:00 +0000] \"GET /a HTTP/1.1\" 200 512 \"-\" \"curl\"";
+    ingest(
+        &app,
+        created["id"].as_str().unwrap(),
+        json!({"log_message": line}).to_string() + "\n",
+    )
+    .await;
+    wait_count(&app, &name, 1).await;
+    worker.shutdown().await;
+
+    let mapping = mappings(&app, &name).await;
+    assert_eq!(at(&mapping, "geo.location"), &json!({"type": "geo_point"}));
+    assert_eq!(at(&mapping, "geo.country_code")["type"], "keyword");
+    let query = json!({"query": {"geo_distance": {
+        "distance": "10km", "geo.location": {"lat": 51.5, "lon": -0.1}}}});
+    let (status, found) = search(&app, Method::POST, &format!("{name}/_search"), Some(query)).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["hits"]["total"]["value"], 1, "{found}");
+    assert_eq!(
+        found["hits"]["hits"][0]["_source"]["geo"]["country_code"],
+        "GB"
+    );
+}
