@@ -71,6 +71,11 @@ pub enum Command {
         #[arg(long)]
         follow: bool,
     },
+    /// A pipeline's indices: documents, store size, date and template version.
+    Indices {
+        /// Pipeline name or id.
+        pipeline: String,
+    },
     /// Run events through a definition without side effects.
     DryRun {
         /// The definition (YAML or JSON).

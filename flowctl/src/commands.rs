@@ -37,6 +37,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             events,
             from_errors,
         } => dry_run(&client, format, &file, events.as_deref(), from_errors).await,
+        Command::Indices { pipeline } => {
+            let found = find(&client, &pipeline).await?;
+            crate::indices::run(&client, format, &found).await
+        }
     }
 }
 

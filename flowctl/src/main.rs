@@ -6,6 +6,7 @@ mod cli;
 mod client;
 mod commands;
 mod config;
+mod indices;
 mod output;
 
 use clap::Parser;

@@ -11,6 +11,7 @@ pub mod document;
 pub mod dry_run;
 pub mod event;
 pub mod failure;
+pub mod index_template;
 mod json;
 pub mod model;
 pub mod stages;

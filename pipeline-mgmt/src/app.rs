@@ -54,6 +54,8 @@ impl Application {
         let rendered = serde_json::to_string_pretty(&crate::http::document_json(&openapi))
             .context("rendering the OpenAPI document")?;
         let _ = state.openapi.set(rendered);
+        // In the background: an OpenSearch outage at start-up must not keep mgmt from serving.
+        tokio::spawn(crate::service::templates::reconcile_all(state.clone()));
 
         let server = &state.settings.server;
         let address = SocketAddr::new(server.bind_address, server.http_port);

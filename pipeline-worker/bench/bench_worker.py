@@ -32,6 +32,8 @@ import urllib.error, urllib.parse, urllib.request, uuid
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+import bench_templates
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -765,6 +767,10 @@ def main():
     ap.add_argument("--broker-pid", type=int, help="the broker's pid, to report its CPU")
     ap.add_argument("--opensearch-pid", type=int, help="OpenSearch's pid, to report its CPU")
     ap.add_argument("--logs", help="directory for the worker's and rsyslog's logs")
+    ap.add_argument("--template-rounds", type=int, default=5,
+                    help="interleaved rounds of dynamic mapping against the derived index template (0: none)")
+    ap.add_argument("--only-templates", action="store_true",
+                    help="only the worker -> blackhole run (for the documents) and the template rounds")
     args = ap.parse_args()
     if args.role:
         return child_main(args)
@@ -804,6 +810,7 @@ def main():
     idle = {k: v / 3 for k, v in ctx.servers.since(idle).items() if v is not None}
 
     rows, by = [], {}
+    template_rounds = None
 
     def add(key, r):
         rows.append(r)
@@ -811,17 +818,20 @@ def main():
         log(f"{r['name']}: {r['records']} events, {r['rate']:.0f}/s, {r['wall']:.1f}s"
             + (f" ({r['note']})" if r["note"] else ""))
 
-    add("broker alone", run_python_child(ctx, "broker alone (confluent-kafka consumer)", "consume",
-                                         ["--topic", ctx.topic, "--n", str(ctx.n)])[0])
-    add("broker + output topic", run_python_child(
-        ctx, "broker + output topic (confluent-kafka)", "pipe",
-        ["--topic", ctx.topic, "--out", f"{ctx.topic_base}.pipe", "--n", str(ctx.n)], "sha256 key, no commits")[0])
-    add("Rust pipe", run_rust_pipe(ctx))
+    if not args.only_templates:
+        add("broker alone", run_python_child(ctx, "broker alone (confluent-kafka consumer)", "consume",
+                                             ["--topic", ctx.topic, "--n", str(ctx.n)])[0])
+        add("broker + output topic", run_python_child(
+            ctx, "broker + output topic (confluent-kafka)", "pipe",
+            ["--topic", ctx.topic, "--out", f"{ctx.topic_base}.pipe", "--n", str(ctx.n)],
+            "sha256 key, no commits")[0])
+        add("Rust pipe", run_rust_pipe(ctx))
     blackhole_output = end_offsets(ctx.brokers, ctx.output_topic)
     r, worker_extra = run_worker(ctx, "worker -> blackhole", "blackhole")
     add("worker -> blackhole", r)
-    r, _ = run_worker(ctx, "worker, output off -> blackhole", "blackhole", output_enabled=False)
-    add("worker, output off", r)
+    if not args.only_templates:
+        r, _ = run_worker(ctx, "worker, output off -> blackhole", "blackhole", output_enabled=False)
+        add("worker, output off", r)
     if args.peers:
         add("rsyslog", run_rsyslog(ctx))
     if not args.skip_opensearch and ctx.os_url:
@@ -845,7 +855,12 @@ def main():
             load("warm-up", "bulk loader -> OpenSearch, warm-up", blackhole_output, f"{ctx.name}-warmup",
                  "the blackhole run's documents; warms the node up")
             ctx.servers.settle()
+        if args.template_rounds > 0 and by["worker -> blackhole"]["records"]:
+            template_rounds = bench_templates.run_rounds(ctx, {
+                "run_python_child": run_python_child, "run_worker": run_worker, "get_json": get_json,
+                "post": post, "log": log}, blackhole_output)
         before = end_offsets(ctx.brokers, ctx.output_topic)
+    if not args.skip_opensearch and ctx.os_url and not args.only_templates:
         r, _ = run_worker(ctx, "worker -> OpenSearch", "opensearch", index=f"{ctx.name}-worker")
         r["show_os"] = True
         add("worker -> OpenSearch", r)
@@ -857,6 +872,8 @@ def main():
     print()
     print_table(rows, ctx.n)
     print_ratios(by, args)
+    if template_rounds:
+        bench_templates.print_rounds(template_rounds)
     if idle:
         print("idle CPU before the rows (included in the server columns): " +
               ", ".join(f"{k} {100 * v:.0f}% of a core" for k, v in idle.items()))

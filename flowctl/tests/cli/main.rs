@@ -476,3 +476,40 @@ async fn apply_compares_whole_definitions_so_a_removed_stage_goes() {
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(again.stdout.trim(), format!("unchanged {name} (version 3)"));
 }
+
+/// `flowctl indices` prints the pipeline's index (created under its template, version 1) as a
+/// table, and the API's answer as it is with `-o json`.
+#[tokio::test]
+async fn indices_lists_the_pipelines_index() {
+    let mgmt = spawn_mgmt().await;
+    let dir = tempfile::tempdir().unwrap();
+    let name = test_support::unique_name("cli");
+    let file = write(dir.path(), "p.yaml", &yaml(&name, "indexed"));
+    let created = mgmt
+        .flowctl(&mgmt.editor, &["pipelines", "apply", "-f", &file])
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+
+    let listed = mgmt.flowctl(&mgmt.viewer, &["indices", &name]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let lines: Vec<&str> = listed.stdout.lines().collect();
+    assert!(lines[0].starts_with("INDEX"), "{}", listed.stdout);
+    let row: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(row[0], name, "{}", listed.stdout);
+    assert_eq!(row[1], "-", "a concrete index holds no date");
+    assert_eq!(row[2], "0");
+    assert_eq!(
+        row.last(),
+        Some(&"1"),
+        "template version: {}",
+        listed.stdout
+    );
+
+    let json = mgmt
+        .flowctl(&mgmt.viewer, &["-o", "json", "indices", &name])
+        .await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let body: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(body["items"][0]["name"], name.as_str());
+    assert_eq!(body["items"][0]["templateVersion"], 1);
+}

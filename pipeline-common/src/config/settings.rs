@@ -208,6 +208,14 @@ pub struct OpenSearchSettings {
     pub username: String,
     /// Basic-auth password.
     pub password: SecretString,
+    /// Primary shards of a pipeline's indices when its `indexing.shards` is unset.
+    pub default_shards: u32,
+    /// Replicas of a pipeline's indices when its `indexing.replicas` is unset.
+    pub default_replicas: u32,
+    /// `index.refresh_interval` when a pipeline's `indexing.refreshInterval` is unset.
+    pub default_refresh_interval: String,
+    /// `index.codec` when a pipeline's `indexing.codec` is unset.
+    pub default_codec: crate::index_template::Codec,
 }
 
 /// `geoip.*`: the MaxMind database.
@@ -265,6 +273,7 @@ pub struct LogSettings {
 impl Settings {
     /// Checks ranges and formats that the types alone do not express.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_index_defaults()?;
         let positive = [
             ("server.flushMiB", self.server.flush_mib as u64),
             ("server.flushItems", self.server.flush_items as u64),
@@ -381,6 +390,27 @@ impl Settings {
                 "is not a valid level or filter directive",
             ));
         }
+        Ok(())
+    }
+
+    /// `opensearch.default*`: the same bounds as a definition's `indexing` object.
+    fn validate_index_defaults(&self) -> Result<(), ConfigError> {
+        use crate::index_template::{RefreshInterval, MAX_REPLICAS, MAX_SHARDS};
+        let os = &self.opensearch;
+        if !(1..=MAX_SHARDS).contains(&i64::from(os.default_shards)) {
+            return Err(ConfigError::key(
+                "opensearch.defaultShards",
+                format!("must be between 1 and {MAX_SHARDS}"),
+            ));
+        }
+        if i64::from(os.default_replicas) > MAX_REPLICAS {
+            return Err(ConfigError::key(
+                "opensearch.defaultReplicas",
+                format!("must be between 0 and {MAX_REPLICAS}"),
+            ));
+        }
+        RefreshInterval::parse(&os.default_refresh_interval)
+            .map_err(|e| ConfigError::key("opensearch.defaultRefreshInterval", e))?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 use super::reader::Fields;
 use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
 use crate::config::FlushDefaults;
+use crate::index_template::IndexingSpec;
 use crate::stages::StageSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -118,6 +119,7 @@ pub struct PipelineDefinition {
     topics: TopicSpec,
     stages: Option<Vec<StageSpec>>,
     flush: Option<FlushSpec>,
+    indexing: IndexingSpec,
     output: OutputSpec,
     state: DesiredState,
 }
@@ -155,6 +157,7 @@ impl PipelineDefinition {
                 "topics",
                 "stages",
                 "flush",
+                "indexing",
                 "output",
                 "state",
             ],
@@ -241,6 +244,8 @@ impl PipelineDefinition {
             (spec != FlushSpec::default()).then_some(spec)
         });
 
+        let indexing = parse_indexing(&f, stages.as_deref(), ctx, &mut errs);
+
         let mut output = OutputSpec::default();
         if let Some(v) = f.get("output") {
             if let Some(o) = Fields::object(v, "output".into(), &mut errs) {
@@ -267,6 +272,7 @@ impl PipelineDefinition {
                 topics,
                 stages,
                 flush,
+                indexing,
                 output,
                 state,
             }),
@@ -308,6 +314,12 @@ impl PipelineDefinition {
             }
             out.insert("flush".into(), Value::Object(m));
         }
+        if !self.indexing.is_default() {
+            // A plain struct of options, maps and strings: serializing it cannot fail.
+            if let Ok(v) = serde_json::to_value(&self.indexing) {
+                out.insert("indexing".into(), v);
+            }
+        }
         out.insert("output".into(), json!({"enabled": self.output.enabled}));
         out.insert("state".into(), Value::from(self.state.as_str()));
         Value::Object(out)
@@ -348,6 +360,11 @@ impl PipelineDefinition {
         self.flush.unwrap_or_default().resolve(defaults)
     }
 
+    /// Index settings and mapping overrides (`indexing`); unset settings take server defaults.
+    pub fn indexing(&self) -> &IndexingSpec {
+        &self.indexing
+    }
+
     /// Whether processed documents also go to the output topic.
     pub fn output(&self) -> OutputSpec {
         self.output
@@ -363,4 +380,32 @@ impl PipelineDefinition {
         self.state = state;
         self
     }
+}
+
+/// Reads `indexing` and checks its field overrides against the fields the chain writes.
+fn parse_indexing(
+    f: &Fields<'_>,
+    stages: Option<&[StageSpec]>,
+    ctx: &ValidationContext,
+    errs: &mut ValidationErrors,
+) -> IndexingSpec {
+    let Some(v) = f.get("indexing") else {
+        return IndexingSpec::default();
+    };
+    let Some(ix) = Fields::object(v, "indexing".into(), errs) else {
+        return IndexingSpec::default();
+    };
+    let spec = IndexingSpec::parse(&ix, errs);
+    let defaults;
+    let stages = match stages {
+        Some(s) => s,
+        None => {
+            defaults = crate::chain::default_stages(ctx.geoip_available);
+            &defaults
+        }
+    };
+    for (path, message) in crate::index_template::override_conflicts(stages, &spec.fields) {
+        errs.push(format!("indexing.fields.{path}"), message);
+    }
+    spec
 }

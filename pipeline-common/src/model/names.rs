@@ -246,6 +246,53 @@ impl IndexName {
         self.resolve(Utc::now()).into_owned()
     }
 
+    /// The part before the date pattern (`web-logs-` of `web-logs-{yyyy.MM.dd}`); `None` when the
+    /// name is not a pattern.
+    pub fn date_prefix(&self) -> Option<&str> {
+        self.is_pattern().then(|| &self.raw[..self.prefix_len])
+    }
+
+    /// The start of the period a concrete index of this pattern holds (`web-logs-2026.03.07` →
+    /// 2026-03-07T00:00:00Z); `None` when `index` is not exactly this pattern resolved for some
+    /// time (another pipeline's name, a hand-made `web-logs-foo`, or a name that is not a pattern).
+    pub fn date_of(&self, index: &str) -> Option<DateTime<Utc>> {
+        let mut rest = index.strip_prefix(self.date_prefix()?)?;
+        let (mut year, mut month, mut day, mut hour) = (None, None, None, None);
+        for part in &self.pattern {
+            let width = match part {
+                DatePart::Year => 4,
+                DatePart::Sep(c) => {
+                    rest = rest.strip_prefix(char::from(*c))?;
+                    continue;
+                }
+                _ => 2,
+            };
+            let digits = rest.get(..width)?;
+            if !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let n: u32 = digits.parse().ok()?;
+            rest = &rest[width..];
+            match part {
+                DatePart::Year => year = Some(i32::try_from(n).ok()?),
+                DatePart::Month => month = Some(n),
+                DatePart::Day => day = Some(n),
+                _ => hour = Some(n),
+            }
+        }
+        if !rest.is_empty() {
+            return None;
+        }
+        let date = chrono::NaiveDate::from_ymd_opt(
+            year.unwrap_or(1970),
+            month.unwrap_or(1),
+            day.unwrap_or(1),
+        )?;
+        let start = date.and_hms_opt(hour.unwrap_or(0), 0, 0)?.and_utc();
+        // A pattern without a year (`{MM.dd}`) names no single period.
+        (year.is_some() && self.resolve(start) == index).then_some(start)
+    }
+
     /// The wildcard covering every index of a pattern (`web-logs-*`), e.g. for an index template;
     /// the name itself when it is not a pattern.
     pub fn wildcard(&self) -> String {
@@ -332,6 +379,30 @@ mod tests {
         assert_eq!(n.wildcard(), "web-logs-*");
         let h = IndexName::parse("x-{yyyy-MM-dd_HH}").unwrap();
         assert_eq!(h.resolve(ts), "x-2026-03-07_23");
+    }
+
+    #[test]
+    fn a_dated_index_parses_back_to_its_period() {
+        let n = IndexName::parse("web-logs-{yyyy.MM.dd}").unwrap();
+        let day = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
+        assert_eq!(n.date_of("web-logs-2026.03.07"), Some(day));
+        for other in [
+            "web-logs-2026.3.7",
+            "web-logs-2026.02.30",
+            "web-logs-foo",
+            "web-logs-2026.03.07x",
+            "web-logs-eu-2026.03.07",
+            "web-2026.03.07",
+            "web-logs-",
+        ] {
+            assert_eq!(n.date_of(other), None, "{other}");
+        }
+        let h = IndexName::parse("x-{yyyy-MM-dd_HH}").unwrap();
+        assert_eq!(
+            h.date_of("x-2026-03-07_23"),
+            Some(Utc.with_ymd_and_hms(2026, 3, 7, 23, 0, 0).unwrap())
+        );
+        assert_eq!(IndexName::parse("web").unwrap().date_of("web"), None);
     }
 
     #[test]

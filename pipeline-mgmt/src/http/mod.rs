@@ -5,6 +5,7 @@ pub mod dry_run;
 pub mod errors;
 pub mod events;
 pub mod extract;
+pub mod indices;
 pub mod ops;
 pub mod pipelines;
 pub mod replay;
@@ -68,6 +69,7 @@ impl Modify for BearerAuth {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(pipelines::router())
+        .merge(indices::router())
         .merge(events::router())
         .merge(dry_run::router())
         .merge(errors::router())

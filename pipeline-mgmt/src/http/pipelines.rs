@@ -55,6 +55,7 @@ fn pipeline_response(state: &AppState, status: StatusCode, row: &PipelineRow) ->
                 ("ReplacePipeline" = (operation_id = "replace", parameters(("path.id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
                 ("ChangeState" = (operation_id = "change_state", parameters(("path.id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
                 ("PipelineStatus" = (operation_id = "status", parameters(("path.id" = "$response.body#/id")))),
+                ("PipelineIndices" = (operation_id = "indices", parameters(("path.id" = "$response.body#/id")))),
                 ("DeletePipeline" = (operation_id = "delete", parameters(("path.id" = "$response.body#/id")))),
                 ("IngestEvents" = (operation_id = "ingest", parameters(("path.id" = "$response.body#/id")))),
                 ("DryRunStored" = (operation_id = "dry_run_stored", parameters(("path.id" = "$response.body#/id")))),

@@ -106,6 +106,9 @@ pub struct PipelineDefinition {
     pub flush: Option<Flush>,
     /// The output topic.
     pub output: Option<Output>,
+    /// Index settings and mapping overrides of the pipeline's index template; absent ones use
+    /// the server defaults (`opensearch.default*`) and the mapping derived from the stages.
+    pub indexing: Option<pipeline_common::index_template::IndexingSpec>,
     /// Desired state after creation (default running).
     pub state: Option<DesiredState>,
     /// Server-set; ignored on input, so that a GET body can be sent back.
@@ -181,6 +184,10 @@ pub struct Pipeline {
     pub flush: Option<Flush>,
     /// The output topic.
     pub output: Output,
+    /// Index settings and mapping overrides; absent when the server defaults and the derived
+    /// mapping apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indexing: Option<pipeline_common::index_template::IndexingSpec>,
     /// Stored state.
     pub state: PipelineState,
     /// Why the pipeline is in its state, when something went wrong.

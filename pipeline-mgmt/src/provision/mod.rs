@@ -1,4 +1,6 @@
-//! Provisioning of what a pipeline needs outside MariaDB: its three Kafka topics and its index.
+//! Provisioning of what a pipeline needs outside MariaDB: its three Kafka topics, its index template and its index.
 
 pub mod index;
+pub mod index_stats;
+pub mod index_template;
 pub mod topics;

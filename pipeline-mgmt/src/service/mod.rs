@@ -2,10 +2,12 @@
 //! request. Dead letters and replays live here; the HTTP modules only translate.
 
 pub mod dead_letters;
+pub mod indices;
 pub mod pipelines;
 pub mod replay;
 pub mod samples;
 pub mod status;
+pub mod templates;
 
 use crate::error::{ApiError, Dependency};
 use crate::state::AppState;

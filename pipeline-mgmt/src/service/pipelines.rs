@@ -2,9 +2,11 @@
 //! The only writer of the `pipelines` table (through `crate::store`); the HTTP handlers and the
 //! console translate requests into these calls.
 
+use super::templates;
 use super::{find, find_id};
 use crate::error::{ApiError, Dependency, FieldProblem};
 use crate::provision;
+use crate::provision::index_template::PipelineTemplate;
 use crate::provision::topics::TopicSpec;
 use crate::state::AppState;
 use crate::store::{self, AuditAction, Change, Guarded, NewPipeline};
@@ -58,7 +60,8 @@ fn desired(state: DesiredState) -> PipelineState {
     }
 }
 
-/// Creates a pipeline: check or create the index, insert it as `provisioning`, create its three
+/// Creates a pipeline: check that no other pipeline claims its indices, insert it as
+/// `provisioning`, install its index template, check or create the index, create its three
 /// topics, then set it `running` or `stopped`. A failure undoes what was done. The flow runs in
 /// its own task, so a client that hangs up cannot leave it half done.
 pub async fn create(
@@ -88,14 +91,11 @@ async fn create_saga(
             "a pipeline named {name} already exists"
         )));
     }
-    // A date pattern gets today's index; later days are created by OpenSearch on first write.
-    provision::index::ensure(&state.search, &definition.index().concrete_for_check())
-        .await
-        .map_err(ApiError::from)?;
-
+    templates::check_claim(state, definition, None).await?;
     let id = Uuid::new_v4();
     let id_text = id.hyphenated().to_string();
     let stored = definition.to_json();
+    // The row first: its unique name makes this create the only one installing the template.
     store::insert(
         &state.db,
         &NewPipeline {
@@ -106,32 +106,53 @@ async fn create_saga(
         },
     )
     .await?;
-
+    // Before the index and before any worker can write, so that every index of the pipeline is
+    // created under it. The row starts at version 1.
+    let template = templates::template_for(state, definition, id, 1);
     let spec = topic_spec(state, definition);
+    if let Err(err) = provision_search(state, definition, &template).await {
+        undo_create(state, &id_text, &[], &template.name).await;
+        return Err(err);
+    }
     if let Err(failure) = state.topics.create(&spec).await {
-        undo_create(state, &id_text, &failure.created).await;
+        undo_create(state, &id_text, &failure.created, &template.name).await;
         return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
     }
     if let Err(err) =
         store::set_provisioning_state(&state.db, &id_text, desired(definition.state()), None).await
     {
-        undo_create(state, &id_text, &spec.names).await;
+        undo_create(state, &id_text, &spec.names, &template.name).await;
         return Err(err.into());
     }
     find_id(state, id).await
 }
 
+/// The template, then the index under it. A date pattern gets today's index; later days are
+/// created by OpenSearch on first write, under the same template.
+async fn provision_search(
+    state: &AppState,
+    definition: &PipelineDefinition,
+    template: &PipelineTemplate,
+) -> Result<(), ApiError> {
+    templates::install(state, template).await?;
+    provision::index::ensure(&state.search, &definition.index().concrete_for_check()).await?;
+    Ok(())
+}
+
 /// Best effort: delete what the saga created. Failures are logged; the row goes in any case so
 /// the name can be used again (a retry treats existing topics as its own).
-async fn undo_create(state: &AppState, id: &str, topics: &[String]) {
-    if let Err(err) = state.topics.delete(topics).await {
-        tracing::warn!(
-            pipeline = id,
-            ?topics,
-            error = format!("{err:#}"),
-            "undo: deleting topics failed"
-        );
+async fn undo_create(state: &AppState, id: &str, topics: &[String], template: &str) {
+    if !topics.is_empty() {
+        if let Err(err) = state.topics.delete(topics).await {
+            tracing::warn!(
+                pipeline = id,
+                ?topics,
+                error = format!("{err:#}"),
+                "undo: deleting topics failed"
+            );
+        }
     }
+    templates::remove_quietly(state, template).await;
     if let Err(err) = store::remove_unprovisioned(&state.db, id).await {
         tracing::error!(pipeline = id, error = %err, "undo: removing the row failed");
     }
@@ -175,10 +196,48 @@ pub async fn replace(
             current.state
         )));
     }
-    if current_def
+    let index_changed = current_def
         .as_ref()
-        .map_or(true, |d| d.index().as_str() != definition.index().as_str())
-    {
+        .map_or(true, |d| d.index().as_str() != definition.index().as_str());
+    if index_changed {
+        templates::check_claim(state, &definition, Some(current.id)).await?;
+    }
+    // The next version's template first, so the index below (and every later dated one) is
+    // created under it; the old one comes back if the change does not go through.
+    let template = templates::template_for(state, &definition, current.id, current.version + 1);
+    templates::install(state, &template).await?;
+    let previous = current_def
+        .as_ref()
+        .ok()
+        .map(|d| templates::template_for(state, d, current.id, current.version));
+    let outcome = replace_row(
+        state,
+        &current,
+        expected,
+        &definition,
+        with_state,
+        actor,
+        index_changed,
+    )
+    .await;
+    if outcome.is_err() {
+        if let Some(previous) = &previous {
+            templates::restore_quietly(state, previous).await;
+        }
+    }
+    outcome
+}
+
+async fn replace_row(
+    state: &AppState,
+    current: &PipelineRow,
+    expected: Expected,
+    definition: &PipelineDefinition,
+    with_state: bool,
+    actor: &str,
+    index_changed: bool,
+) -> Result<PipelineRow, ApiError> {
+    if index_changed {
         provision::index::ensure(&state.search, &definition.index().concrete_for_check())
             .await
             .map_err(ApiError::from)?;
@@ -230,7 +289,8 @@ pub async fn change_state(
 }
 
 /// Deletes `id`: 409 while running unless `force`; otherwise mark it `deleting` (so workers stop
-/// it), delete its three topics, then the row. The index is kept: it holds data.
+/// it), delete its three topics and its index template, then the row. The indices are kept:
+/// they hold data.
 pub async fn delete(state: &AppState, id: &str, force: bool, actor: &str) -> Result<(), ApiError> {
     let row = find(state, id).await?;
     if matches!(
@@ -276,6 +336,14 @@ async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<
         store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, Some(reason))
             .await?;
         return Err(ApiError::bad_gateway(Dependency::Kafka, err));
+    }
+    // The indices stay (they hold data); the template goes, so no new index takes its mapping.
+    let template = templates::name_of(state, &row.name);
+    if let Err(err) = provision::index_template::delete(&state.search, &template).await {
+        let reason = "removing the index template failed; retry DELETE";
+        store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, Some(reason))
+            .await?;
+        return Err(ApiError::bad_gateway(Dependency::OpenSearch, err));
     }
     store::delete(&state.db, &row, actor).await?;
     Ok(())

@@ -52,6 +52,10 @@ pub struct Options {
     pub vars: Vec<(String, String)>,
     /// A MariaDB server URL (no database) to take the fresh database from; default the shared one.
     pub mysql_url: Option<String>,
+    /// An existing database to use instead of a fresh one (a second mgmt on the same data).
+    pub database_url: Option<String>,
+    /// `kafka.topicPrefix`; default a unique one.
+    pub prefix: Option<String>,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -68,9 +72,10 @@ fn digest(token: &str) -> String {
 
 pub async fn spawn_app_with(options: Options) -> TestApp {
     let servers = test_support::servers();
-    let db_url = match &options.mysql_url {
-        Some(url) => test_support::fresh_database_on(url).await,
-        None => test_support::fresh_database().await,
+    let db_url = match (&options.database_url, &options.mysql_url) {
+        (Some(existing), _) => existing.clone(),
+        (None, Some(url)) => test_support::fresh_database_on(url).await,
+        (None, None) => test_support::fresh_database().await,
     };
     let brokers = options
         .brokers
@@ -88,7 +93,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         {"name": "vera-viewer", "role": "viewer", "sha256": digest(&tokens.viewer)},
         {"name": "ingo-ingest", "role": "ingest", "sha256": digest(&tokens.ingest)},
     ]);
-    let prefix = test_support::unique_name("t");
+    let prefix = options
+        .prefix
+        .clone()
+        .unwrap_or_else(|| test_support::unique_name("t"));
     let mut vars: Vec<(String, String)> = vec![
         ("FLOW__DATABASE__URL".into(), db_url.clone()),
         ("FLOW__MQ__MQ_HOST".into(), host.into()),

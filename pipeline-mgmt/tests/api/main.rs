@@ -16,4 +16,5 @@ mod ingest;
 mod ops;
 mod read;
 mod replay;
+mod templates;
 mod update;

@@ -139,6 +139,7 @@ async fn openapi_lists_every_route() {
         ("delete", "/api/v1/pipelines/{id}"),
         ("patch", "/api/v1/pipelines/{id}/state"),
         ("get", "/api/v1/pipelines/{id}/status"),
+        ("get", "/api/v1/pipelines/{id}/indices"),
         ("post", "/api/v1/pipelines/{id}/events"),
         ("post", "/api/v1/pipelines/{id}/dry-run"),
         ("post", "/api/v1/dry-run"),

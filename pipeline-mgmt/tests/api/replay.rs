@@ -22,6 +22,11 @@ pub struct Worker {
 
 impl Worker {
     pub async fn start(app: &TestApp) -> Worker {
+        Worker::start_with(app, &[]).await
+    }
+
+    /// [`Worker::start`] with extra `FLOW__…` variables.
+    pub async fn start_with(app: &TestApp, extra: &[(&str, &str)]) -> Worker {
         let (host, port) = app.brokers.rsplit_once(':').unwrap();
         let vars: Vec<(String, String)> = [
             ("FLOW__DATABASE__URL", app.db_url.as_str()),
@@ -39,6 +44,7 @@ impl Worker {
             ("FLOW__LOG__LOG_LEVEL", "warn,rdkafka=off,librdkafka=off"),
         ]
         .into_iter()
+        .chain(extra.iter().copied())
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
         let settings =

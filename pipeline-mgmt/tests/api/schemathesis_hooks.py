@@ -25,9 +25,25 @@ def _fit_topics(definition):
         topics["partitions"] = min(topics["partitions"], 2)
 
 
+def _fit_indexing(definition):
+    """Shards and replicas count against the one test node's shard limit (1000): in-range values
+    become one primary without replicas, so generated pipelines cannot exhaust it."""
+    if not isinstance(definition, dict):
+        return
+    indexing = definition.get("indexing")
+    if not isinstance(indexing, dict):
+        return
+    if _in_range(indexing.get("shards"), 1, 64):
+        indexing["shards"] = 1
+    if _in_range(indexing.get("replicas"), 0, 16):
+        indexing["replicas"] = 0
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs=None):
     body = case.body
     if case.operation.method.upper() in ("POST", "PUT") and isinstance(body, dict):
         _fit_topics(body)
         _fit_topics(body.get("definition"))
+        _fit_indexing(body)
+        _fit_indexing(body.get("definition"))

@@ -1,0 +1,63 @@
+//! `flowctl indices PIPELINE`: the pipeline's indices in OpenSearch, read as typed rows so that a
+//! renamed field fails here instead of printing `-`.
+
+use crate::cli::Format;
+use crate::client::{Client, Failure};
+use crate::output::{self, cell, table};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// One index of `GET /api/v1/pipelines/{id}/indices`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IndexRow {
+    name: String,
+    documents: u64,
+    store_bytes: u64,
+    date: Option<String>,
+    template_version: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Indices {
+    items: Vec<IndexRow>,
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Prints the indices of `pipeline` (a row of the pipeline list).
+pub async fn run(client: &Client, format: Format, pipeline: &Value) -> Result<(), Failure> {
+    let body = client
+        .get(&format!(
+            "/api/v1/pipelines/{}/indices",
+            cell(&pipeline["id"])
+        ))
+        .await?
+        .body;
+    if output::structured(format, &body)? {
+        return Ok(());
+    }
+    let indices: Indices = serde_json::from_value(body)
+        .map_err(|e| Failure::local(format!("unexpected indices answer: {e}")))?;
+    let rows: Vec<Vec<String>> = indices
+        .items
+        .iter()
+        .map(|i| {
+            vec![
+                i.name.clone(),
+                i.date.clone().unwrap_or_else(|| "-".into()),
+                i.documents.to_string(),
+                mib(i.store_bytes),
+                i.template_version
+                    .map_or_else(|| "-".into(), |v| v.to_string()),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["INDEX", "DATE", "DOCS", "STORE MiB", "TEMPLATE"], &rows)
+    );
+    Ok(())
+}
