@@ -2,6 +2,8 @@
 //! request. Dead letters and replays live here; the HTTP modules only translate.
 
 pub mod dead_letters;
+pub mod ingest;
+pub mod ingest_cache;
 pub mod pipelines;
 pub mod replay;
 pub mod samples;
