@@ -424,3 +424,47 @@ async fn another_replicas_change_is_seen_after_the_ttl() {
     let after = post_lines(&app, &path, &event).await;
     assert_eq!(after.status, StatusCode::CONFLICT, "{}", after.text);
 }
+
+/// The shell examples of the Ingest section of docs/api.md run as written against a real app,
+/// print the answers the document shows, and their events reach the input topic.
+#[tokio::test]
+async fn the_documented_ingest_examples_run() {
+    let guide = include_str!("../../../docs/api.md");
+    let section = &guide[guide.find("### Ingest").expect("an Ingest section")..];
+    let start = section.find("```sh\n").expect("a shell example") + "```sh\n".len();
+    let script = &section[start..start + section[start..].find("```").unwrap()];
+    let expected: String = script
+        .lines()
+        .filter_map(|l| l.strip_prefix("# {"))
+        .map(|rest| format!("{{{rest}"))
+        .collect();
+
+    let app = spawn_app().await;
+    let created = app.create_ok(&definition("web-logs", 1)).await;
+    let output = tokio::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .env("FLOW_URL", &app.base)
+        .env("FLOW_TOKEN", &app.tokens.ingest)
+        .env("ID", created["id"].as_str().unwrap())
+        .output()
+        .await
+        .expect("bash runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed} {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(printed, expected);
+    let topic = created["topics"]["input"].as_str().unwrap();
+    let records = read_topic(&app, topic, 4).await;
+    assert_eq!(records[0]["id"], "e-1");
+    assert_eq!(
+        records[1..],
+        [
+            json!({"log_message": "a"}),
+            json!({"log_message": "b"}),
+            json!({"log_message": "binary mode"})
+        ]
+    );
+}
