@@ -4,10 +4,14 @@
     bench-mgmt-ingest.py create BASE TOKEN NAME          a stopped pipeline NAME (3 partitions); prints its id
     bench-mgmt-ingest.py bodies EVENTS ONE BATCH         ONE = the first event, BATCH = a JSON array of all
     bench-mgmt-ingest.py lua TOKEN CONTENT_TYPE BODY     a wrk script posting BODY
-    bench-mgmt-ingest.py line WRK_OUTPUT PER CLIENTS LOAD   one result line from wrk --latency output
+    bench-mgmt-ingest.py cpu PID                         utime + stime of PID so far, in seconds
+    bench-mgmt-ingest.py line WRK_OUTPUT PER CLIENTS LOAD CPU_BEFORE CPU_AFTER
+                                                         one result line from wrk --latency output,
+                                                         with pipeline-mgmt's CPU per event
     bench-mgmt-ingest.py floors RESULT_LINES             the floors beside their figures
 """
 import json
+import os
 import re
 import sys
 import urllib.request
@@ -42,18 +46,25 @@ def lua(token, content_type, body):
           f'local f = io.open("{body}", "rb"); wrk.body = f:read("*a"); f:close()')
 
 
+def cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    print((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+
+
 def millis(text, percent):
     m = re.search(rf"^\s*{percent}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
     return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
 
-def line(output, per, clients, load):
+def line(output, per, clients, load, cpu_before, cpu_after):
     text, per, clients = open(output).read(), int(per), int(clients)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     requests = int(re.search(r"(\d+) requests in", text).group(1))
+    cpu_us = (float(cpu_after) - float(cpu_before)) / (requests * per) * 1e6
     print(f"ingest {per:>3} event(s)/request, {clients:>2} clients: {rps * per:>7.0f} events/s "
           f"({rps:.0f} requests/s, {requests} requests), p50 {millis(text, 50):.2f} ms, "
-          f"p99 {millis(text, 99):.2f} ms (load {load})")
+          f"p99 {millis(text, 99):.2f} ms, mgmt CPU {cpu_us:.1f} us/event (load {load})")
 
 
 def floors(results):
@@ -71,4 +82,5 @@ def floors(results):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    {"create": create, "bodies": bodies, "lua": lua, "line": line, "floors": floors}[command](*args)
+    {"create": create, "bodies": bodies, "lua": lua, "cpu": cpu, "line": line,
+     "floors": floors}[command](*args)

@@ -29,8 +29,9 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -153,27 +154,15 @@ fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Record>, ApiError> {
     }
     match media_type(headers).as_deref() {
         Some("application/cloudevents+json") => {
-            let event = parse_object(body, "the CloudEvent")?;
-            structured(&event, body.to_vec()).map(|r| vec![r])
+            structured(utf8(body, "the CloudEvent")?, "the CloudEvent").map(|r| vec![r])
         }
         Some("application/cloudevents-batch+json") => {
-            let batch: Vec<Value> = serde_json::from_slice(body)
+            let batch: Vec<&RawValue> = serde_json::from_str(utf8(body, "the batch")?)
                 .map_err(|e| ApiError::BadRequest(format!("the batch is not a JSON array: {e}")))?;
             batch
                 .iter()
                 .enumerate()
-                .map(|(i, event)| {
-                    if !event.is_object() {
-                        return Err(ApiError::BadRequest(format!(
-                            "batch item {i} is not a JSON object"
-                        )));
-                    }
-                    let bytes =
-                        serde_json::to_vec(event).map_err(|e| ApiError::Internal(e.into()))?;
-                    structured(event, bytes).map_err(|e| {
-                        ApiError::BadRequest(format!("batch item {i}: {}", e.problem().detail))
-                    })
-                })
+                .map(|(i, event)| structured(event.get(), &format!("batch item {i}")))
                 .collect()
         }
         Some("application/x-ndjson" | "application/jsonl" | "application/json-seq") => body
@@ -203,11 +192,20 @@ fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Record>, ApiError> {
     }
 }
 
-fn parse_object(bytes: &[u8], what: &str) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
+/// `bytes` as text; JSON is UTF-8, and a string in it that is not would fail in the worker.
+fn utf8<'b>(bytes: &'b [u8], what: &str) -> Result<&'b str, ApiError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("{what} is not valid JSON: not UTF-8 ({e})")))
+}
+
+/// Checks that `bytes` are one JSON object, without building it: the record keeps the bytes.
+fn parse_object(bytes: &[u8], what: &str) -> Result<(), ApiError> {
+    let text = utf8(bytes, what)?;
+    serde_json::from_str::<IgnoredAny>(text)
         .map_err(|e| ApiError::BadRequest(format!("{what} is not valid JSON: {e}")))?;
-    if value.is_object() {
-        Ok(value)
+    // Valid JSON, so only JSON whitespace can come before the value.
+    if text.trim_start().starts_with('{') {
+        Ok(())
     } else {
         Err(ApiError::BadRequest(format!("{what} is not a JSON object")))
     }
@@ -250,24 +248,63 @@ fn binary_mode(headers: &HeaderMap, body: &[u8]) -> Result<Record, ApiError> {
     Ok(record)
 }
 
-/// Structured mode: the envelope is the record value, unchanged.
-fn structured(event: &Value, bytes: Vec<u8>) -> Result<Record, ApiError> {
-    for attribute in REQUIRED_ATTRIBUTES {
-        if !event.get(attribute).is_some_and(Value::is_string) {
-            return Err(ApiError::BadRequest(format!(
-                "CloudEvent without the `{attribute}` attribute"
-            )));
-        }
+/// The attributes of a structured CloudEvent that ingest reads, borrowed from the envelope; the
+/// rest of it is only checked to be valid JSON, never built into a tree.
+#[derive(Deserialize)]
+struct Attributes<'a> {
+    #[serde(borrow)]
+    specversion: Option<&'a RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    partitionkey: Option<&'a RawValue>,
+}
+
+impl Attributes<'_> {
+    /// The first of [`REQUIRED_ATTRIBUTES`] that is missing or not a string.
+    fn missing(&self) -> Option<&'static str> {
+        let present = [self.specversion, self.id, self.source, self.kind];
+        REQUIRED_ATTRIBUTES
+            .into_iter()
+            .zip(present)
+            .find(|(_, value)| !value.is_some_and(is_string))
+            .map(|(name, _)| name)
     }
+}
+
+fn is_string(value: &RawValue) -> bool {
+    value.get().starts_with('"')
+}
+
+/// Structured mode: the envelope `json` is the record value, byte for byte.
+fn structured(json: &str, what: &str) -> Result<Record, ApiError> {
+    if !json.trim_start().starts_with('{') {
+        // Not an object; still say so for malformed JSON first.
+        parse_object(json.as_bytes(), what)?;
+        return Err(ApiError::BadRequest(format!("{what} is not a JSON object")));
+    }
+    let attributes: Attributes = serde_json::from_str(json)
+        .map_err(|e| ApiError::BadRequest(format!("{what} is not a valid CloudEvent: {e}")))?;
+    if let Some(attribute) = attributes.missing() {
+        return Err(ApiError::BadRequest(format!(
+            "{what}: CloudEvent without the `{attribute}` attribute"
+        )));
+    }
+    let key = attributes
+        .partitionkey
+        .filter(|k| is_string(k))
+        .and_then(|k| serde_json::from_str::<String>(k.get()).ok())
+        .map(String::into_bytes);
     Ok(Record {
-        key: event
-            .get("partitionkey")
-            .and_then(Value::as_str)
-            .map(|k| k.as_bytes().to_vec()),
+        key,
         headers: vec![(
             "content-type".into(),
             b"application/cloudevents+json".to_vec(),
         )],
-        value: bytes,
+        value: json.as_bytes().to_vec(),
     })
 }
