@@ -140,6 +140,7 @@ async fn openapi_lists_every_route() {
         ("patch", "/api/v1/pipelines/{id}/state"),
         ("get", "/api/v1/pipelines/{id}/status"),
         ("post", "/api/v1/pipelines/{id}/events"),
+        ("post", "/api/v1/pipelines/by-name/{name}/events"),
         ("post", "/api/v1/pipelines/{id}/dry-run"),
         ("post", "/api/v1/dry-run"),
         ("get", "/api/v1/pipelines/{id}/errors"),
