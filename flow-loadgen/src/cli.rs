@@ -13,7 +13,7 @@ use std::time::Duration;
 ///   flow-loadgen --brokers 127.0.0.1:9092 --topic pipeline.demo.input --rate 50
 ///
 ///   FLOW_TOKEN=flow-dev-admin-token flow-loadgen --target http
-///       --url http://127.0.0.1:13012/api/v1/pipelines/demo/events --max --count 100000
+///       --url http://127.0.0.1:13012/api/v1/pipelines/by-name/demo/events --max --count 100000
 ///
 ///   flow-loadgen --print 20000 --seed 42 > events.jsonl
 #[derive(Debug, Parser)]
@@ -40,7 +40,8 @@ pub struct Cli {
     #[arg(short = 'X', long = "producer-property", value_name = "KEY=VALUE")]
     pub producer_properties: Vec<String>,
 
-    /// Ingest URL (--target http): http://HOST:PORT/api/v1/pipelines/{id}/events.
+    /// Ingest URL (--target http): http://HOST:PORT/api/v1/pipelines/by-name/{name}/events, or
+    /// http://HOST:PORT/api/v1/pipelines/{id}/events.
     #[arg(long, env = "FLOW_LOADGEN_URL")]
     pub url: Option<String>,
 

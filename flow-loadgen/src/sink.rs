@@ -264,7 +264,7 @@ pub struct HttpSink {
 impl HttpSink {
     fn new(cli: &Cli, stats: Arc<Stats>) -> anyhow::Result<Self> {
         let Some(url) = cli.url.clone() else {
-            bail!("--target http needs --url http://HOST:PORT/api/v1/pipelines/{{id}}/events");
+            bail!("--target http needs --url http://HOST:PORT/api/v1/pipelines/by-name/{{name}}/events");
         };
         let client = reqwest::Client::builder()
             .timeout(HTTP_TIMEOUT)

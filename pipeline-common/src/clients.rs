@@ -49,6 +49,21 @@ pub fn kafka_producer_config(settings: &Settings) -> ClientConfig {
     config
 }
 
+/// The producer of pipeline-mgmt's HTTP ingest: [`kafka_producer_config`] tuned for a request
+/// that waits for its acknowledgement.
+///
+/// - No linger: a request's records go out at once. Under concurrency, records still share
+///   produce requests: those that arrive while one is in flight are sent together after it.
+/// - No topic auto-creation: a request that raced with a delete must fail (and be retried by its
+///   client), never create an orphan topic that nothing reads.
+pub fn kafka_ingest_producer_config(settings: &Settings) -> ClientConfig {
+    let mut config = kafka_producer_config(settings);
+    config
+        .set("linger.ms", "0")
+        .set("allow.auto.create.topics", "false");
+    config
+}
+
 /// Builds an OpenSearch client for the first configured URL, with basic auth when set.
 pub fn opensearch_client(settings: &Settings) -> Result<OpenSearch, opensearch::Error> {
     opensearch_client_for(

@@ -3,6 +3,7 @@
 use crate::auth::TokenStore;
 use crate::metrics::Metrics;
 use crate::provision::topics::TopicAdmin;
+use crate::service::ingest_cache::IngestCache;
 use crate::state::AppState;
 use crate::store;
 use anyhow::Context;
@@ -32,9 +33,10 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let db = store::pool(&settings)?;
         store::migrate(&db).await?;
-        let producer: FutureProducer = pipeline_common::clients::kafka_producer_config(&settings)
-            .create()
-            .context("building the Kafka producer")?;
+        let producer: FutureProducer =
+            pipeline_common::clients::kafka_ingest_producer_config(&settings)
+                .create()
+                .context("building the Kafka producer")?;
         let search = pipeline_common::clients::opensearch_client(&settings)
             .context("building the OpenSearch client")?;
         let engine = EngineContext::from_settings(&settings).context("opening geoip.database")?;
@@ -46,6 +48,9 @@ impl Application {
             metrics: Arc::new(Metrics::new()?),
             openapi: Arc::new(OnceLock::new()),
             producer: producer.clone(),
+            ingest: Arc::new(IngestCache::new(Duration::from_millis(
+                settings.server.ingest_cache_ttl_ms,
+            ))),
             search,
             db,
             settings: Arc::new(settings),

@@ -3,6 +3,7 @@
 use crate::auth::TokenStore;
 use crate::metrics::Metrics;
 use crate::provision::topics::TopicAdmin;
+use crate::service::ingest_cache::IngestCache;
 use opensearch::OpenSearch;
 use pipeline_common::chain::EngineContext;
 use pipeline_common::config::Settings;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub topics: TopicAdmin,
     /// The one long-lived idempotent `acks=all` producer for HTTP ingest.
     pub producer: FutureProducer,
+    /// The pipelines HTTP ingest resolved recently; every change to a pipeline forgets it.
+    pub ingest: Arc<IngestCache>,
     /// OpenSearch.
     pub search: OpenSearch,
     /// What pipeline validation needs to know about this server.

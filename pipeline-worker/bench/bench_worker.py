@@ -739,6 +739,30 @@ def print_ratios(by, args):
         print(f"  worker peak RSS {by[w]['hwm'] / 2**20:.1f} MiB (target <= {budget} MiB)")
 
 
+# The floors of the worker's performance issue, each beside its figure: (label, figure, floor,
+# holds). A figure this run did not measure prints "-" and "not measured".
+def print_floors(by):
+    def per_event(k, field="cpu"):
+        r = by.get(k)
+        return r[field] / r["records"] * 1e6 if r and r["records"] and r.get(field) else None
+    def rate(k):
+        r = by.get(k)
+        return r["rate"] if r and r["records"] else None
+    w, off, rs = "worker -> blackhole", "worker, output off", "rsyslog"
+    hwm = by[w]["hwm"] / 2**20 if w in by and by[w]["hwm"] else None
+    floors = [
+        ("worker CPU per event, output on (us)", per_event(w), 6.0, lambda v: v <= 6.0, "<="),
+        ("worker CPU per event, output off (us)", per_event(off), 4.5, lambda v: v <= 4.5, "<="),
+        ("CPU per event vs rsyslog, output on", ratio(per_event(w), per_event(rs)), 0.40, lambda v: v <= 0.40, "<="),
+        ("rate vs rsyslog, output on", ratio(rate(w), rate(rs)), 2.0, lambda v: v >= 2.0, ">="),
+        ("worker peak RSS (MiB)", hwm, 79, lambda v: v <= 79, "<="),
+    ]
+    print("floors:")
+    for label, value, floor, holds, sign in floors:
+        verdict = "not measured" if value is None else "holds" if holds(value) else "below floor"
+        print(f"  {label}: {fmt(value, '.2f')} (floor {sign} {floor}): {verdict}")
+
+
 # ---------------------------------------------------------------------------------------------
 
 class Context:
@@ -874,6 +898,7 @@ def main():
     print_ratios(by, args)
     if template_rounds:
         bench_templates.print_rounds(template_rounds)
+    print_floors(by)
     if idle:
         print("idle CPU before the rows (included in the server columns): " +
               ", ".join(f"{k} {100 * v:.0f}% of a core" for k, v in idle.items()))

@@ -56,6 +56,9 @@ pub struct ServerSettings {
     pub max_event_bytes: usize,
     /// Deepest accepted JSON nesting of an event.
     pub max_event_depth: usize,
+    /// How long pipeline-mgmt's HTTP ingest trusts a pipeline it looked up, in milliseconds;
+    /// bounds how late it sees a change made through another replica (0: look up every request).
+    pub ingest_cache_ttl_ms: u64,
 }
 
 /// `worker.*`: settings of a pipeline-worker process.

@@ -1,4 +1,6 @@
-//! `POST /api/v1/pipelines/{id}/events`: HTTP ingest into a pipeline's input topic.
+//! `POST /api/v1/pipelines/{id}/events` and `POST /api/v1/pipelines/by-name/{name}/events`:
+//! HTTP ingest into a pipeline's input topic. The by-name form lets a producer keep its URL when
+//! the pipeline is deleted and created again (a new id, the same name and topic).
 //!
 //! Accepted forms (by `Content-Type`, or `Ce-Specversion` for binary mode):
 //!
@@ -16,38 +18,32 @@
 
 use crate::auth::CanIngest;
 use crate::error::ApiError;
-use crate::http::extract::{media_type, LimitedBody, PipelineId};
+use crate::http::extract::{media_type, LimitedBody, PipelineId, PipelineNamePath};
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnsupportedMediaType,
 };
-use crate::service::find;
+use crate::service::ingest::{self, Record};
+use crate::service::ingest_cache::PipelineRef;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use pipeline_common::model::PipelineTopics;
-use pipeline_common::store::pipelines::PipelineState;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureRecord, Producer};
-use rdkafka::util::Timeout;
-use serde::Serialize;
-use serde_json::Value;
-use std::time::Duration;
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Longest wait to enqueue one record when the producer's queue is full.
-const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// CloudEvents attributes every event must carry.
 const REQUIRED_ATTRIBUTES: [&str; 4] = ["specversion", "id", "source", "type"];
 
 /// The routes of this module.
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(ingest))
+    OpenApiRouter::new()
+        .routes(routes!(ingest))
+        .routes(routes!(ingest_by_name))
 }
 
 /// Answer of an ingest.
@@ -56,14 +52,6 @@ pub struct Accepted {
     /// Events written to the input topic and acknowledged by the broker.
     #[schema(minimum = 0)]
     pub accepted: usize,
-}
-
-/// One record to produce.
-#[derive(Debug, Default)]
-struct Record {
-    key: Option<Vec<u8>>,
-    headers: Vec<(String, Vec<u8>)>,
-    value: Vec<u8>,
 }
 
 /// Post events to a pipeline's input topic.
@@ -97,23 +85,61 @@ pub async fn ingest(
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    let row = find(&state, &id).await?;
-    if !matches!(row.state, PipelineState::Running | PipelineState::Stopped) {
-        return Err(ApiError::Conflict(format!(
-            "the pipeline is {}; events are accepted once it is running or stopped",
-            row.state
-        )));
-    }
-    let topic = PipelineTopics::new(&state.settings.kafka.topic_prefix, &row.name).input;
+    // `PipelineId` holds the text of a UUID it has parsed already.
+    let id = uuid::Uuid::try_parse(&id)
+        .map_err(|_| ApiError::NotFound("no pipeline with this id".into()))?;
+    ingest_into(&state, PipelineRef::Id(id), &headers, &body).await
+}
 
-    let records = decode(&headers, &body)?;
+/// Post events to the input topic of the pipeline named `name` (the same as by id; the URL
+/// survives a delete and re-create of the pipeline).
+#[utoipa::path(post, path = "/api/v1/pipelines/by-name/{name}/events", tag = "ingest",
+    params(("name" = String, Path, pattern = "^[a-z0-9][a-z0-9-]{0,62}$",
+        description = "pipeline name (anything that is not a valid name is 404)")),
+    request_body(description = "As for `POST /api/v1/pipelines/{id}/events`.",
+        content(
+            (Object = "application/json"),
+            (crate::http::schema::CloudEvent = "application/cloudevents+json"),
+            (Vec<crate::http::schema::CloudEvent> = "application/cloudevents-batch+json"),
+            (String = "application/x-ndjson"))),
+    responses(
+        (status = 202, description = "every event acknowledged by the broker", body = Accepted),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, response = Conflict),
+        (status = 413, response = PayloadTooLarge),
+        (status = 415, response = UnsupportedMediaType),
+        (status = 502, response = BadGateway),
+        (status = 503, response = Unavailable)),
+    security(("bearer" = [])))]
+pub async fn ingest_by_name(
+    _: CanIngest,
+    State(state): State<AppState>,
+    PipelineNamePath(name): PipelineNamePath,
+    headers: HeaderMap,
+    LimitedBody(body): LimitedBody,
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    ingest_into(&state, PipelineRef::Name(name), &headers, &body).await
+}
+
+/// Resolves the pipeline, checks the whole body, then produces every record of it.
+async fn ingest_into(
+    state: &AppState,
+    key: PipelineRef,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
+    let target = ingest::resolve(state, key).await?;
+    let records = decode(headers, body)?;
     let max_event = state.settings.server.max_event_bytes;
     if let Some(i) = records.iter().position(|r| r.value.len() > max_event) {
         return Err(ApiError::PayloadTooLarge(format!(
             "event {i} is larger than {max_event} bytes"
         )));
     }
-    produce(&state, &topic, &records).await?;
+    ingest::produce(state, &target.topic, &records).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -128,27 +154,15 @@ fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Record>, ApiError> {
     }
     match media_type(headers).as_deref() {
         Some("application/cloudevents+json") => {
-            let event = parse_object(body, "the CloudEvent")?;
-            structured(&event, body.to_vec()).map(|r| vec![r])
+            structured(utf8(body, "the CloudEvent")?, "the CloudEvent").map(|r| vec![r])
         }
         Some("application/cloudevents-batch+json") => {
-            let batch: Vec<Value> = serde_json::from_slice(body)
+            let batch: Vec<&RawValue> = serde_json::from_str(utf8(body, "the batch")?)
                 .map_err(|e| ApiError::BadRequest(format!("the batch is not a JSON array: {e}")))?;
             batch
                 .iter()
                 .enumerate()
-                .map(|(i, event)| {
-                    if !event.is_object() {
-                        return Err(ApiError::BadRequest(format!(
-                            "batch item {i} is not a JSON object"
-                        )));
-                    }
-                    let bytes =
-                        serde_json::to_vec(event).map_err(|e| ApiError::Internal(e.into()))?;
-                    structured(event, bytes).map_err(|e| {
-                        ApiError::BadRequest(format!("batch item {i}: {}", e.problem().detail))
-                    })
-                })
+                .map(|(i, event)| structured(event.get(), &format!("batch item {i}")))
                 .collect()
         }
         Some("application/x-ndjson" | "application/jsonl" | "application/json-seq") => body
@@ -178,11 +192,20 @@ fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Record>, ApiError> {
     }
 }
 
-fn parse_object(bytes: &[u8], what: &str) -> Result<Value, ApiError> {
-    let value: Value = serde_json::from_slice(bytes)
+/// `bytes` as text; JSON is UTF-8, and a string in it that is not would fail in the worker.
+fn utf8<'b>(bytes: &'b [u8], what: &str) -> Result<&'b str, ApiError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("{what} is not valid JSON: not UTF-8 ({e})")))
+}
+
+/// Checks that `bytes` are one JSON object, without building it: the record keeps the bytes.
+fn parse_object(bytes: &[u8], what: &str) -> Result<(), ApiError> {
+    let text = utf8(bytes, what)?;
+    serde_json::from_str::<IgnoredAny>(text)
         .map_err(|e| ApiError::BadRequest(format!("{what} is not valid JSON: {e}")))?;
-    if value.is_object() {
-        Ok(value)
+    // Valid JSON, so only JSON whitespace can come before the value.
+    if text.trim_start().starts_with('{') {
+        Ok(())
     } else {
         Err(ApiError::BadRequest(format!("{what} is not a JSON object")))
     }
@@ -225,126 +248,63 @@ fn binary_mode(headers: &HeaderMap, body: &[u8]) -> Result<Record, ApiError> {
     Ok(record)
 }
 
-/// Structured mode: the envelope is the record value, unchanged.
-fn structured(event: &Value, bytes: Vec<u8>) -> Result<Record, ApiError> {
-    for attribute in REQUIRED_ATTRIBUTES {
-        if !event.get(attribute).is_some_and(Value::is_string) {
-            return Err(ApiError::BadRequest(format!(
-                "CloudEvent without the `{attribute}` attribute"
-            )));
-        }
+/// The attributes of a structured CloudEvent that ingest reads, borrowed from the envelope; the
+/// rest of it is only checked to be valid JSON, never built into a tree.
+#[derive(Deserialize)]
+struct Attributes<'a> {
+    #[serde(borrow)]
+    specversion: Option<&'a RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    source: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    partitionkey: Option<&'a RawValue>,
+}
+
+impl Attributes<'_> {
+    /// The first of [`REQUIRED_ATTRIBUTES`] that is missing or not a string.
+    fn missing(&self) -> Option<&'static str> {
+        let present = [self.specversion, self.id, self.source, self.kind];
+        REQUIRED_ATTRIBUTES
+            .into_iter()
+            .zip(present)
+            .find(|(_, value)| !value.is_some_and(is_string))
+            .map(|(name, _)| name)
     }
+}
+
+fn is_string(value: &RawValue) -> bool {
+    value.get().starts_with('"')
+}
+
+/// Structured mode: the envelope `json` is the record value, byte for byte.
+fn structured(json: &str, what: &str) -> Result<Record, ApiError> {
+    if !json.trim_start().starts_with('{') {
+        // Not an object; still say so for malformed JSON first.
+        parse_object(json.as_bytes(), what)?;
+        return Err(ApiError::BadRequest(format!("{what} is not a JSON object")));
+    }
+    let attributes: Attributes = serde_json::from_str(json)
+        .map_err(|e| ApiError::BadRequest(format!("{what} is not a valid CloudEvent: {e}")))?;
+    if let Some(attribute) = attributes.missing() {
+        return Err(ApiError::BadRequest(format!(
+            "{what}: CloudEvent without the `{attribute}` attribute"
+        )));
+    }
+    let key = attributes
+        .partitionkey
+        .filter(|k| is_string(k))
+        .and_then(|k| serde_json::from_str::<String>(k.get()).ok())
+        .map(String::into_bytes);
     Ok(Record {
-        key: event
-            .get("partitionkey")
-            .and_then(Value::as_str)
-            .map(|k| k.as_bytes().to_vec()),
+        key,
         headers: vec![(
             "content-type".into(),
             b"application/cloudevents+json".to_vec(),
         )],
-        value: bytes,
+        value: json.as_bytes().to_vec(),
     })
-}
-
-/// Longest wait for fresh metadata of a topic before a retry.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Sends `records` and waits for every acknowledgement; those not acknowledged, with why.
-async fn send_all<'r>(
-    state: &AppState,
-    topic: &str,
-    records: &[&'r Record],
-) -> Vec<(&'r Record, KafkaError)> {
-    let sends = records.iter().map(|record| {
-        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-        for (key, value) in &record.headers {
-            headers = headers.insert(Header {
-                key,
-                value: Some(value),
-            });
-        }
-        let mut out = FutureRecord::<[u8], [u8]>::to(topic)
-            .payload(&record.value)
-            .headers(headers);
-        if let Some(key) = &record.key {
-            out = out.key(key);
-        }
-        state.producer.send(out, Timeout::After(ENQUEUE_TIMEOUT))
-    });
-    let results = futures::future::join_all(sends).await;
-    records
-        .iter()
-        .zip(results)
-        .filter_map(|(record, result)| result.err().map(|(e, _)| (*record, e)))
-        .collect()
-}
-
-/// The producer's metadata of a topic that was deleted and created again (a pipeline deleted and
-/// created under the same name) can be stale: its old partition count picks a partition the new
-/// topic does not have.
-fn stale_metadata(err: &KafkaError) -> bool {
-    matches!(
-        err.rdkafka_error_code(),
-        Some(
-            RDKafkaErrorCode::UnknownPartition
-                | RDKafkaErrorCode::UnknownTopic
-                | RDKafkaErrorCode::UnknownTopicOrPartition
-        )
-    )
-}
-
-/// Produces every record and waits for every acknowledgement. Records refused for stale
-/// metadata are sent once more after the topic's metadata is fetched again.
-async fn produce(state: &AppState, topic: &str, records: &[Record]) -> Result<(), ApiError> {
-    let all: Vec<&Record> = records.iter().collect();
-    let mut errors = send_all(state, topic, &all).await;
-    if !errors.is_empty() && errors.iter().all(|(_, e)| stale_metadata(e)) {
-        let producer = state.producer.clone();
-        let name = topic.to_owned();
-        // A metadata response refreshes librdkafka's cache; fetching blocks, so off the workers.
-        let refreshed = tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(Some(&name), METADATA_TIMEOUT)
-        })
-        .await;
-        // The second attempt says what is still wrong; the refresh's own failure only explains.
-        if let Ok(Err(error)) = refreshed {
-            tracing::debug!(%error, topic, "refreshing the topic's metadata failed");
-        }
-        let again: Vec<&Record> = errors.iter().map(|(r, _)| *r).collect();
-        errors = send_all(state, topic, &again).await;
-    }
-    let failed = errors.into_iter().map(|(_, e)| e);
-    let mut first: Option<KafkaError> = None;
-    let mut count = 0usize;
-    for err in failed {
-        count += 1;
-        first.get_or_insert(err);
-    }
-    match first {
-        None => Ok(()),
-        Some(err) => {
-            let timed_out = matches!(
-                err.rdkafka_error_code(),
-                Some(RDKafkaErrorCode::MessageTimedOut | RDKafkaErrorCode::QueueFull)
-            );
-            let cause = anyhow::Error::from(err).context(format!(
-                "{count} of {} records not acknowledged",
-                records.len()
-            ));
-            if timed_out {
-                Err(ApiError::Unavailable {
-                    detail: "the Kafka broker did not acknowledge the events in time; retry".into(),
-                    source: Some(cause),
-                })
-            } else {
-                Err(ApiError::bad_gateway(
-                    crate::error::Dependency::Kafka,
-                    cause,
-                ))
-            }
-        }
-    }
 }

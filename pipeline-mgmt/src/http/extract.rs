@@ -183,6 +183,26 @@ impl<S: Send + Sync> FromRequestParts<S> for ReplayJobId {
     }
 }
 
+/// The `{name}` of a by-name pipeline route, validated as a pipeline name before anything else:
+/// a path that is not one names no pipeline, so it is 404 without a database round trip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineNamePath(pub pipeline_common::model::PipelineName);
+
+impl<S: Send + Sync> FromRequestParts<S> for PipelineNamePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let ApiPath(params) =
+            ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
+                .await?;
+        params
+            .get("name")
+            .and_then(|raw| pipeline_common::model::PipelineName::parse(raw).ok())
+            .map(PipelineNamePath)
+            .ok_or_else(|| ApiError::NotFound("no pipeline with this name".into()))
+    }
+}
+
 /// Like [`parse_json`], for a body whose schema is an object: serde's derive also reads a struct
 /// from an array of its members, which the document does not allow, so anything but an object
 /// is 422 (malformed JSON stays 400).

@@ -15,6 +15,12 @@ use std::time::Duration;
 /// HTTP request; a broker that cannot answer in this time counts as unreachable.
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Longest wait for the broker's metadata to show a create or delete (see `TopicAdmin::settle`).
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Pause between two metadata requests while waiting for it.
+const SETTLE_POLL: Duration = Duration::from_millis(50);
+
 /// What to create: the three topics of one pipeline and their settings.
 #[derive(Debug, Clone)]
 pub struct TopicSpec {
@@ -145,6 +151,7 @@ impl TopicAdmin {
             }
         }
         if failures.is_empty() {
+            self.settle(&spec.names, Some(spec.partitions)).await;
             Ok(())
         } else {
             Err(CreateFailure {
@@ -173,9 +180,52 @@ impl TopicAdmin {
             })
             .collect();
         if failures.is_empty() {
+            self.settle(names, None).await;
             Ok(())
         } else {
             Err(anyhow!("deleting topics failed: {}", failures.join("; ")))
+        }
+    }
+
+    /// Waits, at most [`SETTLE_TIMEOUT`], until the broker's metadata lists every topic of `names`
+    /// with `partitions` partitions, or (`None`) lists none of them. The controller answers a
+    /// create or delete before the broker has applied it: without the wait, a record produced
+    /// right after a delete and re-create under the same name can land in the old topic and be
+    /// deleted with it. Best effort: a broker that does not settle in time is only logged.
+    async fn settle(&self, names: &[String], partitions: Option<i32>) {
+        let probe = Arc::clone(&self.probe);
+        let names = names.to_vec();
+        let settled = tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + SETTLE_TIMEOUT;
+            while std::time::Instant::now() < deadline {
+                // All topics, never one by name: a request naming a missing topic may create it.
+                if let Ok(metadata) = probe.client().fetch_metadata(None, SETTLE_POLL * 20) {
+                    let listed = |name: &String| {
+                        metadata
+                            .topics()
+                            .iter()
+                            .find(|t| t.name() == name && t.error().is_none())
+                            .map(|t| t.partitions().len())
+                    };
+                    let done = names.iter().all(|name| match (partitions, listed(name)) {
+                        (None, listed) => listed.is_none(),
+                        (Some(n), Some(have)) => usize::try_from(n).is_ok_and(|n| n == have),
+                        (Some(_), None) => false,
+                    });
+                    if done {
+                        return true;
+                    }
+                }
+                std::thread::sleep(SETTLE_POLL);
+            }
+            false
+        })
+        .await;
+        if !matches!(settled, Ok(true)) {
+            tracing::warn!(
+                timeout_ms = SETTLE_TIMEOUT.as_millis() as u64,
+                "the broker's metadata did not show the topic change in time"
+            );
         }
     }
 

@@ -3,6 +3,8 @@
 
 pub mod dead_letters;
 pub mod indices;
+pub mod ingest;
+pub mod ingest_cache;
 pub mod pipelines;
 pub mod replay;
 pub mod samples;

@@ -124,6 +124,7 @@ async fn create_saga(
         undo_create(state, &id_text, &spec.names, &template.name).await;
         return Err(err.into());
     }
+    state.ingest.forget(id, definition.name());
     find_id(state, id).await
 }
 
@@ -318,7 +319,10 @@ fn stale(expected: i64, current: i64) -> ApiError {
 
 async fn guarded(state: &AppState, change: &Change<'_>) -> Result<PipelineRow, ApiError> {
     match store::update(&state.db, change).await? {
-        Guarded::Updated(row) => Ok(row),
+        Guarded::Updated(row) => {
+            state.ingest.forget(row.id, &row.name);
+            Ok(row)
+        }
         Guarded::Missing => Err(not_found()),
         Guarded::Stale { current } => Err(stale(change.expected_version.unwrap_or(0), current)),
     }
@@ -328,6 +332,7 @@ async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<
     // Workers run only `running` pipelines: this stops them at their next reconciliation.
     let id = row.id.hyphenated().to_string();
     store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, None).await?;
+    state.ingest.forget(row.id, &row.name);
     // The row decoded, so its name is valid and names exactly this pipeline's topics.
     let names = PipelineTopics::new(&state.settings.kafka.topic_prefix, &row.name);
     let topics = names.topics().map(str::to_owned);
@@ -346,5 +351,6 @@ async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<
         return Err(ApiError::bad_gateway(Dependency::OpenSearch, err));
     }
     store::delete(&state.db, &row, actor).await?;
+    state.ingest.forget(row.id, &row.name);
     Ok(())
 }

@@ -141,6 +141,7 @@ async fn openapi_lists_every_route() {
         ("get", "/api/v1/pipelines/{id}/status"),
         ("get", "/api/v1/pipelines/{id}/indices"),
         ("post", "/api/v1/pipelines/{id}/events"),
+        ("post", "/api/v1/pipelines/by-name/{name}/events"),
         ("post", "/api/v1/pipelines/{id}/dry-run"),
         ("post", "/api/v1/dry-run"),
         ("get", "/api/v1/pipelines/{id}/errors"),
