@@ -162,6 +162,18 @@ pub struct MqSettings {
     pub mechanism: SaslMechanism,
     /// Whether to use TLS.
     pub tls: bool,
+    /// File holding the SASL password (a mounted secret); excludes `password`.
+    pub password_file: String,
+    /// PEM file of the CA certificates that sign the brokers' certificates; empty trusts the
+    /// system roots.
+    pub ca_file: String,
+    /// PEM client certificate for mutual TLS; set together with `keyFile`.
+    pub cert_file: String,
+    /// PEM private key of `certFile` (unencrypted).
+    pub key_file: String,
+    /// Development only: accept any broker certificate and host name. Warned about at start and
+    /// shown by `/readyz`.
+    pub tls_skip_verify: bool,
 }
 
 impl MqSettings {
@@ -191,6 +203,8 @@ impl MqSettings {
 pub struct DatabaseSettings {
     /// `mysql://user:password@host:port/db`; secret because it may hold a password.
     pub url: SecretString,
+    /// File holding the URL (a mounted secret); replaces `url` when set.
+    pub url_file: String,
     /// Pool size.
     pub max_connections: u32,
 }
@@ -205,6 +219,18 @@ pub struct OpenSearchSettings {
     pub username: String,
     /// Basic-auth password.
     pub password: SecretString,
+    /// File holding the basic-auth password (a mounted secret); excludes `password`.
+    pub password_file: String,
+    /// PEM file of the CA certificates that sign the nodes' certificates; empty trusts the
+    /// system roots.
+    pub ca_file: String,
+    /// PEM client certificate (certificate authentication); set together with `keyFile`.
+    pub cert_file: String,
+    /// PEM private key of `certFile` (unencrypted).
+    pub key_file: String,
+    /// Development only: accept any node certificate and host name. Warned about at start and
+    /// shown by `/readyz`.
+    pub tls_skip_verify: bool,
 }
 
 /// `geoip.*`: the MaxMind database.

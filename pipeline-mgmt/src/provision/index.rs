@@ -72,11 +72,17 @@ pub async fn ping(client: &OpenSearch, timeout: Duration) -> anyhow::Result<()> 
     let response = tokio::time::timeout(timeout, client.ping().send())
         .await
         .context("OpenSearch ping timed out")?
-        .context("OpenSearch ping")?;
+        .map_err(|err| {
+            if super::search_access::is_certificate_error(&err) {
+                anyhow!(super::search_access::CertificateRejected).context(err.to_string())
+            } else {
+                anyhow!(err).context("OpenSearch ping")
+            }
+        })?;
     let status = response.status_code().as_u16();
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(anyhow!("OpenSearch ping answered {status}"))
+    match status {
+        200..=299 => Ok(()),
+        401 | 403 => Err(anyhow!(super::search_access::CredentialsRejected(status))),
+        _ => Err(anyhow!("OpenSearch ping answered {status}")),
     }
 }
