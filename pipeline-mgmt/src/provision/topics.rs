@@ -66,7 +66,9 @@ impl ClientContext for ProbeContext {
         if facility == "FAIL" && message.contains("SASL authentication error") {
             self.authentication_failed.store(true, Ordering::Relaxed);
         }
-        if facility == "FAIL" && message.contains("SSL handshake failed") {
+        if facility == "FAIL"
+            && (message.contains("SSL handshake failed") || message.contains("certificate"))
+        {
             self.tls_failed.store(true, Ordering::Relaxed);
         }
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) {

@@ -72,8 +72,14 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
         .iter()
         .filter(|t| t.report.status == TaskStatus::Failed)
         .collect();
+    // A running task with an error is retrying through it (a refused OpenSearch credential).
+    let impaired = tasks
+        .iter()
+        .filter(|t| t.report.status == TaskStatus::Running)
+        .find_map(|t| t.report.last_error.clone());
     let observed = match (running, failed.len()) {
         (0, 0) => "stopped",
+        (_, 0) if impaired.is_some() => "degraded",
         (_, 0) => "running",
         (0, _) => "failed",
         _ => "degraded",
@@ -81,6 +87,7 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
     let reason = failed
         .iter()
         .find_map(|t| t.report.last_error.clone())
+        .or(impaired)
         .or_else(|| row.state_reason.clone());
     let workers = tasks
         .into_iter()

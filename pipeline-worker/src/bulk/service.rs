@@ -18,6 +18,8 @@ pub struct BulkService {
     client: reqwest::Client,
     url: String,
     auth: Option<(String, String)>,
+    /// Which credential the requests carry, for reasons that name it (never the secret).
+    credential: String,
 }
 
 /// An HTTP response to a bulk request.
@@ -39,11 +41,25 @@ impl BulkService {
             .first()
             .ok_or_else(|| anyhow::anyhow!("opensearch.urls is empty"))?;
         let access = OpenSearchAccess::from_settings(&settings.opensearch)?;
+        let credential = match (
+            settings.opensearch.username.as_str(),
+            settings.opensearch.cert_file.as_str(),
+        ) {
+            ("", "") => "the anonymous user (no opensearch.username)".to_owned(),
+            ("", cert) => format!("the client certificate opensearch.certFile ({cert})"),
+            (user, _) => format!("opensearch.username `{user}`"),
+        };
         Ok(BulkService {
             client: access.reqwest_client(timeout)?,
             url: bulk_url(base),
             auth: access.basic_auth().cloned(),
+            credential,
         })
+    }
+
+    /// Which credential the requests carry, e.g. "opensearch.username `flow_worker`".
+    pub fn credential(&self) -> &str {
+        &self.credential
     }
 
     /// Sends one body. A transport failure (no HTTP response) is an `Err`; any HTTP status is an

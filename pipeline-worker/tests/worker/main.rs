@@ -6,6 +6,7 @@
 
 mod faults;
 mod helpers;
+mod tls;
 
 use helpers::*;
 use pipeline_common::model::{PipelineDefinition, ValidationContext};
