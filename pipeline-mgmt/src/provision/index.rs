@@ -36,6 +36,9 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> Result<(), EnsureError> 
     match exists.status_code().as_u16() {
         200 => return Ok(()),
         404 => {}
+        status @ (401 | 403) => {
+            return Err(anyhow!(super::search_access::CredentialsRejected(status)).into())
+        }
         other => return Err(anyhow!("OpenSearch index check answered {other}").into()),
     }
     let created = tokio::time::timeout(
@@ -51,6 +54,9 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> Result<(), EnsureError> 
     let status = created.status_code().as_u16();
     if (200..300).contains(&status) {
         return Ok(());
+    }
+    if status == 401 || status == 403 {
+        return Err(anyhow!(super::search_access::CredentialsRejected(status)).into());
     }
     let body = created.text().await.unwrap_or_default();
     if body.contains("resource_already_exists_exception") {

@@ -26,3 +26,14 @@ pub fn is_certificate_error(error: &(dyn std::error::Error + 'static)) -> bool {
     }
     false
 }
+
+/// Our own words for a failure an operator must fix (refused credentials, an untrusted
+/// certificate), for a 502's detail; `None` for anything else, whose cause stays in the log.
+pub fn operator_cause(error: &anyhow::Error) -> Option<String> {
+    if let Some(rejected) = error.downcast_ref::<CredentialsRejected>() {
+        return Some(rejected.to_string());
+    }
+    error
+        .downcast_ref::<CertificateRejected>()
+        .map(ToString::to_string)
+}

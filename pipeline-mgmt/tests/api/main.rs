@@ -14,4 +14,5 @@ mod ingest;
 mod ops;
 mod read;
 mod replay;
+mod tls;
 mod update;
