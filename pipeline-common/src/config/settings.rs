@@ -53,6 +53,11 @@ pub struct ServerSettings {
     pub max_event_bytes: usize,
     /// Deepest accepted JSON nesting of an event.
     pub max_event_depth: usize,
+    /// The URL browsers reach mgmt at; `https://…` marks the console cookie `Secure`.
+    pub public_url: String,
+    /// Whether an ingress in front of mgmt sets `X-Forwarded-Proto` (and strips a client's own):
+    /// then `https` in it marks the console cookie `Secure` too.
+    pub trust_forwarded_proto: bool,
 }
 
 /// `worker.*`: settings of a pipeline-worker process.
