@@ -204,6 +204,7 @@ async fn a_revoked_index_privilege_keeps_every_event_until_it_is_restored() {
                 .tasks()
                 .await
                 .into_iter()
+                .filter(|t| t.report.status.as_str() == "running")
                 .find_map(|t| t.report.last_error.filter(|e| e.contains("403")))
         },
     )
