@@ -36,9 +36,43 @@ pub struct Cli {
     #[arg(long, value_enum, default_value = "structured")]
     pub ce_mode: CeMode,
 
-    /// Extra librdkafka producer property, KEY=VALUE (repeatable), e.g. for SASL or TLS.
+    /// Extra librdkafka producer property, KEY=VALUE (repeatable), for tuning (TLS and SASL have
+    /// their own flags below).
     #[arg(short = 'X', long = "producer-property", value_name = "KEY=VALUE")]
     pub producer_properties: Vec<String>,
+
+    /// Connect to the brokers over TLS (--target kafka).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// PEM CA bundle that signs the brokers' certificates (with --tls; default: system roots).
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca_file: Option<String>,
+
+    /// PEM client certificate for mutual TLS (with --tls and --key-file).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "key_file"])]
+    pub cert_file: Option<String>,
+
+    /// PEM private key of --cert-file.
+    #[arg(long, value_name = "FILE", requires = "cert_file")]
+    pub key_file: Option<String>,
+
+    /// SASL user (--target kafka); SASL is off without it.
+    #[arg(long, env = "FLOW_LOADGEN_SASL_USERNAME")]
+    pub sasl_username: Option<String>,
+
+    /// SASL password.
+    #[arg(
+        long,
+        env = "FLOW_LOADGEN_SASL_PASSWORD",
+        hide_env_values = true,
+        requires = "sasl_username"
+    )]
+    pub sasl_password: Option<String>,
+
+    /// SASL mechanism.
+    #[arg(long, value_parser = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"], default_value = "PLAIN")]
+    pub sasl_mechanism: String,
 
     /// Ingest URL (--target http): http://HOST:PORT/api/v1/pipelines/by-name/{name}/events, or
     /// http://HOST:PORT/api/v1/pipelines/{id}/events.

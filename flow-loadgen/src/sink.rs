@@ -87,6 +87,31 @@ impl Sink {
     }
 }
 
+/// The typed TLS and SASL flags as librdkafka properties.
+fn security_config(cli: &Cli, config: &mut ClientConfig) {
+    let protocol = match (cli.tls, cli.sasl_username.is_some()) {
+        (false, false) => "plaintext",
+        (true, false) => "ssl",
+        (false, true) => "sasl_plaintext",
+        (true, true) => "sasl_ssl",
+    };
+    config.set("security.protocol", protocol);
+    if let Some(ca) = &cli.ca_file {
+        config.set("ssl.ca.location", ca);
+    }
+    if let (Some(cert), Some(key)) = (&cli.cert_file, &cli.key_file) {
+        config
+            .set("ssl.certificate.location", cert)
+            .set("ssl.key.location", key);
+    }
+    if let Some(user) = &cli.sasl_username {
+        config
+            .set("sasl.mechanism", &cli.sasl_mechanism)
+            .set("sasl.username", user)
+            .set("sasl.password", cli.sasl_password.as_deref().unwrap_or(""));
+    }
+}
+
 /// Sends to a Kafka topic with an idempotent, `acks=all` producer.
 pub struct KafkaSink {
     producer: FutureProducer,
@@ -108,6 +133,7 @@ impl KafkaSink {
             .set("linger.ms", "5")
             .set("message.timeout.ms", MESSAGE_TIMEOUT_MS.to_string())
             .set("queue.buffering.max.messages", "200000");
+        security_config(cli, &mut config);
         for property in &cli.producer_properties {
             let Some((key, value)) = property.split_once('=') else {
                 bail!("-X {property}: expected KEY=VALUE");

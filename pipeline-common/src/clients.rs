@@ -1,11 +1,15 @@
-//! Client construction from [`Settings`]: the only place where configuration becomes librdkafka
-//! properties or OpenSearch transport options.
+//! Client construction from [`Settings`]: the base librdkafka configuration (connection,
+//! security, TLS) that every Kafka client starts from, and the OpenSearch HTTP clients.
 //!
 //! Every property set here is named in code from a typed setting. Nothing user-supplied (pipeline
 //! definitions, request bodies) is ever passed through as a raw client property.
 
+mod kafka_tls;
+mod opensearch_http;
+
+pub use opensearch_http::{OpenSearchAccess, TlsFileError};
+
 use crate::config::{ExposeSecret, Settings};
-use opensearch::auth::Credentials;
 use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
 use opensearch::OpenSearch;
 use rdkafka::ClientConfig;
@@ -31,6 +35,7 @@ pub fn kafka_base_config(settings: &Settings) -> ClientConfig {
             .set("sasl.username", &settings.mq.username)
             .set("sasl.password", settings.mq.password.expose_secret());
     }
+    kafka_tls::apply(&settings.mq, &mut config);
     config
 }
 
@@ -64,28 +69,25 @@ pub fn kafka_ingest_producer_config(settings: &Settings) -> ClientConfig {
     config
 }
 
-/// Builds an OpenSearch client for the first configured URL, with basic auth when set.
-pub fn opensearch_client(settings: &Settings) -> Result<OpenSearch, opensearch::Error> {
-    opensearch_client_for(
-        &settings.opensearch.urls[0],
-        &settings.opensearch.username,
-        settings.opensearch.password.expose_secret(),
-    )
+/// Builds an OpenSearch client for the first configured URL, with the CA, client certificate
+/// and basic auth of `opensearch.*`.
+pub fn opensearch_client(settings: &Settings) -> anyhow::Result<OpenSearch> {
+    let url = settings
+        .opensearch
+        .urls
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("opensearch.urls is empty"))?;
+    let access = OpenSearchAccess::from_settings(&settings.opensearch)?;
+    opensearch_client_with(url, &access)
 }
 
-/// Builds an OpenSearch client for `url`; an empty `username` means no authentication.
-pub fn opensearch_client_for(
-    url: &str,
-    username: &str,
-    password: &str,
-) -> Result<OpenSearch, opensearch::Error> {
+/// Builds an OpenSearch client for `url` with `access`'s trust and credentials.
+pub fn opensearch_client_with(url: &str, access: &OpenSearchAccess) -> anyhow::Result<OpenSearch> {
     let url = opensearch::http::Url::parse(url)
-        .map_err(|e| opensearch::Error::from(std::io::Error::other(e.to_string())))?;
-    let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+        .map_err(|e| anyhow::anyhow!("opensearch URL {url:?}: {e}"))?;
+    let builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
         .timeout(Duration::from_secs(30))
         .disable_proxy();
-    if !username.is_empty() {
-        builder = builder.auth(Credentials::Basic(username.to_owned(), password.to_owned()));
-    }
+    let builder = access.apply_to_transport(builder)?;
     Ok(OpenSearch::new(builder.build()?))
 }

@@ -23,6 +23,12 @@ where
         }
     };
     crate::telemetry::init(&settings.log);
+    for key in settings.unverified_tls() {
+        tracing::warn!(
+            key,
+            "TLS certificate verification is OFF for this connection (development only)"
+        );
+    }
     install_panic_hook();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,

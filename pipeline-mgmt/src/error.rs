@@ -182,7 +182,10 @@ impl ApiError {
             ApiError::Unauthorized => "a valid bearer token is required".to_owned(),
             ApiError::MethodNotAllowed => "this route does not accept that method".to_owned(),
             ApiError::Unprocessable { detail, .. } => detail.clone(),
-            ApiError::BadGateway { dependency, .. } => dependency.unreachable().to_owned(),
+            ApiError::BadGateway { dependency, source } => {
+                crate::provision::search_access::operator_cause(source)
+                    .unwrap_or_else(|| dependency.unreachable().to_owned())
+            }
             ApiError::Unavailable { detail, .. } => detail.clone(),
             ApiError::Internal(_) => "the server failed; the cause is in its log".to_owned(),
         };

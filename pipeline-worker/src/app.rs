@@ -64,7 +64,12 @@ impl WorkerApp {
         let health = Arc::new(Health::default());
         let token = CancellationToken::new();
         let stale_after_ms = (self.settings.worker.reconcile_interval_ms * 3 + 10_000) as i64;
-        let router = http::router(health.clone(), prometheus.clone(), stale_after_ms);
+        let router = http::router(
+            health.clone(),
+            prometheus.clone(),
+            stale_after_ms,
+            self.settings.unverified_tls(),
+        );
         let http_stop = token.clone();
         let http = tokio::spawn(async move {
             axum::serve(self.listener, router)

@@ -18,10 +18,17 @@ struct AppState {
     prometheus: PrometheusHandle,
     /// Ready while the last successful reconciliation is at most this old.
     stale_after_ms: i64,
+    /// The `…tlsSkipVerify` keys that are on, named in every readiness answer.
+    unverified_tls: Vec<&'static str>,
 }
 
 /// The router of the worker's endpoints.
-pub fn router(health: Arc<Health>, prometheus: PrometheusHandle, stale_after_ms: i64) -> Router {
+pub fn router(
+    health: Arc<Health>,
+    prometheus: PrometheusHandle,
+    stale_after_ms: i64,
+    unverified_tls: Vec<&'static str>,
+) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
@@ -30,10 +37,22 @@ pub fn router(health: Arc<Health>, prometheus: PrometheusHandle, stale_after_ms:
             health,
             prometheus,
             stale_after_ms,
+            unverified_tls,
         })
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let (status, mut body) = readiness(&state);
+    if !state.unverified_tls.is_empty() {
+        body.push_str(&format!(
+            "warning: TLS verification off ({}), development only\n",
+            state.unverified_tls.join(", ")
+        ));
+    }
+    (status, body)
+}
+
+fn readiness(state: &AppState) -> (StatusCode, String) {
     let last = state.health.last_reconcile_ms.load(Ordering::Relaxed);
     let age = chrono::Utc::now().timestamp_millis() - last;
     if last > 0 && age <= state.stale_after_ms {

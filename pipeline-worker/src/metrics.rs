@@ -51,6 +51,8 @@ pub struct TaskStats {
     pub filtered: AtomicU64,
     /// Sum of the assigned partitions' lag; negative when unknown.
     pub lag: AtomicI64,
+    /// The OpenSearch credential failure the task is retrying through, if any.
+    pub credentials: crate::bulk::credentials::CredentialAlarm,
 }
 
 impl TaskStats {

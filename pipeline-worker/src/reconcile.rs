@@ -357,7 +357,9 @@ impl Supervisor {
 
     fn report(&self, handle: &TaskHandle) -> TaskReport {
         let (status, last_error) = match &handle.run {
-            Run::Running { .. } => (TaskStatus::Running, None),
+            // Running, but retrying through a refused credential: the status view shows it as
+            // degraded with this reason.
+            Run::Running { .. } => (TaskStatus::Running, handle.stats.credentials.reason()),
             Run::Failed { reason } => (TaskStatus::Failed, Some(reason.clone())),
         };
         TaskReport {

@@ -398,9 +398,11 @@ impl TaskState {
         let policy = self.env.retry;
         let failures = self.consecutive_failures;
         let metrics = self.env.metrics.bulk.clone();
+        let stats = self.env.metrics.stats.clone();
         let abort = self.flush_abort.clone();
         self.flights.push_back(tokio::spawn(async move {
-            let report = flush(&batch, &service, &policy, failures, &metrics, &abort).await;
+            let alarm = &stats.credentials;
+            let report = flush(&batch, &service, &policy, failures, &metrics, alarm, &abort).await;
             (batch, report)
         }));
     }

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import yaml
 
+import kubecheck
+
 CHART = "charts/flow-stream"
 RELEASE = "flow-stream"
 NAMESPACE = "flow"
@@ -83,6 +85,13 @@ FEATURE_DATA = {
         "mqPassword": "kafka-secret",
         "opensearchPassword": "opensearch-secret",
         "authTokens": [{"name": "ops", "role": "admin", "sha256": _DIGEST}],
+        "asFiles": True,
+    },
+    "tls": {
+        "ca": {"configMap": "flow-ca"},
+        "clientSecret": "flow-client-tls",
+        "kafka": {"clientCertificate": True},
+        "opensearch": {"clientCertificate": True},
     },
     "extraVolumes": [{"name": "geoip", "persistentVolumeClaim": {"claimName": "geoip"}}],
     "extraVolumeMounts": [{"name": "geoip", "mountPath": "/geoip", "readOnly": True}],
@@ -340,13 +349,17 @@ def run(root: Path, helm: str, values: dict | None, report) -> None:
                 errors.extend(f"{label}: {line}" for line in _error_lines(out, err))
         report.add(CHECK_LINT, errors, detail="; ".join(s[0] for s in sets.values()))
 
+        rendered: dict[str, tuple[str, list[dict]]] = {}
         for name, f in files.items():
+            label = sets[name][0]
             rc, out, err = _helm(helm, ["template", RELEASE, chart, "--namespace", NAMESPACE, *f], env)
             if rc != 0:
                 report.add(name, [f"helm template exited {rc}"] + _error_lines(out, err))
                 continue
             errs, objects = check_manifests(out, sets[name][2], flags)
             report.add(name, errs, detail=_summary(objects) if objects else "")
+            rendered[name] = (label, objects)
+        kubecheck.run(rendered, report)
 
         both = _merge(sets[CHECK_HPA][1], {"keda": {"enabled": True}})
         path = Path(tmp) / "both-scalers.yaml"

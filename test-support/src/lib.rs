@@ -21,6 +21,8 @@
 //! behind.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
 
+pub mod tls;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

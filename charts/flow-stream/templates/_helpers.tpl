@@ -85,6 +85,8 @@ Call with (dict "ctx" $ "component" "mgmt").
 - name: FLOW_ENVIRONMENT
   value: {{ $ctx.Values.environment | quote }}
 {{- end }}
+{{- include "flow-stream.tlsEnv" (dict "ctx" $ctx) }}
+{{- if not $ctx.Values.secrets.asFiles }}
 {{- if or $ctx.Values.secrets.databaseUrl (not $ctx.Values.secrets.create) }}
 - name: FLOW__DATABASE__URL
   valueFrom:
@@ -105,6 +107,7 @@ Call with (dict "ctx" $ "component" "mgmt").
       name: {{ $secret }}
       key: {{ $ctx.Values.secrets.keys.opensearchPassword }}
       optional: true
+{{- end }}
 {{- if eq .component "mgmt" }}
 - name: FLOW__AUTH__TOKENS
   valueFrom:
@@ -122,6 +125,7 @@ Call with (dict "ctx" $ "component" "mgmt").
 
 {{/* Checks of value combinations that the schema cannot express. */}}
 {{- define "flow-stream.validate" -}}
+{{- include "flow-stream.tlsValidate" . }}
 {{- if and .Values.autoscaling.enabled .Values.keda.enabled }}
 {{- fail "autoscaling.enabled and keda.enabled are mutually exclusive: KEDA manages its own HPA" }}
 {{- end }}

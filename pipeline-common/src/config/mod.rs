@@ -20,9 +20,12 @@
 //! A variable with the prefix that names no key is an error, so typos fail at start-up.
 //!
 //! Secrets (`mq.password`, `opensearch.password`, `database.url`) are [`SecretString`]s: their
-//! `Debug` output is redacted, and only [`ExposeSecret::expose_secret`] reveals them.
+//! `Debug` output is redacted, and only [`ExposeSecret::expose_secret`] reveals them. Each also
+//! has a `…File` form (`mq.passwordFile`, `opensearch.passwordFile`, `database.urlFile`) naming a
+//! file to read it from, e.g. a mounted Kubernetes Secret.
 
 mod env;
+mod secret_files;
 mod settings;
 
 pub use secrecy::{ExposeSecret, SecretString};
@@ -143,11 +146,13 @@ impl Settings {
 
         let merged = builder.build().map_err(from_config_error)?;
         let tree: serde_json::Value = merged.try_deserialize().map_err(from_config_error)?;
-        let settings: Settings = serde_path_to_error::deserialize(tree).map_err(|e| {
+        let mut settings: Settings = serde_path_to_error::deserialize(tree).map_err(|e| {
             let key = e.path().to_string();
             ConfigError::key(key, e.into_inner().to_string())
         })?;
+        settings.read_secret_files()?;
         settings.validate()?;
+        settings.validate_tls_files()?;
         Ok(settings)
     }
 }

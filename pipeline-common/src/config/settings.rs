@@ -59,6 +59,11 @@ pub struct ServerSettings {
     /// How long pipeline-mgmt's HTTP ingest trusts a pipeline it looked up, in milliseconds;
     /// bounds how late it sees a change made through another replica (0: look up every request).
     pub ingest_cache_ttl_ms: u64,
+    /// The URL browsers reach mgmt at; `https://…` marks the console cookie `Secure`.
+    pub public_url: String,
+    /// Whether an ingress in front of mgmt sets `X-Forwarded-Proto` (and strips a client's own):
+    /// then `https` in it marks the console cookie `Secure` too.
+    pub trust_forwarded_proto: bool,
 }
 
 /// `worker.*`: settings of a pipeline-worker process.
@@ -168,6 +173,18 @@ pub struct MqSettings {
     pub mechanism: SaslMechanism,
     /// Whether to use TLS.
     pub tls: bool,
+    /// File holding the SASL password (a mounted secret); excludes `password`.
+    pub password_file: String,
+    /// PEM file of the CA certificates that sign the brokers' certificates; empty trusts the
+    /// system roots.
+    pub ca_file: String,
+    /// PEM client certificate for mutual TLS; set together with `keyFile`.
+    pub cert_file: String,
+    /// PEM private key of `certFile` (unencrypted).
+    pub key_file: String,
+    /// Development only: accept any broker certificate and host name. Warned about at start and
+    /// shown by `/readyz`.
+    pub tls_skip_verify: bool,
 }
 
 impl MqSettings {
@@ -197,6 +214,8 @@ impl MqSettings {
 pub struct DatabaseSettings {
     /// `mysql://user:password@host:port/db`; secret because it may hold a password.
     pub url: SecretString,
+    /// File holding the URL (a mounted secret); replaces `url` when set.
+    pub url_file: String,
     /// Pool size.
     pub max_connections: u32,
 }
@@ -219,6 +238,18 @@ pub struct OpenSearchSettings {
     pub default_refresh_interval: String,
     /// `index.codec` when a pipeline's `indexing.codec` is unset.
     pub default_codec: crate::index_template::Codec,
+    /// File holding the basic-auth password (a mounted secret); excludes `password`.
+    pub password_file: String,
+    /// PEM file of the CA certificates that sign the nodes' certificates; empty trusts the
+    /// system roots.
+    pub ca_file: String,
+    /// PEM client certificate (certificate authentication); set together with `keyFile`.
+    pub cert_file: String,
+    /// PEM private key of `certFile` (unencrypted).
+    pub key_file: String,
+    /// Development only: accept any node certificate and host name. Warned about at start and
+    /// shown by `/readyz`.
+    pub tls_skip_verify: bool,
 }
 
 /// `geoip.*`: the MaxMind database.

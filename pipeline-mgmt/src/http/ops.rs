@@ -5,7 +5,8 @@ use crate::error::ApiError;
 use crate::fleet_metrics::FleetSnapshot;
 use crate::http::responses::Unavailable;
 use crate::provision;
-use crate::provision::topics::AuthenticationFailed;
+use crate::provision::search_access::{CertificateRejected, CredentialsRejected};
+use crate::provision::topics::{AuthenticationFailed, TlsHandshakeFailed};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -49,6 +50,10 @@ pub async fn healthz() -> Json<Health> {
 pub struct Ready {
     /// `ready`.
     pub status: &'static str,
+    /// The `…tlsSkipVerify` keys that are on: connections whose certificates nobody checks
+    /// (development only). Absent when none is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverified_tls: Vec<&'static str>,
 }
 
 /// Readiness: MariaDB, Kafka and OpenSearch all answer.
@@ -73,17 +78,36 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Ready>, ApiErr
             // Our own words only: the cause chain may carry addresses and server text.
             let why = if err.is::<AuthenticationFailed>() {
                 "rejected the credentials (SASL authentication failed)"
+            } else if err.is::<TlsHandshakeFailed>() {
+                "failed the TLS handshake: certificate not trusted (check mq.caFile), \
+                 name mismatch or client certificate refused"
+            } else if err.is::<CertificateRejected>() {
+                "failed the TLS handshake: certificate not trusted (check opensearch.caFile), \
+                 name mismatch or client certificate refused"
+            } else if err.is::<CredentialsRejected>() {
+                "rejected the credentials (401/403: check opensearch.username and its roles)"
             } else {
                 "unreachable"
             };
             down.push(format!("{name} {why}"));
         }
     }
+    let unverified_tls = state.settings.unverified_tls();
     if down.is_empty() {
-        Ok(Json(Ready { status: "ready" }))
+        Ok(Json(Ready {
+            status: "ready",
+            unverified_tls,
+        }))
     } else {
+        let mut detail = format!("not ready: {}", down.join(", "));
+        if !unverified_tls.is_empty() {
+            detail.push_str(&format!(
+                " (TLS verification off: {})",
+                unverified_tls.join(", ")
+            ));
+        }
         Err(ApiError::Unavailable {
-            detail: format!("not ready: {}", down.join(", ")),
+            detail,
             source: None,
         })
     }

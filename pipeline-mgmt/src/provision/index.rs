@@ -36,6 +36,9 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> Result<(), EnsureError> 
     match exists.status_code().as_u16() {
         200 => return Ok(()),
         404 => {}
+        status @ (401 | 403) => {
+            return Err(anyhow!(super::search_access::CredentialsRejected(status)).into())
+        }
         other => return Err(anyhow!("OpenSearch index check answered {other}").into()),
     }
     let created = tokio::time::timeout(
@@ -51,6 +54,9 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> Result<(), EnsureError> 
     let status = created.status_code().as_u16();
     if (200..300).contains(&status) {
         return Ok(());
+    }
+    if status == 401 || status == 403 {
+        return Err(anyhow!(super::search_access::CredentialsRejected(status)).into());
     }
     let body = created.text().await.unwrap_or_default();
     if body.contains("resource_already_exists_exception") {
@@ -72,11 +78,17 @@ pub async fn ping(client: &OpenSearch, timeout: Duration) -> anyhow::Result<()> 
     let response = tokio::time::timeout(timeout, client.ping().send())
         .await
         .context("OpenSearch ping timed out")?
-        .context("OpenSearch ping")?;
+        .map_err(|err| {
+            if super::search_access::is_certificate_error(&err) {
+                anyhow!(super::search_access::CertificateRejected).context(err.to_string())
+            } else {
+                anyhow!(err).context("OpenSearch ping")
+            }
+        })?;
     let status = response.status_code().as_u16();
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(anyhow!("OpenSearch ping answered {status}"))
+    match status {
+        200..=299 => Ok(()),
+        401 | 403 => Err(anyhow!(super::search_access::CredentialsRejected(status))),
+        _ => Err(anyhow!("OpenSearch ping answered {status}")),
     }
 }

@@ -3,4 +3,5 @@
 pub mod index;
 pub mod index_stats;
 pub mod index_template;
+pub mod search_access;
 pub mod topics;

@@ -50,6 +50,13 @@ pub struct CreateFailure {
 #[error("the Kafka broker rejected the SASL credentials (authentication failed)")]
 pub struct AuthenticationFailed;
 
+/// The TLS handshake with the broker failed: its certificate is not trusted by `mq.caFile` (or
+/// the system roots), its name does not match, or it refused our client certificate. Like a
+/// credential, it does not heal by waiting.
+#[derive(Debug, thiserror::Error)]
+#[error("the TLS handshake with the Kafka broker failed (certificate not trusted, name mismatch or client certificate refused)")]
+pub struct TlsHandshakeFailed;
+
 /// The readiness probe's context: remembers whether librdkafka last reported an authentication
 /// failure. librdkafka reports one only as a log line and an error event on the client's main
 /// queue, which the probe polls after each metadata request; the request itself merely fails
@@ -57,6 +64,7 @@ pub struct AuthenticationFailed;
 #[derive(Default)]
 pub struct ProbeContext {
     authentication_failed: AtomicBool,
+    tls_failed: AtomicBool,
 }
 
 impl ClientContext for ProbeContext {
@@ -64,14 +72,23 @@ impl ClientContext for ProbeContext {
         if facility == "FAIL" && message.contains("SASL authentication error") {
             self.authentication_failed.store(true, Ordering::Relaxed);
         }
+        if facility == "FAIL"
+            && (message.contains("SSL handshake failed") || message.contains("certificate"))
+        {
+            self.tls_failed.store(true, Ordering::Relaxed);
+        }
         if (level as i32) <= (RDKafkaLogLevel::Error as i32) {
             tracing::debug!(facility, message, "Kafka readiness probe");
         }
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
-            self.authentication_failed.store(true, Ordering::Relaxed);
+        match error.rdkafka_error_code() {
+            Some(RDKafkaErrorCode::Authentication) => {
+                self.authentication_failed.store(true, Ordering::Relaxed);
+            }
+            Some(RDKafkaErrorCode::SSL) => self.tls_failed.store(true, Ordering::Relaxed),
+            _ => {}
         }
         tracing::debug!(%error, reason, "Kafka readiness probe error");
     }
@@ -244,10 +261,14 @@ impl TopicAdmin {
                     context
                         .authentication_failed
                         .store(false, Ordering::Relaxed);
+                    context.tls_failed.store(false, Ordering::Relaxed);
                     Ok(())
                 }
                 Err(_) if context.authentication_failed.load(Ordering::Relaxed) => {
                     Err(anyhow!(AuthenticationFailed))
+                }
+                Err(_) if context.tls_failed.load(Ordering::Relaxed) => {
+                    Err(anyhow!(TlsHandshakeFailed))
                 }
                 Err(err) => Err(anyhow!(err).context("fetching Kafka metadata")),
             }

@@ -95,8 +95,14 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
         .iter()
         .filter(|t| t.report.status == TaskStatus::Failed)
         .collect();
+    // A running task with an error is retrying through it (a refused OpenSearch credential).
+    let impaired = tasks
+        .iter()
+        .filter(|t| t.report.status == TaskStatus::Running)
+        .find_map(|t| t.report.last_error.clone());
     let observed = match (running, failed.len()) {
         (0, 0) => ObservedState::Stopped,
+        (_, 0) if impaired.is_some() => ObservedState::Degraded,
         (_, 0) => ObservedState::Running,
         (0, _) => ObservedState::Failed,
         _ => ObservedState::Degraded,
@@ -104,6 +110,7 @@ pub async fn observed(state: &AppState, row: &PipelineRow) -> Result<PipelineSta
     let reason = failed
         .iter()
         .find_map(|t| t.report.last_error.clone())
+        .or(impaired)
         .or_else(|| row.state_reason.clone());
     let workers = tasks
         .into_iter()

@@ -17,4 +17,5 @@ mod ops;
 mod read;
 mod replay;
 mod templates;
+mod tls;
 mod update;

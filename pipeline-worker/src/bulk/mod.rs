@@ -3,6 +3,7 @@
 //! item by item, and [`retry`] drives a batch to completion.
 
 pub mod classify;
+pub mod credentials;
 pub mod encoder;
 pub mod request;
 pub mod retry;

@@ -1,7 +1,8 @@
 //! Retrying a batch until every item is done or dead-lettered, with exponential backoff and
 //! jitter, resending only what is retryable.
 
-use super::classify::{classify_response, ItemOutcome};
+use super::classify::{classify_response, ItemOutcome, RequestFailure};
+use super::credentials::{self, CredentialAlarm};
 use super::encoder::Batch;
 use super::request::body_for;
 use super::service::BulkService;
@@ -65,6 +66,7 @@ pub async fn flush(
     policy: &RetryPolicy,
     mut consecutive_failures: u32,
     metrics: &BulkMetrics,
+    alarm: &CredentialAlarm,
     cancel: &CancellationToken,
 ) -> FlushReport {
     let mut outcomes = vec![
@@ -87,18 +89,29 @@ pub async fn flush(
         };
         let result = response.and_then(|r| classify_response(r.status, &r.body, pending.len()));
         metrics.duration(started.elapsed());
-        let last_error = match result {
+        let (last_error, credential_failure) = match result {
             Ok(items) => {
                 let mut retry = Vec::new();
                 let mut first_reason = None;
+                // Set while every retried item so far failed on a credential (401/403).
+                let mut credential = None;
+                let mut all_credential = true;
                 for (&index, outcome) in pending.iter().zip(items) {
                     if let ItemOutcome::Retry { status, reason } = &outcome {
                         retry.push(index);
                         first_reason.get_or_insert_with(|| format!("HTTP {status}: {reason}"));
+                        match credentials::credential_failure(*status, reason, service.credential())
+                        {
+                            Some(why) => {
+                                credential.get_or_insert(why);
+                            }
+                            None => all_credential = false,
+                        }
                     }
                     outcomes[index] = outcome;
                 }
                 if retry.is_empty() {
+                    alarm.clear();
                     metrics.request("success");
                     return FlushReport {
                         outcomes,
@@ -114,15 +127,28 @@ pub async fn flush(
                     first_reason.unwrap_or_default()
                 );
                 pending = retry;
-                message
+                (message, credential.filter(|_| all_credential))
             }
             Err(failure) => {
                 metrics.request("failed");
-                failure.to_string()
+                let credential = match &failure {
+                    RequestFailure::Status { status, body } => {
+                        credentials::credential_failure(*status, body, service.credential())
+                    }
+                    _ => None,
+                };
+                (failure.to_string(), credential)
             }
         };
         consecutive_failures = consecutive_failures.saturating_add(1);
-        if consecutive_failures >= policy.failure_threshold {
+        // A credential failure never gives up: giving up would restart the task into the same
+        // refusal, while waiting keeps the batch (and the offsets behind it) until an operator
+        // restores the credential or role.
+        let credential = credential_failure.is_some();
+        if let Some(reason) = credential_failure {
+            alarm.raise(reason);
+        }
+        if !credential && consecutive_failures >= policy.failure_threshold {
             let reason = format!(
                 "{consecutive_failures} consecutive failed bulk requests; last: {last_error}"
             );

@@ -7,7 +7,8 @@
 
 use super::classify::RequestFailure;
 use bytes::Bytes;
-use pipeline_common::config::{ExposeSecret, Settings};
+use pipeline_common::clients::OpenSearchAccess;
+use pipeline_common::config::Settings;
 use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use std::time::Duration;
 
@@ -17,6 +18,8 @@ pub struct BulkService {
     client: reqwest::Client,
     url: String,
     auth: Option<(String, String)>,
+    /// Which credential the requests carry, for reasons that name it (never the secret).
+    credential: String,
 }
 
 /// An HTTP response to a bulk request.
@@ -29,38 +32,34 @@ pub struct BulkResponse {
 }
 
 impl BulkService {
-    /// A service for the first configured OpenSearch URL.
+    /// A service for the first configured OpenSearch URL, with the CA, client certificate and
+    /// basic auth of `opensearch.*` (built by [`OpenSearchAccess`], as mgmt's client is).
     pub fn from_settings(settings: &Settings, timeout: Duration) -> anyhow::Result<Self> {
         let base = settings
             .opensearch
             .urls
             .first()
             .ok_or_else(|| anyhow::anyhow!("opensearch.urls is empty"))?;
-        let auth = (!settings.opensearch.username.is_empty()).then(|| {
-            (
-                settings.opensearch.username.clone(),
-                settings.opensearch.password.expose_secret().to_owned(),
-            )
-        });
-        Self::new(base, auth, timeout)
+        let access = OpenSearchAccess::from_settings(&settings.opensearch)?;
+        let credential = match (
+            settings.opensearch.username.as_str(),
+            settings.opensearch.cert_file.as_str(),
+        ) {
+            ("", "") => "the anonymous user (no opensearch.username)".to_owned(),
+            ("", cert) => format!("the client certificate opensearch.certFile ({cert})"),
+            (user, _) => format!("opensearch.username `{user}`"),
+        };
+        Ok(BulkService {
+            client: access.reqwest_client(timeout)?,
+            url: bulk_url(base),
+            auth: access.basic_auth().cloned(),
+            credential,
+        })
     }
 
-    /// A service for `base` (e.g. `http://127.0.0.1:9200`).
-    pub fn new(
-        base: &str,
-        auth: Option<(String, String)>,
-        timeout: Duration,
-    ) -> anyhow::Result<Self> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .no_proxy()
-            .build()?;
-        Ok(BulkService {
-            client,
-            url: format!("{}/_bulk", base.trim_end_matches('/')),
-            auth,
-        })
+    /// Which credential the requests carry, e.g. "opensearch.username `flow_worker`".
+    pub fn credential(&self) -> &str {
+        &self.credential
     }
 
     /// Sends one body. A transport failure (no HTTP response) is an `Err`; any HTTP status is an
@@ -88,6 +87,10 @@ impl BulkService {
             .map_err(|e| RequestFailure::Transport(error_chain(&e)))?;
         Ok(BulkResponse { status, body })
     }
+}
+
+fn bulk_url(base: &str) -> String {
+    format!("{}/_bulk", base.trim_end_matches('/'))
 }
 
 /// The error with its causes, without the URL's credentials (reqwest never prints them).

@@ -7,6 +7,7 @@
 mod faults;
 mod geoip;
 mod helpers;
+mod tls;
 
 use helpers::*;
 use pipeline_common::model::{PipelineDefinition, ValidationContext};

@@ -10,6 +10,7 @@
 
 mod chart;
 mod dead_letters;
+mod cookie;
 mod html;
 mod pages;
 
@@ -128,6 +129,7 @@ struct SignIn {
 
 async fn sign_in(
     State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
     form: Result<Form<SignIn>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let token = form
@@ -136,8 +138,9 @@ async fn sign_in(
     let principal = state.tokens.authenticate(&token);
     match principal {
         Some(p) if p.role != Role::Ingest && token_is_cookie_safe(&token) => {
+            let secure = cookie::secure_attribute(&state.settings.server, &headers);
             let cookie = format!(
-                "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=43200"
+                "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age=43200{secure}"
             );
             let mut response = Redirect::to("/console").into_response();
             if let Ok(value) = HeaderValue::from_str(&cookie) {
