@@ -39,7 +39,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => dry_run(&client, format, &file, events.as_deref(), from_errors).await,
         Command::Indices { pipeline } => {
             let found = find(&client, &pipeline).await?;
-            crate::indices::run(&client, format, &found).await
+            crate::indices::run(&client, format, &found.summary.id).await
         }
     }
 }

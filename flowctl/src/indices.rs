@@ -3,9 +3,9 @@
 
 use crate::cli::Format;
 use crate::client::{Client, Failure};
-use crate::output::{self, cell, table};
+use crate::api;
+use crate::output::{self, table};
 use serde::Deserialize;
-use serde_json::Value;
 
 /// One index of `GET /api/v1/pipelines/{id}/indices`.
 #[derive(Debug, Deserialize)]
@@ -27,20 +27,16 @@ fn mib(bytes: u64) -> String {
     format!("{:.1}", bytes as f64 / (1024.0 * 1024.0))
 }
 
-/// Prints the indices of `pipeline` (a row of the pipeline list).
-pub async fn run(client: &Client, format: Format, pipeline: &Value) -> Result<(), Failure> {
+/// Prints the indices of the pipeline with id `pipeline_id`.
+pub async fn run(client: &Client, format: Format, pipeline_id: &str) -> Result<(), Failure> {
     let body = client
-        .get(&format!(
-            "/api/v1/pipelines/{}/indices",
-            cell(&pipeline["id"])
-        ))
+        .get(&format!("/api/v1/pipelines/{pipeline_id}/indices"))
         .await?
         .body;
     if output::structured(format, &body)? {
         return Ok(());
     }
-    let indices: Indices = serde_json::from_value(body)
-        .map_err(|e| Failure::local(format!("unexpected indices answer: {e}")))?;
+    let indices: Indices = api::read("indices", body)?;
     let rows: Vec<Vec<String>> = indices
         .items
         .iter()
