@@ -1,9 +1,9 @@
 //! `flowctl indices PIPELINE`: the pipeline's indices in OpenSearch, read as typed rows so that a
 //! renamed field fails here instead of printing `-`.
 
+use crate::api;
 use crate::cli::Format;
 use crate::client::{Client, Failure};
-use crate::api;
 use crate::output::{self, table};
 use serde::Deserialize;
 

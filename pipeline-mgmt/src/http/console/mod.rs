@@ -9,8 +9,8 @@
 //! that this server never grants. Every asset is compiled into the binary.
 
 mod chart;
-mod dead_letters;
 mod cookie;
+mod dead_letters;
 mod html;
 mod pages;
 
