@@ -70,6 +70,9 @@ pub async fn put(client: &OpenSearch, template: &PipelineTemplate) -> Result<(),
     if (200..300).contains(&status) {
         return Ok(());
     }
+    if status == 401 || status == 403 {
+        return Err(anyhow!(super::search_access::CredentialsRejected(status)).into());
+    }
     let body = response.text().await.unwrap_or_default();
     if status == 400 && body.contains("matching patterns from existing templates") {
         let reason: Option<String> = serde_json::from_str::<serde_json::Value>(&body)
@@ -98,6 +101,7 @@ pub async fn delete(client: &OpenSearch, name: &str) -> anyhow::Result<()> {
     .context("OpenSearch index template removal")?;
     match response.status_code().as_u16() {
         200..=299 | 404 => Ok(()),
+        status @ (401 | 403) => Err(anyhow!(super::search_access::CredentialsRejected(status))),
         status => {
             let body = response.text().await.unwrap_or_default();
             Err(anyhow!(
