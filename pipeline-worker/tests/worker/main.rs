@@ -7,6 +7,7 @@
 mod faults;
 mod geoip;
 mod helpers;
+mod mgmt_view;
 mod tls;
 
 use helpers::*;
