@@ -9,6 +9,7 @@ mod geoip;
 mod helpers;
 mod mgmt_view;
 mod tls;
+mod tls_readiness;
 
 use helpers::*;
 use pipeline_common::model::{PipelineDefinition, ValidationContext};
