@@ -3,6 +3,7 @@
 //! worker keeps running. The worker runs as a child process so that its whole log can be read.
 
 use crate::helpers::*;
+use crate::mgmt_view::MgmtView;
 use serde_json::json;
 use std::time::Duration;
 use test_support::tls::{tls_servers, TlsServers};
@@ -95,6 +96,76 @@ async fn a_wrong_ca_makes_readiness_name_the_certificate_problem() {
     let log = worker.log_text();
     assert!(
         !log.contains(&tls.worker.password),
+        "no secret in the log:\n{}",
+        worker.log_tail()
+    );
+    worker.terminate_gracefully();
+}
+
+/// Item 3 of acceptance: a wrong SASL password. Nothing is consumed or committed, the task's
+/// reason (and mgmt's status) names the user and not the password, readiness names the SASL
+/// failure, and no log line holds the password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_sasl_password_consumes_nothing_and_says_why() {
+    let Some(tls) = tls_servers("a_wrong_sasl_password_consumes_nothing_and_says_why") else {
+        return;
+    };
+    let _slot = slot().await;
+    let world = secured_world(tls).await;
+    assert_eq!(
+        world.produce(&(0..100).map(|i| (None, good_event(i))).collect::<Vec<_>>()),
+        100
+    );
+    let ca = tls.ca_file();
+    let (user, _) = test_support::SASL_USER;
+    let wrong = format!("wrong-{}", uuid::Uuid::new_v4().simple());
+    let mut vars = kafka_tls_vars(&tls.kafka_sasl_ssl_brokers, &ca);
+    vars.extend([
+        ("FLOW__MQ__USERNAME", user),
+        ("FLOW__MQ__PASSWORD", wrong.as_str()),
+        ("FLOW__MQ__MECHANISM", "SCRAM-SHA-512"),
+        ("FLOW__OPENSEARCH__CA_FILE", ca.as_str()),
+        ("FLOW__OPENSEARCH__USERNAME", tls.worker.user.as_str()),
+        ("FLOW__OPENSEARCH__PASSWORD", tls.worker.password.as_str()),
+    ]);
+    let (mut worker, readyz) = start_worker(&world, &vars);
+    let body = wait_unready(&readyz, &["kafka rejected the credentials (SASL"]).await;
+    assert!(!body.contains(&wrong), "no secret: {body}");
+    let reason = eventually(
+        "the task to report the SASL failure",
+        Duration::from_secs(45),
+        || async {
+            world
+                .tasks()
+                .await
+                .into_iter()
+                .filter(|t| t.report.status.as_str() == "running")
+                .find_map(|t| t.report.last_error.filter(|e| e.contains("SASL")))
+        },
+    )
+    .await;
+    assert!(reason.contains(user), "the reason names the user: {reason}");
+    assert!(
+        !reason.contains(&wrong),
+        "no secret in the reason: {reason}"
+    );
+    let mgmt = MgmtView::start(&world, &[]).await;
+    let status = mgmt.status(&world.pipeline_id).await;
+    mgmt.shutdown().await;
+    assert_eq!(status["observed"], "degraded", "{status}");
+    assert!(!status.to_string().contains(&wrong), "{status}");
+
+    assert!(worker.exited().is_none(), "the worker keeps running");
+    let (committed, _) = world.committed_and_end();
+    assert_eq!(committed, vec![0], "nothing committed");
+    assert!(
+        world
+            .read_topic("output", 1, Duration::from_secs(2))
+            .is_empty(),
+        "nothing consumed"
+    );
+    assert!(
+        !worker.log_text().contains(&wrong),
         "no secret in the log:\n{}",
         worker.log_tail()
     );
