@@ -100,7 +100,7 @@ fn readiness(state: &AppState) -> (StatusCode, String) {
 async fn dependencies_down(dependencies: &Dependencies) -> Vec<String> {
     let (kafka, search) = tokio::join!(
         dependencies.kafka.ping(READY_TIMEOUT),
-        dependencies.search.ping(READY_TIMEOUT)
+        dependencies.search.ping_authenticated(READY_TIMEOUT)
     );
     [("kafka", kafka), ("opensearch", search)]
         .into_iter()

@@ -140,9 +140,16 @@ impl SearchProbe {
         })
     }
 
-    /// See [`ping_opensearch`].
-    pub async fn ping(&self, timeout: Duration) -> Result<(), Unready> {
-        ping_opensearch(&self.client, timeout).await
+    /// Pings as the worker needs it: like [`ping_opensearch`], except that a 403 counts as
+    /// ready. A least-privilege user (the worker's `flow_worker` role: write on the pipeline
+    /// indices only) may not read the cluster's root, so the security plugin answers the ping
+    /// with 403 once it has authenticated the user; only a 401 means refused credentials. A
+    /// missing index privilege shows in the task's report when a bulk request is denied.
+    pub async fn ping_authenticated(&self, timeout: Duration) -> Result<(), Unready> {
+        match ping_opensearch(&self.client, timeout).await {
+            Err(Unready::OpenSearchCredentials(403)) => Ok(()),
+            other => other,
+        }
     }
 }
 

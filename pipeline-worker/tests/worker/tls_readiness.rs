@@ -65,7 +65,7 @@ async fn secured_world(tls: &TlsServers) -> World {
 
 /// Acceptance 2: a CA that signed neither the broker's nor the node's certificate. Readiness
 /// answers 503 naming the certificate problem of each, the worker keeps running, and no log line
-/// holds the OpenSearch password.
+/// holds the OpenSearch password; restarted with the right CA, it is ready.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_ca_makes_readiness_name_the_certificate_problem() {
     let Some(tls) = tls_servers("a_wrong_ca_makes_readiness_name_the_certificate_problem") else {
@@ -99,6 +99,27 @@ async fn a_wrong_ca_makes_readiness_name_the_certificate_problem() {
         "no secret in the log:\n{}",
         worker.log_tail()
     );
+    worker.terminate_gracefully();
+
+    // The right CA after a restart: ready.
+    let ca = tls.ca_file();
+    let mut vars = kafka_tls_vars(&tls.kafka_ssl_brokers, &ca);
+    vars.extend([
+        ("FLOW__OPENSEARCH__CA_FILE", ca.as_str()),
+        ("FLOW__OPENSEARCH__USERNAME", tls.worker.user.as_str()),
+        ("FLOW__OPENSEARCH__PASSWORD", tls.worker.password.as_str()),
+    ]);
+    let (mut worker, readyz) = start_worker(&world, &vars);
+    let client = reqwest::Client::new();
+    eventually("ready with the right CA", Duration::from_secs(45), || {
+        let client = client.clone();
+        let readyz = readyz.clone();
+        async move {
+            let response = client.get(&readyz).send().await.ok()?;
+            (response.status() == reqwest::StatusCode::OK).then_some(())
+        }
+    })
+    .await;
     worker.terminate_gracefully();
 }
 
