@@ -6,6 +6,7 @@
 
 mod kafka_tls;
 mod opensearch_http;
+pub mod readiness;
 
 pub use opensearch_http::{OpenSearchAccess, TlsFileError};
 

@@ -5,6 +5,7 @@ use crate::memory;
 use crate::metrics;
 use crate::reconcile::{Health, Supervisor};
 use anyhow::Context;
+use pipeline_common::clients::readiness::{KafkaProbe, SearchProbe};
 use pipeline_common::config::{ExposeSecret, Settings};
 use sqlx::mysql::MySqlPoolOptions;
 use sqlx::MySqlPool;
@@ -64,11 +65,16 @@ impl WorkerApp {
         let health = Arc::new(Health::default());
         let token = CancellationToken::new();
         let stale_after_ms = (self.settings.worker.reconcile_interval_ms * 3 + 10_000) as i64;
+        let dependencies = http::Dependencies {
+            kafka: KafkaProbe::new(&self.settings)?,
+            search: SearchProbe::new(&self.settings)?,
+        };
         let router = http::router(
             health.clone(),
             prometheus.clone(),
             stale_after_ms,
             self.settings.unverified_tls(),
+            dependencies,
         );
         let http_stop = token.clone();
         let http = tokio::spawn(async move {

@@ -1,6 +1,7 @@
 //! The task's Kafka consumer: configuration, and a context that tracks the assignment and commits
 //! synchronously when partitions are revoked.
 
+use crate::bulk::credentials::CredentialAlarm;
 use crate::offsets::OffsetTracker;
 use pipeline_common::clients::kafka_base_config;
 use pipeline_common::config::Settings;
@@ -30,21 +31,38 @@ pub struct Shared {
     pub assigned: Mutex<BTreeSet<i32>>,
     /// Set when the assignment changed; the loop re-applies its pause state.
     pub assignment_changed: AtomicBool,
+    /// Set while the broker turns the SASL credentials away; cleared by the next assignment,
+    /// which only an authenticated consumer gets. Nothing is consumed meanwhile, so nothing is
+    /// half-done: the task's report says why instead.
+    pub kafka_credentials: CredentialAlarm,
 }
 
 /// The consumer context of one task.
 pub struct TaskContext {
     topic: String,
     shared: Arc<Shared>,
+    /// The SASL user, named in the reason when the broker rejects it (`mq.username`).
+    username: String,
 }
 
 impl TaskContext {
-    /// A context for the consumer of `topic`.
-    pub fn new(topic: &str, shared: Arc<Shared>) -> Self {
+    /// A context for the consumer of `topic`, authenticating as `username` (may be empty).
+    pub fn new(topic: &str, shared: Arc<Shared>, username: &str) -> Self {
         TaskContext {
             topic: topic.to_owned(),
             shared,
+            username: username.to_owned(),
         }
+    }
+
+    /// The reason reported while the broker rejects the SASL credentials: names the user,
+    /// never the password.
+    fn authentication_reason(&self) -> String {
+        format!(
+            "Kafka rejected the SASL credentials of mq.username `{}` (authentication failed: \
+             check mq.username, mq.password and mq.mechanism); nothing is consumed until it is fixed",
+            self.username
+        )
     }
 }
 
@@ -55,6 +73,12 @@ impl ClientContext for TaskContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if is_partition_end(&error) {
             tracing::trace!(topic = %self.topic, reason, "end of partition");
+        } else if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Authentication) {
+            // librdkafka's own text may quote the mechanism's exchange; log ours only.
+            tracing::error!(topic = %self.topic, "the Kafka broker rejected the SASL credentials");
+            self.shared
+                .kafka_credentials
+                .raise(self.authentication_reason());
         } else {
             tracing::error!(topic = %self.topic, %error, reason, "kafka consumer error");
         }
@@ -113,6 +137,7 @@ impl ConsumerContext for TaskContext {
                 assigned.insert(element.partition());
             }
             tracing::info!(topic = %self.topic, partitions = ?*assigned, "partitions assigned");
+            self.shared.kafka_credentials.clear();
             self.shared
                 .assignment_changed
                 .store(true, Ordering::Release);

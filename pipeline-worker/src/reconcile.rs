@@ -357,9 +357,16 @@ impl Supervisor {
 
     fn report(&self, handle: &TaskHandle) -> TaskReport {
         let (status, last_error) = match &handle.run {
-            // Running, but retrying through a refused credential: the status view shows it as
-            // degraded with this reason.
-            Run::Running { .. } => (TaskStatus::Running, handle.stats.credentials.reason()),
+            // Running, but retrying through a refused credential (OpenSearch's, or Kafka's SASL
+            // login): the status view shows it as degraded with this reason.
+            Run::Running { .. } => (
+                TaskStatus::Running,
+                handle
+                    .stats
+                    .credentials
+                    .reason()
+                    .or_else(|| handle.shared.kafka_credentials.reason()),
+            ),
             Run::Failed { reason } => (TaskStatus::Failed, Some(reason.clone())),
         };
         TaskReport {

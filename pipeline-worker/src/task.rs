@@ -147,7 +147,11 @@ pub async fn run(
 ) -> Result<(), TaskFailure> {
     let consumer: Arc<Consumer_> = Arc::new(
         consumer_config(&env.settings, &env.topics.consumer_group, &env.worker_id)
-            .create_with_context(TaskContext::new(&env.topics.input, env.shared.clone()))
+            .create_with_context(TaskContext::new(
+                &env.topics.input,
+                env.shared.clone(),
+                &env.settings.mq.username,
+            ))
             .map_err(|e| TaskFailure::KafkaSetup {
                 doing: "creating the consumer",
                 error: e.to_string(),

@@ -7,7 +7,9 @@
 mod faults;
 mod geoip;
 mod helpers;
+mod mgmt_view;
 mod tls;
+mod tls_readiness;
 
 use helpers::*;
 use pipeline_common::model::{PipelineDefinition, ValidationContext};

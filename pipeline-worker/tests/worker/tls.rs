@@ -7,6 +7,7 @@
 //! worker produced to the output topic (one per event).
 
 use crate::helpers::*;
+use crate::mgmt_view::MgmtView;
 use serde_json::json;
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -137,7 +138,7 @@ async fn client_certificates_alone_authenticate_to_kafka_and_opensearch() {
     };
     let _slot = slot().await;
     let (world, index) = secured_world(tls).await;
-    assert_eq!(world.produce(&events(0, 1_000)), 1_000);
+    assert_eq!(world.produce(&events(0, 2_000)), 2_000);
     let (ca, cert, key) = (
         tls.ca_file(),
         tls.file("client.pem"),
@@ -157,7 +158,7 @@ async fn client_certificates_alone_authenticate_to_kafka_and_opensearch() {
         ("FLOW__OPENSEARCH__KEY_FILE".to_owned(), key.clone()),
     ]);
     let worker = InProcess::start(with_vars(&world, "w1", &vars)).await;
-    wait_indexed_once(tls, &world, &index, 1_000).await;
+    wait_indexed_once(tls, &world, &index, 2_000).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     worker.shutdown().await;
 }
@@ -217,6 +218,19 @@ async fn a_revoked_index_privilege_keeps_every_event_until_it_is_restored() {
         !reason.contains(&user.password),
         "no secret in the reason: {reason}"
     );
+    // What the operator reads: mgmt's status of the pipeline says degraded, with the 403.
+    let mgmt = MgmtView::start(&world, &secured_search_vars(tls)).await;
+    let status = mgmt.status(&world.pipeline_id).await;
+    assert_eq!(status["observed"], "degraded", "{status}");
+    let shown = status["reason"].as_str().unwrap_or_default();
+    assert!(
+        shown.contains("403") && shown.contains(&user.user),
+        "mgmt's reason names the 403 and the user: {status}"
+    );
+    assert!(
+        !status.to_string().contains(&user.password),
+        "no secret in mgmt's status: {status}"
+    );
     // Retrying, not failed; and nothing moved while refused.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let tasks = world.tasks().await;
@@ -253,5 +267,8 @@ async fn a_revoked_index_privilege_keeps_every_event_until_it_is_restored() {
             .then_some(())
     })
     .await;
+    let status = mgmt.status(&world.pipeline_id).await;
+    assert_eq!(status["observed"], "running", "restored: {status}");
+    mgmt.shutdown().await;
     worker.shutdown().await;
 }
