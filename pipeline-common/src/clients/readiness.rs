@@ -70,6 +70,25 @@ impl ClientContext for ProbeContext {
     }
 }
 
+impl ProbeContext {
+    /// What a metadata request's outcome means once the reported failures are taken into
+    /// account: `fetched` clears them (the broker answered), otherwise a credential or
+    /// certificate failure reported since the last success is named.
+    pub fn after_metadata(&self, fetched: bool) -> Result<(), Unready> {
+        if fetched {
+            self.authentication_failed.store(false, Ordering::Relaxed);
+            self.tls_failed.store(false, Ordering::Relaxed);
+            Ok(())
+        } else if self.authentication_failed.load(Ordering::Relaxed) {
+            Err(Unready::SaslRejected)
+        } else if self.tls_failed.load(Ordering::Relaxed) {
+            Err(Unready::KafkaCertificate)
+        } else {
+            Err(Unready::Unreachable)
+        }
+    }
+}
+
 impl ProducerContext for ProbeContext {
     type DeliveryOpaque = ();
     fn delivery(&self, _: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
@@ -103,23 +122,7 @@ impl KafkaProbe {
             let result = producer.client().fetch_metadata(None, timeout);
             // Serve the queued log and error events into the context.
             producer.poll(Duration::ZERO);
-            let context = producer.context();
-            match result {
-                Ok(_) => {
-                    context
-                        .authentication_failed
-                        .store(false, Ordering::Relaxed);
-                    context.tls_failed.store(false, Ordering::Relaxed);
-                    Ok(())
-                }
-                Err(_) if context.authentication_failed.load(Ordering::Relaxed) => {
-                    Err(Unready::SaslRejected)
-                }
-                Err(_) if context.tls_failed.load(Ordering::Relaxed) => {
-                    Err(Unready::KafkaCertificate)
-                }
-                Err(_) => Err(Unready::Unreachable),
-            }
+            producer.context().after_metadata(result.is_ok())
         })
         .await
         .unwrap_or(Err(Unready::Unreachable))

@@ -1,13 +1,12 @@
 //! Kafka topics through rdkafka's AdminClient.
 
 use anyhow::{anyhow, Context};
+use pipeline_common::clients::readiness::{ProbeContext, Unready};
 use pipeline_common::config::Settings;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::{ClientContext, DefaultClientContext};
-use rdkafka::config::RDKafkaLogLevel;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::producer::{BaseProducer, DeliveryResult, Producer, ProducerContext};
-use std::sync::atomic::{AtomicBool, Ordering};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{BaseProducer, Producer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,48 +55,6 @@ pub struct AuthenticationFailed;
 #[derive(Debug, thiserror::Error)]
 #[error("the TLS handshake with the Kafka broker failed (certificate not trusted, name mismatch or client certificate refused)")]
 pub struct TlsHandshakeFailed;
-
-/// The readiness probe's context: remembers whether librdkafka last reported an authentication
-/// failure. librdkafka reports one only as a log line and an error event on the client's main
-/// queue, which the probe polls after each metadata request; the request itself merely fails
-/// with a transport error.
-#[derive(Default)]
-pub struct ProbeContext {
-    authentication_failed: AtomicBool,
-    tls_failed: AtomicBool,
-}
-
-impl ClientContext for ProbeContext {
-    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
-        if facility == "FAIL" && message.contains("SASL authentication error") {
-            self.authentication_failed.store(true, Ordering::Relaxed);
-        }
-        if facility == "FAIL"
-            && (message.contains("SSL handshake failed") || message.contains("certificate"))
-        {
-            self.tls_failed.store(true, Ordering::Relaxed);
-        }
-        if (level as i32) <= (RDKafkaLogLevel::Error as i32) {
-            tracing::debug!(facility, message, "Kafka readiness probe");
-        }
-    }
-
-    fn error(&self, error: KafkaError, reason: &str) {
-        match error.rdkafka_error_code() {
-            Some(RDKafkaErrorCode::Authentication) => {
-                self.authentication_failed.store(true, Ordering::Relaxed);
-            }
-            Some(RDKafkaErrorCode::SSL) => self.tls_failed.store(true, Ordering::Relaxed),
-            _ => {}
-        }
-        tracing::debug!(%error, reason, "Kafka readiness probe error");
-    }
-}
-
-impl ProducerContext for ProbeContext {
-    type DeliveryOpaque = ();
-    fn delivery(&self, _: &DeliveryResult<'_>, _: Self::DeliveryOpaque) {}
-}
 
 /// The shared admin client.
 #[derive(Clone)]
@@ -255,22 +212,12 @@ impl TopicAdmin {
             let result = probe.client().fetch_metadata(None, timeout);
             // Serve the queued log and error events into the context.
             probe.poll(Duration::ZERO);
-            let context = probe.context();
-            match result {
-                Ok(_) => {
-                    context
-                        .authentication_failed
-                        .store(false, Ordering::Relaxed);
-                    context.tls_failed.store(false, Ordering::Relaxed);
-                    Ok(())
-                }
-                Err(_) if context.authentication_failed.load(Ordering::Relaxed) => {
-                    Err(anyhow!(AuthenticationFailed))
-                }
-                Err(_) if context.tls_failed.load(Ordering::Relaxed) => {
-                    Err(anyhow!(TlsHandshakeFailed))
-                }
-                Err(err) => Err(anyhow!(err).context("fetching Kafka metadata")),
+            match (probe.context().after_metadata(result.is_ok()), result) {
+                (Ok(()), _) => Ok(()),
+                (Err(Unready::SaslRejected), _) => Err(anyhow!(AuthenticationFailed)),
+                (Err(Unready::KafkaCertificate), _) => Err(anyhow!(TlsHandshakeFailed)),
+                (Err(_), Err(err)) => Err(anyhow!(err).context("fetching Kafka metadata")),
+                (Err(unready), Ok(_)) => Err(anyhow!(unready)),
             }
         })
         .await
