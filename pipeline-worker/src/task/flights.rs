@@ -1,8 +1,8 @@
 //! Bulk flushes: when one starts, the task that runs it, and what its report settles.
 
 use super::{TaskFailure, TaskState};
+use crate::bulk::buffer::Batch;
 use crate::bulk::classify::ItemOutcome;
-use crate::bulk::encoder::Batch;
 use crate::bulk::retry::{flush, FlushEnd, FlushReport};
 use crate::consumer::lock;
 use crate::producer::{self, Completes};

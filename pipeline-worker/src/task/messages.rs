@@ -2,7 +2,7 @@
 //! topic), the end of a partition, or an error.
 
 use super::{TaskFailure, TaskState};
-use crate::bulk::encoder::Original;
+use crate::bulk::buffer::Original;
 use crate::consumer::lock;
 use crate::dead_letter::DeadLetter;
 use crate::engine::{Processed, SourceRecord};

@@ -21,7 +21,7 @@ mod messages;
 
 pub use failure::{catching_panics, TaskFailure};
 
-use crate::bulk::encoder::{Batch, BulkBuffer, FlushPolicy};
+use crate::bulk::buffer::{Batch, BulkBuffer, FlushPolicy};
 use crate::bulk::retry::{FlushReport, RetryPolicy};
 use crate::bulk::service::BulkService;
 use crate::consumer::{consumer_config, Shared, TaskContext};
