@@ -8,6 +8,7 @@ use sqlx::MySqlPool;
 use utoipa::ToSchema;
 
 use super::ReplayFilter;
+use crate::store::{audit, AuditAction};
 
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -59,6 +60,10 @@ fn optional_millis<S: serde::Serializer>(
     }
 }
 
+/// Selects every column of [`JobRow`].
+const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replayed, failed, \
+    error, started_by, started_at, finished_at FROM replay_jobs";
+
 /// A `replay_jobs` row, which is also its REST form.
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -103,14 +108,11 @@ pub async fn get(
     pipeline_id: &str,
     id: &str,
 ) -> Result<Option<JobRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, pipeline_id, state, filter, matched, replayed, failed, error, started_by, \
-         started_at, finished_at FROM replay_jobs WHERE id = ? AND pipeline_id = ?",
-    )
-    .bind(id)
-    .bind(pipeline_id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(&format!("{SELECT_JOB} WHERE id = ? AND pipeline_id = ?"))
+        .bind(id)
+        .bind(pipeline_id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The newest jobs of `pipeline_id`.
@@ -119,11 +121,9 @@ pub async fn list(
     pipeline_id: &str,
     limit: u32,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, pipeline_id, state, filter, matched, replayed, failed, error, started_by, \
-         started_at, finished_at FROM replay_jobs WHERE pipeline_id = ? \
-         ORDER BY started_at DESC LIMIT ?",
-    )
+    sqlx::query_as(&format!(
+        "{SELECT_JOB} WHERE pipeline_id = ? ORDER BY started_at DESC LIMIT ?"
+    ))
     .bind(pipeline_id)
     .bind(limit)
     .fetch_all(db)
@@ -153,23 +153,11 @@ pub async fn insert(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO audit_log (pipeline_id, pipeline_name, actor, action, version_before, \
-         version_after, at) VALUES (?, ?, ?, 'replay', NULL, NULL, ?)",
-    )
-    .bind(pipeline.0)
-    .bind(pipeline.1)
-    .bind(actor)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let row = sqlx::query_as(
-        "SELECT id, pipeline_id, state, filter, matched, replayed, failed, error, started_by, \
-         started_at, finished_at FROM replay_jobs WHERE id = ?",
-    )
-    .bind(&id)
-    .fetch_one(&mut *tx)
-    .await?;
+    audit(&mut tx, pipeline, actor, AuditAction::Replay, None, None).await?;
+    let row = sqlx::query_as(&format!("{SELECT_JOB} WHERE id = ?"))
+        .bind(&id)
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(row)
 }
