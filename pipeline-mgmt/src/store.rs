@@ -55,6 +55,10 @@ pub enum AuditAction {
     Delete,
     /// One of the pipeline's dated indices deleted by retention (the index in `detail`).
     RetentionDelete,
+    /// Dead letters replayed (a replay job started).
+    Replay,
+    /// A create whose provisioning failed and was undone; its `create` row is relabelled.
+    CreateUndone,
 }
 
 impl AuditAction {
@@ -65,11 +69,14 @@ impl AuditAction {
             AuditAction::State => "state",
             AuditAction::Delete => "delete",
             AuditAction::RetentionDelete => "retention-delete",
+            AuditAction::Replay => "replay",
+            AuditAction::CreateUndone => "create-undone",
         }
     }
 }
 
-async fn audit(
+/// Writes one audit row in `tx`, the transaction of the change it records.
+pub async fn audit(
     tx: &mut Transaction<'_, MySql>,
     row: (&str, &str),
     actor: &str,
@@ -167,7 +174,8 @@ pub async fn remove_unprovisioned(pool: &MySqlPool, id: &str) -> Result<(), sqlx
         .execute(&mut *tx)
         .await?;
     // The create was never visible as a working pipeline; the audit trail says it was undone.
-    sqlx::query("UPDATE audit_log SET action = 'create-undone' WHERE pipeline_id = ?")
+    sqlx::query("UPDATE audit_log SET action = ? WHERE pipeline_id = ?")
+        .bind(AuditAction::CreateUndone.as_str())
         .bind(id)
         .execute(&mut *tx)
         .await?;
