@@ -88,14 +88,33 @@ def loader(ctx, tools, start, index):
     return measured(ctx, tools, index, run)
 
 
-def worker(ctx, tools, index):
+def worker(ctx, tools, index, concurrency=None):
+    """The worker into `index`; with `concurrency`, its worker.bulkConcurrency (through the
+    environment the worker inherits)."""
     def run():
-        r, _ = tools["run_worker"](ctx, f"worker -> {index}", "opensearch", output_enabled=False, index=index)
+        saved = os.environ.get(CONCURRENCY_VAR)
+        if concurrency is not None:
+            os.environ[CONCURRENCY_VAR] = str(concurrency)
+        try:
+            r, _ = tools["run_worker"](ctx, f"worker -> {index}", "opensearch", output_enabled=False, index=index)
+        finally:
+            if saved is None:
+                os.environ.pop(CONCURRENCY_VAR, None)
+            else:
+                os.environ[CONCURRENCY_VAR] = saved
         return r["records"], r["rate"], r["note"]
     return measured(ctx, tools, index, run)
 
 
-KINDS = ("loader, dynamic", "loader, template", "worker, dynamic", "worker, template")
+CONCURRENCY_VAR = "FLOW__WORKER__BULK_CONCURRENCY"
+BASE_KINDS = ("loader, dynamic", "loader, template", "worker, dynamic", "worker, template")
+KINDS = BASE_KINDS
+
+
+def concurrency_kinds(ctx):
+    """The extra runs of --template-concurrency: ("worker, template, N in flight", N) each."""
+    values = [int(v) for v in ctx.args.template_concurrency.split(",") if v.strip()]
+    return [(f"worker, template, {n} in flight", n) for n in values]
 
 
 def run_rounds(ctx, tools, start):
@@ -107,6 +126,9 @@ def run_rounds(ctx, tools, start):
     ctx.opensearch_idle = ctx.servers.since(idle).get("opensearch") or 0.0
     tools["log"](f"OpenSearch idle: {100 * ctx.opensearch_idle / 5:.0f}% of a core")
     ctx.opensearch_idle /= 5
+    global KINDS
+    extra = concurrency_kinds(ctx)
+    KINDS = BASE_KINDS + tuple(kind for kind, _ in extra)
     tools["log"](f"template rounds: {ctx.args.template_rounds} x {len(KINDS)} runs of {ctx.n} documents; "
                  f"load average {os.getloadavg()}")
     rounds = []
@@ -118,6 +140,8 @@ def run_rounds(ctx, tools, start):
                 "worker, dynamic": lambda: worker(ctx, tools, f"{ctx.name}-wdyn{i}"),
                 "worker, template": lambda: worker(ctx, tools, f"{ctx.name}-wtpl{i}"),
             }
+            for j, (kind, n) in enumerate(extra):
+                runs[kind] = lambda j=j, n=n: worker(ctx, tools, f"{ctx.name}-wtpl{i}c{j}", n)
             order = list(KINDS) if i % 2 == 0 else list(reversed(KINDS))
             results = {}
             for kind in order:
@@ -175,6 +199,12 @@ def print_rounds(rounds):
         ("OpenSearch CPU/doc, worker: template / dynamic", ratio("worker, template", "worker, dynamic", per_doc),
          None, None),
     ]
+    for kind in KINDS[len(BASE_KINDS):]:
+        checks += [
+            (f"OpenSearch CPU/doc, template: {kind} / loader",
+             ratio(kind, "loader, template", per_doc), "<=", 1.1),
+            (f"rate, template: {kind} / loader", ratio(kind, "loader, template", rate), ">=", 0.95),
+        ]
     print("ratios (median of the per-round ratios):")
     for label, value, op, floor in checks:
         verdict = ""

@@ -793,6 +793,9 @@ def main():
     ap.add_argument("--logs", help="directory for the worker's and rsyslog's logs")
     ap.add_argument("--template-rounds", type=int, default=5,
                     help="interleaved rounds of dynamic mapping against the derived index template (0: none)")
+    ap.add_argument("--template-concurrency", default="",
+                    help="comma-separated worker.bulkConcurrency values: the worker-into-template run is "
+                         "made once per value in every round (default: the worker's own setting only)")
     ap.add_argument("--only-templates", action="store_true",
                     help="only the worker -> blackhole run (for the documents) and the template rounds")
     args = ap.parse_args()

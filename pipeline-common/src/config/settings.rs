@@ -85,6 +85,8 @@ pub struct WorkerSettings {
     pub heartbeat_interval_ms: u64,
     /// Milliseconds between restarts of failed tasks; 0 uses `server.watchWorkersIntervalMin`.
     pub watch_interval_ms: u64,
+    /// Bulk requests one task keeps in flight at once (1 to 8); each in flight holds one buffer.
+    pub bulk_concurrency: usize,
     /// Timeout of one bulk request in milliseconds.
     pub bulk_timeout_ms: u64,
     /// Backoff after the first failed bulk request, in milliseconds (doubles, with jitter).
@@ -311,6 +313,12 @@ impl Settings {
     /// Checks ranges and formats that the types alone do not express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_index_defaults()?;
+        if !(1..=8).contains(&self.worker.bulk_concurrency) {
+            return Err(ConfigError::key(
+                "worker.bulkConcurrency",
+                "must be from 1 to 8",
+            ));
+        }
         let positive = [
             ("server.flushMiB", self.server.flush_mib as u64),
             ("server.flushItems", self.server.flush_items as u64),

@@ -1,6 +1,6 @@
 //! The task loop: take messages, start and settle flushes, commit; and the graceful drain.
 
-use super::flights::{wait_flight, MAX_FLIGHTS};
+use super::flights::wait_flight;
 use super::hold::HOLD_BEFORE_PAUSE;
 use super::{Consumer_, TaskFailure, TaskSpec, TaskState};
 use crate::producer;
@@ -45,7 +45,7 @@ impl TaskState {
             let holding = self.apply_hold(consumer);
             let pause_at = self.held_since.map(|since| since + HOLD_BEFORE_PAUSE);
             // Re-arm the interval timer only when the oldest document changes.
-            let deadline = if self.flights.len() < MAX_FLIGHTS {
+            let deadline = if !self.flights_busy() {
                 self.flush_deadline().map(Instant::from_std)
             } else {
                 None

@@ -10,10 +10,6 @@ use pipeline_common::failure::FailedAt;
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 
-/// Bulk requests in flight at once. One leaves the loop idle between a response and the next
-/// request (and the sink idle while the loop fills the next buffer); two overlap them.
-/// Completion order does not matter for the offsets: only contiguous done offsets are committed.
-pub(super) const MAX_FLIGHTS: usize = 2;
 
 /// The oldest flight's end (pending forever when nothing is in flight). Cancel-safe: the handle
 /// stays in `flights` until the caller pops it.
@@ -27,8 +23,19 @@ pub(super) async fn wait_flight(
 }
 
 impl TaskState {
+    /// Bulk requests in flight at once (`worker.bulkConcurrency`). Completion order does not
+    /// matter for the offsets: only contiguous done offsets are committed.
+    pub(super) fn max_flights(&self) -> usize {
+        self.env.settings.worker.bulk_concurrency.max(1)
+    }
+
+    /// Whether every allowed flight is in the air.
+    pub(super) fn flights_busy(&self) -> bool {
+        self.flights.len() >= self.max_flights()
+    }
+
     pub(super) fn maybe_start_flush(&mut self) {
-        if self.flights.len() >= MAX_FLIGHTS || self.buffer.is_empty() {
+        if self.flights_busy() || self.buffer.is_empty() {
             return;
         }
         let due = self
@@ -50,7 +57,7 @@ impl TaskState {
     }
 
     pub(super) fn start_flush(&mut self) {
-        if self.flights.len() >= MAX_FLIGHTS || self.buffer.is_empty() {
+        if self.flights_busy() || self.buffer.is_empty() {
             return;
         }
         let batch = self.buffer.take();

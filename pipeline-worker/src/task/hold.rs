@@ -1,7 +1,6 @@
 //! Back-pressure: stop taking messages while every flight is busy and the buffer is full, and
 //! pause the partitions when that lasts.
 
-use super::flights::MAX_FLIGHTS;
 use super::{Consumer_, TaskState};
 use rdkafka::consumer::Consumer;
 use std::sync::atomic::Ordering;
@@ -21,7 +20,7 @@ impl TaskState {
     /// loop polls the consumer again (for rebalances; a paused consumer hands out at most what it
     /// had queued); its end resumes them. `false` while paused.
     pub(super) fn apply_hold(&mut self, consumer: &Consumer_) -> bool {
-        let full = self.flights.len() >= MAX_FLIGHTS && self.buffer.is_full(&self.spec.flush);
+        let full = self.flights_busy() && self.buffer.is_full(&self.spec.flush);
         let now = Instant::now();
         let held_since = if full {
             *self.held_since.get_or_insert(now)

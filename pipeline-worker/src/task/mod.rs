@@ -3,9 +3,9 @@
 //!
 //! Everything runs in one loop (`tokio::select!`), except the bulk flushes, which run as tokio
 //! tasks of their own so that the next buffer fills while requests are in flight. At most
-//! [`MAX_FLIGHTS`](flights::MAX_FLIGHTS) flushes are in flight; when the next buffer is full too, the loop stops taking
-//! messages from the consumer, which bounds memory at `MAX_FLIGHTS + 1` buffers plus the
-//! consumer's bounded prefetch queue. Only when that wait is long are the partitions paused.
+//! `worker.bulkConcurrency` flushes are in flight; when the next buffer is full too, the loop
+//! stops taking messages from the consumer, which bounds memory at `bulkConcurrency + 1` buffers
+//! plus the consumer's bounded prefetch queue. Only when that wait is long are the partitions paused.
 //!
 //! The loop and the drain are in [`consume`]; the flushes in [`flights`]; back-pressure in
 //! [`hold`]; messages into the buffer or the error topic in [`messages`]; delivery reports and
@@ -29,7 +29,6 @@ use crate::end_of_input::EndOfInput;
 use crate::engine::Processor;
 use crate::metrics::TaskMetrics;
 use crate::producer::{self, OutputProducer};
-use flights::MAX_FLIGHTS;
 use pipeline_common::config::Settings;
 use pipeline_common::model::PipelineTopics;
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -128,7 +127,7 @@ pub async fn run(
         producer,
         spec,
         buffer: BulkBuffer::new(),
-        flights: VecDeque::with_capacity(MAX_FLIGHTS),
+        flights: VecDeque::new(),
         held_since: None,
         consecutive_failures: 0,
         flush_abort: CancellationToken::new(),
