@@ -1,8 +1,8 @@
 //! The validated pipeline definition of DESIGN §2 and its canonical REST form.
 
+use super::flush::{FlushPolicy, FlushSpec};
 use super::reader::Fields;
 use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
-use crate::config::FlushDefaults;
 use crate::index_template::IndexingSpec;
 use crate::stages::StageSpec;
 use serde::{Deserialize, Serialize};
@@ -69,28 +69,6 @@ impl Default for TopicSpec {
             partitions: DEFAULT_PARTITIONS,
             replication_factor: 1,
             retention_ms: None,
-        }
-    }
-}
-
-/// Bulk flush thresholds a pipeline overrides; unset ones use the server defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FlushSpec {
-    /// Flush when the bulk body reaches this many bytes.
-    pub max_bytes: Option<u64>,
-    /// Flush when this many documents are buffered.
-    pub max_items: Option<u64>,
-    /// Flush when the oldest buffered document is this many milliseconds old.
-    pub interval_ms: Option<u64>,
-}
-
-impl FlushSpec {
-    /// These thresholds, with `defaults` for the unset ones.
-    pub fn resolve(&self, defaults: &FlushDefaults) -> FlushDefaults {
-        FlushDefaults {
-            max_bytes: self.max_bytes.unwrap_or(defaults.max_bytes),
-            max_items: self.max_items.unwrap_or(defaults.max_items),
-            interval_ms: self.interval_ms.unwrap_or(defaults.interval_ms),
         }
     }
 }
@@ -356,7 +334,7 @@ impl PipelineDefinition {
     }
 
     /// The effective flush thresholds given the server defaults.
-    pub fn effective_flush(&self, defaults: &FlushDefaults) -> FlushDefaults {
+    pub fn effective_flush(&self, defaults: &FlushPolicy) -> FlushPolicy {
         self.flush.unwrap_or_default().resolve(defaults)
     }
 

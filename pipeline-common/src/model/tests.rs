@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use std::time::Duration;
 
 fn ctx() -> ValidationContext {
     ValidationContext::new(true)
@@ -187,13 +188,19 @@ fn every_stage_round_trips() {
 fn flush_resolves_against_server_defaults() {
     let d =
         PipelineDefinition::parse(&json!({"name": "a", "flush": {"maxItems": 5}}), &ctx()).unwrap();
-    let defaults = crate::config::FlushDefaults {
+    let defaults = FlushPolicy {
         max_bytes: 10,
         max_items: 20,
-        interval_ms: 30,
+        interval: Duration::from_millis(30),
     };
     let eff = d.effective_flush(&defaults);
-    assert_eq!((eff.max_bytes, eff.max_items, eff.interval_ms), (10, 5, 30));
+    assert_eq!(
+        eff,
+        FlushPolicy {
+            max_items: 5,
+            ..defaults
+        }
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::ReplayFilter;
 use crate::store::{audit, AuditAction};
@@ -70,11 +71,11 @@ const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replay
 #[schema(as = ReplayJob)]
 pub struct JobRow {
     /// Job id, used in `…/replays/{jobId}`.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
     /// The pipeline.
-    #[schema(format = Uuid)]
-    pub pipeline_id: String,
+    #[sqlx(try_from = "String")]
+    pub pipeline_id: Uuid,
     /// Where the job is.
     #[sqlx(try_from = "String")]
     pub state: JobState,
@@ -105,12 +106,12 @@ pub struct JobRow {
 /// The job `id` of `pipeline_id`, if any.
 pub async fn get(
     db: &MySqlPool,
-    pipeline_id: &str,
-    id: &str,
+    pipeline_id: Uuid,
+    id: Uuid,
 ) -> Result<Option<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT_JOB} WHERE id = ? AND pipeline_id = ?"))
-        .bind(id)
-        .bind(pipeline_id)
+        .bind(id.hyphenated().to_string())
+        .bind(pipeline_id.hyphenated().to_string())
         .fetch_optional(db)
         .await
 }
@@ -118,13 +119,13 @@ pub async fn get(
 /// The newest jobs of `pipeline_id`.
 pub async fn list(
     db: &MySqlPool,
-    pipeline_id: &str,
+    pipeline_id: Uuid,
     limit: u32,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{SELECT_JOB} WHERE pipeline_id = ? ORDER BY started_at DESC LIMIT ?"
     ))
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .bind(limit)
     .fetch_all(db)
     .await
@@ -133,11 +134,11 @@ pub async fn list(
 /// Inserts a running job and its `replay` audit row in one transaction.
 pub async fn insert(
     db: &MySqlPool,
-    pipeline: (&str, &str),
+    pipeline: (Uuid, &str),
     filter: &ReplayFilter,
     actor: &str,
 ) -> Result<JobRow, sqlx::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = Uuid::new_v4().hyphenated().to_string();
     let now = Utc::now();
     let filter = serde_json::to_value(filter).unwrap_or(Value::Null);
     let mut tx = db.begin().await?;
@@ -146,7 +147,7 @@ pub async fn insert(
          VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
-    .bind(pipeline.0)
+    .bind(pipeline.0.hyphenated().to_string())
     .bind(JobState::Running.as_str())
     .bind(Json(&filter))
     .bind(actor)
@@ -180,7 +181,7 @@ pub(super) struct Counts {
 
 pub(super) async fn record(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     counts: Counts,
     finished: Option<(JobState, Option<&str>)>,
 ) -> Result<(), sqlx::Error> {
@@ -198,7 +199,7 @@ pub(super) async fn record(
     .bind(state.as_str())
     .bind(error)
     .bind(finished_at)
-    .bind(id)
+    .bind(id.hyphenated().to_string())
     .execute(db)
     .await?;
     Ok(())
