@@ -11,6 +11,7 @@ pub mod fleet_metrics;
 pub mod http;
 pub mod metrics;
 pub mod provision;
+pub mod rfc3339;
 pub mod service;
 pub mod state;
 pub mod store;
