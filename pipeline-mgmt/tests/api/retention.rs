@@ -94,6 +94,35 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -
     }
 }
 
+/// The HTML of console page `path`, signed in as the viewer.
+async fn console_page(app: &TestApp, path: &str) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let signed_in = client
+        .post(app.url("/console/sign-in"))
+        .form(&[("token", app.tokens.viewer.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let cookie = signed_in.headers()[reqwest::header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let page = client
+        .get(app.url(path))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    page.text().await.unwrap()
+}
+
 /// The indices retention deleted, by the audit trail: (index, pipeline name) per row.
 async fn retention_audit(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as(
@@ -227,6 +256,18 @@ async fn retention_deletes_exactly_the_dated_indices_past_it_once_across_two_rep
     assert_eq!(deletes_at.date_naive(), expected_at);
     let unparsed = items.iter().find(|i| i["name"] == odd[1].as_str()).unwrap();
     assert_eq!(unparsed["retentionDeletesAt"], Value::Null);
+    // So does the console's pipeline page.
+    let html = console_page(&app, &format!("/console/pipelines/{id}")).await;
+    let row_of = |index: &str| {
+        let start = html
+            .find(&format!("<tr data-index=\"{index}\">"))
+            .unwrap_or_else(|| panic!("{index} in the console's indices: {html}"));
+        html[start..start + html[start..].find("</tr>").unwrap()].to_owned()
+    };
+    let when = expected_at.format("%Y-%m-%d").to_string();
+    assert!(row_of(&dated[2]).contains(&when), "{}", row_of(&dated[2]));
+    assert!(row_of(&odd[1]).contains(">never<"), "{}", row_of(&odd[1]));
+    assert!(!html.contains(&format!("data-index=\"{}\"", dated[0])));
 
     for index in dated[2..].iter().chain(&odd).chain([&neighbours_old]) {
         delete_index(&app, index).await;

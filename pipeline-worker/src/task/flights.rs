@@ -10,7 +10,6 @@ use pipeline_common::failure::FailedAt;
 use std::collections::VecDeque;
 use tokio::task::JoinHandle;
 
-
 /// The oldest flight's end (pending forever when nothing is in flight). Cancel-safe: the handle
 /// stays in `flights` until the caller pops it.
 pub(super) async fn wait_flight(

@@ -12,6 +12,7 @@ mod chart;
 mod cookie;
 mod dead_letters;
 mod html;
+mod indices;
 mod pages;
 
 use crate::auth::Principal;

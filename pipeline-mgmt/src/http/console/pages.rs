@@ -102,7 +102,7 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
     page_response(StatusCode::OK, &frame("Pipelines", Some(&session), &body))
 }
 
-/// `/console/pipelines/{id}`: state, workers, last error and the last hour's charts.
+/// `/console/pipelines/{id}`: state, workers, last error, the last hour's charts and the indices.
 pub async fn pipeline(
     session: Session,
     State(state): State<AppState>,
@@ -134,6 +134,9 @@ pub async fn pipeline(
         esc(last_error.as_deref().unwrap_or("none"))
     ));
     body.push_str(&charts(&points));
+    body.push_str(&super::indices::section(
+        crate::service::indices::list(&state, &row).await,
+    ));
     page_response(
         StatusCode::OK,
         &frame(row.name.as_str(), Some(&session), &body),
