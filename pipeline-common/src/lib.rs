@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod build_info;
+pub mod cel;
 pub mod chain;
 pub mod clients;
 pub mod config;
