@@ -21,3 +21,4 @@ pub mod store;
 mod swar;
 pub mod telemetry;
 mod time;
+pub mod trigger;

@@ -1,7 +1,7 @@
 //! The validated pipeline definition of DESIGN §2 and its canonical REST form.
 
 use super::reader::Fields;
-use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
+use super::{IndexName, PipelineName, SourceSpec, ValidationContext, ValidationErrors};
 use crate::config::FlushDefaults;
 use crate::index_template::IndexingSpec;
 use crate::stages::StageSpec;
@@ -122,6 +122,7 @@ pub struct PipelineDefinition {
     indexing: IndexingSpec,
     output: OutputSpec,
     state: DesiredState,
+    source: Option<SourceSpec>,
 }
 
 /// Keys the server adds to a definition; accepted and ignored on input so that a GET body can be
@@ -160,6 +161,7 @@ impl PipelineDefinition {
                 "indexing",
                 "output",
                 "state",
+                "source",
             ],
             SERVER_KEYS,
             &mut errs,
@@ -264,6 +266,10 @@ impl PipelineDefinition {
             }),
         };
 
+        let source = f
+            .get("source")
+            .and_then(|v| SourceSpec::parse(v, &mut errs));
+
         match (name, index) {
             (Some(name), Some(index)) if errs.is_empty() => Ok(PipelineDefinition {
                 name,
@@ -275,6 +281,7 @@ impl PipelineDefinition {
                 indexing,
                 output,
                 state,
+                source,
             }),
             _ => Err(errs),
         }
@@ -322,6 +329,9 @@ impl PipelineDefinition {
         }
         out.insert("output".into(), json!({"enabled": self.output.enabled}));
         out.insert("state".into(), Value::from(self.state.as_str()));
+        if let Some(source) = &self.source {
+            out.insert("source".into(), source.to_json());
+        }
         Value::Object(out)
     }
 
@@ -373,6 +383,12 @@ impl PipelineDefinition {
     /// The desired state.
     pub fn state(&self) -> DesiredState {
         self.state
+    }
+
+    /// The broker the pipeline reads, with its filter; `None` when it reads its own input topic
+    /// only.
+    pub fn source(&self) -> Option<&SourceSpec> {
+        self.source.as_ref()
     }
 
     /// The same definition with another desired state (PATCH …/state).

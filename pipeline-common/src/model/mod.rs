@@ -10,6 +10,7 @@ mod errors;
 mod names;
 mod path;
 pub(crate) mod reader;
+mod source;
 
 pub use crate::stages::filter::{FilterCondition, FilterSpec};
 pub use crate::stages::geoip::{GeoipSpec, DEFAULT_GEOIP_FIELD};
@@ -23,6 +24,10 @@ pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};
+pub use source::{
+    AttributeName, BrokerName, EventFilter, SourceSpec, MAX_ATTRIBUTE_CONDITIONS,
+    MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_VALUE_BYTES,
+};
 
 /// What validation needs to know about the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
