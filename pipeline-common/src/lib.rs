@@ -12,6 +12,7 @@ pub mod document;
 pub mod dry_run;
 pub mod event;
 pub mod failure;
+pub mod index_route;
 pub mod index_template;
 mod json;
 pub mod model;

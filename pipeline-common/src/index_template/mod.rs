@@ -15,8 +15,8 @@ pub use mapping::{
     chain_fields, leaf_mapping, mappings, override_conflicts, FieldMap, Leaf, KEYWORD_IGNORE_ABOVE,
 };
 pub use spec::{
-    Codec, FieldType, IndexingSpec, RefreshInterval, MAX_FIELD_OVERRIDES, MAX_REPLICAS, MAX_SHARDS,
-    SERVER_FIELDS,
+    Codec, FieldType, IndexingSpec, RefreshInterval, DEFAULT_MAX_INDICES, MAX_FIELD_OVERRIDES,
+    MAX_MAX_INDICES, MAX_REPLICAS, MAX_SHARDS, SERVER_FIELDS,
 };
 pub use template::{
     definition_mappings, index_settings, template_body, template_name, IndexClaim, IndexSettings,

@@ -7,12 +7,13 @@
 mod counters;
 mod definition;
 mod errors;
+mod index_fields;
 mod names;
 mod path;
 pub(crate) mod reader;
 mod source;
 
-pub use crate::stages::filter::{FilterCondition, FilterSpec};
+pub use crate::stages::filter::{FieldTest, FilterCondition, FilterSpec};
 pub use crate::stages::geoip::{GeoipSpec, DEFAULT_GEOIP_FIELD};
 pub use crate::stages::hash::HashSpec;
 pub use crate::stages::mask::{CustomMaskRule, Ipv4Mode, MaskRule, MaskSpec};
@@ -22,6 +23,7 @@ pub use crate::stages::{StageSpec, MAX_STAGE_LIST};
 pub use counters::Counters;
 pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
+pub use index_fields::{clean_field_value, MAX_FIELD_VALUE, MISSING_VALUE, OVERFLOW_VALUE};
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};
 pub use source::{
