@@ -18,6 +18,7 @@ use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
 use crate::offsets::Ticket;
 use crate::producer::{self, Completes, OutputProducer};
+use crate::sources::TaskInputs;
 use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
 use pipeline_common::model::PipelineTopics;
@@ -70,6 +71,9 @@ pub struct TaskSpec {
     /// `output.enabled`: produce indexed documents to the output topic. When false, a document
     /// is done once indexed.
     pub output_enabled: bool,
+    /// The topics the task reads; read once when the task starts (a changed source restarts
+    /// the task).
+    pub inputs: TaskInputs,
 }
 
 /// What a task needs for its whole life.
@@ -82,6 +86,8 @@ pub struct TaskEnv {
     pub pipeline: String,
     /// Its topics and consumer group.
     pub topics: PipelineTopics,
+    /// The topics it reads: its input, and its broker's when it has one.
+    pub inputs: TaskInputs,
     /// Where documents go.
     pub bulk: BulkService,
     /// Retry policy of bulk requests.
@@ -148,7 +154,7 @@ pub async fn run(
     let consumer: Arc<Consumer_> = Arc::new(
         consumer_config(&env.settings, &env.topics.consumer_group, &env.worker_id)
             .create_with_context(TaskContext::new(
-                &env.topics.input,
+                &env.inputs,
                 env.shared.clone(),
                 &env.settings.mq.username,
             ))
@@ -158,7 +164,7 @@ pub async fn run(
             })?,
     );
     consumer
-        .subscribe(&[&env.topics.input])
+        .subscribe(&env.inputs.topics())
         .map_err(|e| TaskFailure::KafkaSetup {
             doing: "subscribing to the input topic",
             error: e.to_string(),
@@ -177,7 +183,6 @@ pub async fn run(
     let _lag_guard = lag_stop.clone().drop_guard();
     let lag = tokio::spawn(report_lag(
         consumer.clone(),
-        env.topics.input.clone(),
         env.metrics.clone(),
         Duration::from_millis(env.settings.worker.heartbeat_interval_ms),
         lag_stop.clone(),
@@ -466,7 +471,7 @@ impl TaskState {
         match event {
             Some(Ok(message)) => self.on_message(&message).await?,
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                let assigned = lock(&self.env.shared.assigned);
+                let assigned = self.env.shared.assigned_numbers();
                 self.end.reached_end(partition, &assigned);
             }
             Some(Err(error))
@@ -481,7 +486,7 @@ impl TaskState {
                 // here would spin on the same error; failing hands it to the watcher, which
                 // tries again every watch interval and recovers once the topic is back.
                 return Err(TaskFailure::InputTopicMissing(
-                    self.env.topics.input.clone(),
+                    self.env.inputs.topics().join(", "),
                 ));
             }
             Some(Err(error)) => {
@@ -500,7 +505,8 @@ impl TaskState {
         let partition = message.partition();
         self.end.message(partition);
         let offset = message.offset();
-        let ticket = lock(&self.env.shared.tracker).track(partition, offset);
+        let source = self.env.inputs.source_of(message.topic());
+        let ticket = lock(&self.env.shared.tracker).track(source, partition, offset);
         let record = SourceRecord {
             topic: message.topic(),
             partition,
@@ -549,7 +555,7 @@ impl TaskState {
             stage,
             reason,
             status,
-            source_topic: &self.env.topics.input,
+            source_topic: self.env.inputs.topic(ticket.source),
             source_partition: ticket.partition,
             source_offset: ticket.offset,
             pipeline: &self.env.pipeline,
@@ -638,9 +644,9 @@ impl TaskState {
             return;
         }
         let mut list = TopicPartitionList::new();
-        for (partition, offset) in commits {
-            if let Err(error) =
-                list.add_partition_offset(&self.env.topics.input, partition, Offset::Offset(offset))
+        for ((source, partition), offset) in commits {
+            let topic = self.env.inputs.topic(source);
+            if let Err(error) = list.add_partition_offset(topic, partition, Offset::Offset(offset))
             {
                 tracing::warn!(partition, offset, %error, "cannot commit this offset");
             }
@@ -656,7 +662,6 @@ impl TaskState {
 /// async threads, outside the task loop.
 async fn report_lag(
     consumer: Arc<Consumer_>,
-    topic: String,
     metrics: Arc<TaskMetrics>,
     interval: Duration,
     stop: CancellationToken,
@@ -669,20 +674,20 @@ async fn report_lag(
             _ = tick.tick() => {}
         }
         let consumer = consumer.clone();
-        let topic = topic.clone();
         let lag = tokio::task::spawn_blocking(move || -> Option<i64> {
             let positions = consumer.position().ok()?;
             let mut total = 0i64;
             for element in positions.elements() {
+                let topic = element.topic();
                 let (_, high) = consumer
-                    .fetch_watermarks(&topic, element.partition(), Duration::from_secs(2))
+                    .fetch_watermarks(topic, element.partition(), Duration::from_secs(2))
                     .ok()?;
                 let position = match element.offset() {
                     Offset::Offset(o) => o,
                     _ => match consumer.committed_offsets(
                         {
                             let mut one = TopicPartitionList::new();
-                            one.add_partition(&topic, element.partition());
+                            one.add_partition(topic, element.partition());
                             one
                         },
                         Duration::from_secs(2),

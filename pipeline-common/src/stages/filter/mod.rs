@@ -8,7 +8,6 @@ pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
 use crate::failure::FailedAt;
-use crate::model::FieldPath;
 use serde_json::Value;
 
 /// The runtime `filter` stage.
@@ -65,7 +64,7 @@ impl Stage for FilterStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::UserRegex;
+    use crate::model::{FieldPath, UserRegex};
     use serde_json::json;
 
     fn doc() -> EventDoc {
