@@ -11,6 +11,8 @@ use sqlx::{MySql, MySqlPool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
 
+pub mod brokers;
+
 /// The embedded migrations (`pipeline-mgmt/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 

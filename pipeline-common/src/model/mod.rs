@@ -27,7 +27,7 @@ pub use index_fields::{clean_field_value, MAX_FIELD_VALUE, MISSING_VALUE, OVERFL
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};
 pub use source::{
-    AttributeName, BrokerName, EventFilter, SourceSpec, MAX_ATTRIBUTE_CONDITIONS,
+    AttributeName, BrokerName, BrokerSpec, EventFilter, SourceSpec, MAX_ATTRIBUTE_CONDITIONS,
     MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_VALUE_BYTES,
 };
 

@@ -11,7 +11,10 @@
 //! ```
 
 use super::reader::{type_name, Fields};
-use super::{PipelineName, ValidationErrors};
+use super::{
+    PipelineName, TopicSpec, ValidationErrors, MAX_DESCRIPTION_CHARS, PARTITIONS,
+    REPLICATION_FACTOR,
+};
 use crate::cel::CelExpression;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -276,6 +279,75 @@ impl SourceSpec {
     }
 }
 
+/// A broker as `POST /api/v1/brokers` creates it: `{"name", "description", "topics":
+/// {"partitions", "replicationFactor", "retentionMs"}}`, the topic settings with a pipeline's
+/// bounds and defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokerSpec {
+    /// Its name.
+    pub name: BrokerName,
+    /// Free text (may be empty).
+    pub description: String,
+    /// Its topic's settings.
+    pub topics: TopicSpec,
+}
+
+impl BrokerSpec {
+    /// Validates a broker body, one error per offending field.
+    pub fn parse(json: &Value) -> Result<BrokerSpec, ValidationErrors> {
+        let mut errs = ValidationErrors::new();
+        let Some(f) = Fields::object(json, String::new(), &mut errs) else {
+            return Err(errs);
+        };
+        f.deny_unknown(
+            &["name", "description", "topics"],
+            &["id", "topic", "pipelines", "createdBy", "createdAt"],
+            &mut errs,
+        );
+        let name = f
+            .required_str("name", &mut errs)
+            .and_then(|s| BrokerName::parse(s).map_err(|e| errs.push("name", e)).ok());
+        let description = f.str("description", &mut errs).unwrap_or("").to_owned();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            errs.push(
+                "description",
+                format!("at most {MAX_DESCRIPTION_CHARS} characters"),
+            );
+        }
+        let mut topics = TopicSpec::default();
+        if let Some(t) = f
+            .get("topics")
+            .and_then(|v| Fields::object(v, "topics".into(), &mut errs))
+        {
+            t.deny_unknown(
+                &["partitions", "replicationFactor", "retentionMs"],
+                &[],
+                &mut errs,
+            );
+            if let Some(n) = t.int("partitions", PARTITIONS.0, PARTITIONS.1, &mut errs) {
+                topics.partitions = n as i32;
+            }
+            let (low, high) = REPLICATION_FACTOR;
+            if let Some(n) = t.int("replicationFactor", low, high, &mut errs) {
+                topics.replication_factor = n as i16;
+            }
+            match t.int("retentionMs", -1, i64::MAX, &mut errs) {
+                Some(0) => errs.push("topics.retentionMs", "must be -1 (forever) or positive"),
+                Some(n) => topics.retention_ms = Some(n),
+                None => {}
+            }
+        }
+        match name {
+            Some(name) if errs.is_empty() => Ok(BrokerSpec {
+                name,
+                description,
+                topics,
+            }),
+            _ => Err(errs),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,5 +414,28 @@ mod tests {
             ]
         );
         assert_eq!(parse(json!({})).unwrap_err(), ["source.broker"]);
+    }
+
+    #[test]
+    fn broker_bodies() {
+        let b =
+            BrokerSpec::parse(&json!({"name": "default", "topics": {"partitions": 6}})).unwrap();
+        assert_eq!(
+            (
+                b.name.as_str(),
+                b.topics.partitions,
+                b.topics.replication_factor
+            ),
+            ("default", 6, 1)
+        );
+        let errs = BrokerSpec::parse(
+            &json!({"name": "error", "topics": {"partitions": 0, "retentionMs": 0}, "x": 1}),
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errs.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["x", "name", "topics.partitions", "topics.retentionMs"]
+        );
     }
 }

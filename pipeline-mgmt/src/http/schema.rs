@@ -111,6 +111,8 @@ pub struct PipelineDefinition {
     pub indexing: Option<pipeline_common::index_template::IndexingSpec>,
     /// Desired state after creation (default running).
     pub state: Option<DesiredState>,
+    /// Read a broker's topic (with a filter) besides the pipeline's own input topic.
+    pub source: Option<pipeline_common::model::SourceSpec>,
     /// Server-set; ignored on input, so that a GET body can be sent back.
     #[schema(value_type = Value, required = false)]
     pub id: Option<Value>,
@@ -188,6 +190,9 @@ pub struct Pipeline {
     /// mapping apply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indexing: Option<pipeline_common::index_template::IndexingSpec>,
+    /// The broker it reads besides its own input topic; absent when it reads only that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<pipeline_common::model::SourceSpec>,
     /// Stored state.
     pub state: PipelineState,
     /// Why the pipeline is in its state, when something went wrong.
