@@ -141,10 +141,12 @@ pub async fn delete(state: &AppState, name: &BrokerName, actor: &str) -> Result<
     tokio::spawn(async move {
         let deletion = match store::begin_delete(&state.db, &name).await? {
             DeleteCheck::Missing => return Err(not_found()),
-            DeleteCheck::InUse(pipelines) => return Err(ApiError::Conflict(format!(
+            DeleteCheck::InUse(pipelines) => {
+                return Err(ApiError::Conflict(format!(
                 "pipelines still read broker {name}: {}; delete them or change their source first",
                 pipelines.join(", ")
-            ))),
+            )))
+            }
             DeleteCheck::Free(deletion) => deletion,
         };
         let topic = deletion
