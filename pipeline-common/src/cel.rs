@@ -228,7 +228,7 @@ fn compile_checked(source: &str) -> Result<Program, CelCompileError> {
 fn first_error(errors: cel::ParseErrors) -> CelCompileError {
     match errors.errors.into_iter().next() {
         Some(e) => CelCompileError {
-            position: (e.pos.0 > 0 && e.pos.1 > 0).then(|| (e.pos.0 as usize, e.pos.1 as usize)),
+            position: (e.pos.0 > 0 && e.pos.1 > 0).then_some((e.pos.0 as usize, e.pos.1 as usize)),
             message: e.msg,
         },
         None => CelCompileError::plain("does not compile"),

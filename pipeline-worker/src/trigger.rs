@@ -10,6 +10,8 @@ use pipeline_common::trigger::{Admission, Rejection, Trigger};
 use std::sync::Arc;
 
 /// What the filter says about one message.
+// Taken apart at once, as `Admission` is.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Screened<'a> {
     /// Process it; with the event when the filter decoded it already.
