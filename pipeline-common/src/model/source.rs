@@ -246,6 +246,7 @@ pub struct SourceSpec {
     pub broker: BrokerName,
     /// Which of its events the pipeline takes; absent takes every one.
     #[serde(skip_serializing_if = "EventFilter::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(required = false, value_type = Option<EventFilter>))]
     pub filter: EventFilter,
 }
 
@@ -299,11 +300,7 @@ impl BrokerSpec {
         let Some(f) = Fields::object(json, String::new(), &mut errs) else {
             return Err(errs);
         };
-        f.deny_unknown(
-            &["name", "description", "topics"],
-            &["id", "topic", "pipelines", "createdBy", "createdAt"],
-            &mut errs,
-        );
+        f.deny_unknown(&["name", "description", "topics"], &[], &mut errs);
         let name = f
             .required_str("name", &mut errs)
             .and_then(|s| BrokerName::parse(s).map_err(|e| errs.push("name", e)).ok());

@@ -4,7 +4,7 @@
 use crate::auth::{CanIngest, CanRead, CanWrite};
 use crate::error::ApiError;
 use crate::http::events::{write_events, Accepted};
-use crate::http::extract::{ApiJson, ApiPath, LimitedBody};
+use crate::http::extract::{name_param, ApiJson, LimitedBody};
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
     Unavailable, UnprocessableEntity, UnsupportedMediaType,
@@ -39,14 +39,13 @@ impl<S: Send + Sync> FromRequestParts<S> for BrokerPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ApiPath(params) =
-            ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
-                .await?;
-        params
-            .get("name")
-            .and_then(|raw| BrokerName::parse(raw).ok())
-            .map(BrokerPath)
-            .ok_or_else(|| ApiError::NotFound("no broker with this name".into()))
+        name_param(
+            parts,
+            |raw| BrokerName::parse(raw).ok(),
+            "no broker with this name",
+        )
+        .await
+        .map(BrokerPath)
     }
 }
 
@@ -56,13 +55,32 @@ impl<S: Send + Sync> FromRequestParts<S> for BrokerPath {
 pub struct NewBroker {
     /// Unique; part of its topic's name (`<prefix>.broker.<name>`); not `input`, `output` or
     /// `error`.
-    #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,62}$", example = "default")]
+    #[schema(
+        pattern = "^(?!(input|output|error)$)[a-z0-9][a-z0-9-]{0,62}$",
+        example = "default"
+    )]
     pub name: String,
     /// Free text.
     #[schema(max_length = 1024)]
     pub description: Option<String>,
     /// The topic's settings (a pipeline's bounds and defaults: 3 partitions, replication 1).
-    pub topics: Option<crate::http::schema::Topics>,
+    pub topics: Option<NewBrokerTopics>,
+}
+
+/// A new broker's topic settings.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewBrokerTopics {
+    /// Partitions (default 3): the most workers of one pipeline that share the broker's events.
+    #[schema(minimum = 1, maximum = 1000)]
+    pub partitions: Option<i32>,
+    /// Replication factor (default 1).
+    #[schema(minimum = 1, maximum = 32)]
+    pub replication_factor: Option<i16>,
+    /// `retention.ms`: -1 keeps forever, a positive value is milliseconds; absent uses the
+    /// Kafka broker's default. 0 is refused.
+    #[schema(schema_with = crate::http::schema::retention_ms)]
+    pub retention_ms: Option<i64>,
 }
 
 /// Every broker.

@@ -241,7 +241,7 @@ pub fn stored_dry_run_one_of() -> Value {
 }
 
 /// `retention.ms`: -1, a positive integer, or `null` (absent); 0 is refused.
-fn retention_ms() -> utoipa::openapi::schema::Schema {
+pub(crate) fn retention_ms() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
     let forever = ObjectBuilder::new()
         .schema_type(Type::Integer)
