@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use sqlx::{MySql, MySqlPool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use uuid::Uuid;
 
 pub mod brokers;
 
@@ -80,7 +81,7 @@ impl AuditAction {
 /// Writes one audit row in `tx`, the transaction of the change it records.
 pub async fn audit(
     tx: &mut Transaction<'_, MySql>,
-    row: (&str, &str),
+    row: (Uuid, &str),
     actor: &str,
     action: AuditAction,
     before: Option<i64>,
@@ -92,7 +93,7 @@ pub async fn audit(
          (pipeline_id, pipeline_name, actor, action, version_before, version_after, at, detail) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(row.0)
+    .bind(row.0.hyphenated().to_string())
     .bind(row.1)
     .bind(actor)
     .bind(action.as_str())
@@ -108,8 +109,8 @@ pub async fn audit(
 /// A new pipeline to insert in state `provisioning`.
 #[derive(Debug)]
 pub struct NewPipeline<'a> {
-    /// UUID.
-    pub id: &'a str,
+    /// Its id.
+    pub id: Uuid,
     /// Unique name.
     pub name: &'a str,
     /// Stored definition.
@@ -128,7 +129,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
          (id, name, definition, state, state_reason, version, created_by, created_at, updated_at) \
          VALUES (?, ?, ?, ?, NULL, 1, ?, ?, ?)",
     )
-    .bind(new.id)
+    .bind(new.id.hyphenated().to_string())
     .bind(new.name)
     .bind(Json(new.definition))
     .bind(PipelineState::Provisioning.as_str())
@@ -154,7 +155,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
 /// deletion, which are part of one API change that was already counted.
 pub async fn set_provisioning_state(
     pool: &MySqlPool,
-    id: &str,
+    id: Uuid,
     state: PipelineState,
     reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -162,23 +163,24 @@ pub async fn set_provisioning_state(
         .bind(state.as_str())
         .bind(reason)
         .bind(Utc::now())
-        .bind(id)
+        .bind(id.hyphenated().to_string())
         .execute(pool)
         .await?;
     Ok(())
 }
 
 /// Removes a row that never finished provisioning (the undo step of the create saga).
-pub async fn remove_unprovisioned(pool: &MySqlPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn remove_unprovisioned(pool: &MySqlPool, id: Uuid) -> Result<(), sqlx::Error> {
+    let id = id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM pipelines WHERE id = ?")
-        .bind(id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     // The create was never visible as a working pipeline; the audit trail says it was undone.
     sqlx::query("UPDATE audit_log SET action = ? WHERE pipeline_id = ?")
         .bind(AuditAction::CreateUndone.as_str())
-        .bind(id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await
@@ -202,7 +204,7 @@ pub enum Guarded {
 #[derive(Debug)]
 pub struct Change<'a> {
     /// Pipeline id.
-    pub id: uuid::Uuid,
+    pub id: Uuid,
     /// The version the caller saw; `None` skips the check.
     pub expected_version: Option<i64>,
     /// New definition, if replaced.
@@ -247,7 +249,7 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, Re
     .await?;
     audit(
         &mut tx,
-        (&id, &name),
+        (change.id, &name),
         change.actor,
         change.action,
         Some(version),
@@ -274,7 +276,7 @@ pub async fn delete(pool: &MySqlPool, row: &PipelineRow, actor: &str) -> Result<
         .await?;
     audit(
         &mut tx,
-        (&id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         actor,
         AuditAction::Delete,
         Some(row.version),
@@ -295,11 +297,10 @@ pub async fn record_retention_delete(
     row: &PipelineRow,
     index: &str,
 ) -> Result<(), sqlx::Error> {
-    let id = row.id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     audit(
         &mut tx,
-        (&id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         RETENTION_ACTOR,
         AuditAction::RetentionDelete,
         Some(row.version),

@@ -7,6 +7,7 @@
 mod counters;
 mod definition;
 mod errors;
+pub(crate) mod flush;
 mod index_fields;
 mod names;
 mod path;
@@ -23,6 +24,7 @@ pub use crate::stages::{StageSpec, MAX_STAGE_LIST};
 pub use counters::Counters;
 pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
+pub use flush::{FlushPolicy, FlushSpec};
 pub use index_fields::{clean_field_value, MAX_FIELD_VALUE, MISSING_VALUE, OVERFLOW_VALUE};
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};

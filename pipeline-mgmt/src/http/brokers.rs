@@ -3,7 +3,7 @@
 
 use crate::auth::{CanIngest, CanRead, CanWrite};
 use crate::error::ApiError;
-use crate::http::events::{write_events, Accepted};
+use crate::http::events::{write_events, Accepted, Attributes};
 use crate::http::extract::{name_param, ApiJson, LimitedBody};
 use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, Unauthorized,
@@ -78,8 +78,8 @@ pub struct NewBrokerTopics {
     #[schema(minimum = 1, maximum = 32)]
     pub replication_factor: Option<i16>,
     /// `retention.ms`: -1 keeps forever, a positive value is milliseconds; absent uses the
-    /// Kafka broker's default. 0 is refused.
-    #[schema(schema_with = crate::http::schema::retention_ms)]
+    /// Kafka broker's default. 0 is refused (422).
+    #[schema(minimum = -1, format = Int64)]
     pub retention_ms: Option<i64>,
 }
 
@@ -196,8 +196,8 @@ pub async fn delete_broker(
     request_body(description = "As for `POST /api/v1/pipelines/{id}/events`.",
         content(
             (Object = "application/json"),
-            (crate::http::schema::CloudEvent = "application/cloudevents+json"),
-            (Vec<crate::http::schema::CloudEvent> = "application/cloudevents-batch+json"),
+            (Attributes = "application/cloudevents+json"),
+            (Vec<Attributes> = "application/cloudevents-batch+json"),
             (String = "application/x-ndjson"))),
     responses(
         (status = 202, description = "every event acknowledged by the Kafka broker", body = Accepted),

@@ -19,11 +19,12 @@ pub use store::{JobRow, JobState};
 use crate::error::ApiError;
 use crate::service::{find, provisioned_topics};
 use crate::state::AppState;
+use uuid::Uuid;
 
 /// Starts a replay job of pipeline `id` (its row and audit row first, then the task).
 pub async fn start(
     state: &AppState,
-    id: &str,
+    id: Uuid,
     filter: ReplayFilter,
     actor: &str,
 ) -> Result<JobRow, ApiError> {
@@ -39,33 +40,26 @@ pub async fn start(
     }
     let row = find(state, id).await?;
     let topics = provisioned_topics(state, &row)?;
-    let pipeline_id = row.id.hyphenated().to_string();
-    let job = store::insert(&state.db, (&pipeline_id, row.name.as_str()), &filter, actor).await?;
+    let job = store::insert(&state.db, (row.id, row.name.as_str()), &filter, actor).await?;
     let ctx = ReplayContext {
         settings: state.settings.clone(),
         db: state.db.clone(),
         producer: state.producer.clone(),
     };
-    tokio::spawn(runner::run(
-        ctx,
-        job.id.clone(),
-        topics.error,
-        topics.input,
-        filter,
-    ));
+    tokio::spawn(runner::run(ctx, job.id, topics.error, topics.input, filter));
     Ok(job)
 }
 
 /// Replay job `job_id` of pipeline `id`, or 404.
-pub async fn job(state: &AppState, id: &str, job_id: &str) -> Result<JobRow, ApiError> {
+pub async fn job(state: &AppState, id: Uuid, job_id: Uuid) -> Result<JobRow, ApiError> {
     let row = find(state, id).await?;
-    store::get(&state.db, &row.id.hyphenated().to_string(), job_id)
+    store::get(&state.db, row.id, job_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no replay job with this id".into()))
 }
 
 /// The newest replay jobs of pipeline `id`.
-pub async fn jobs(state: &AppState, id: &str, limit: u32) -> Result<Vec<JobRow>, ApiError> {
+pub async fn jobs(state: &AppState, id: Uuid, limit: u32) -> Result<Vec<JobRow>, ApiError> {
     let row = find(state, id).await?;
-    Ok(store::list(&state.db, &row.id.hyphenated().to_string(), limit).await?)
+    Ok(store::list(&state.db, row.id, limit).await?)
 }

@@ -13,6 +13,7 @@ use rdkafka::util::Timeout;
 use sqlx::MySqlPool;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Records read and produced per step; the job row is updated after each.
 const STEP: i64 = 500;
@@ -34,13 +35,13 @@ pub struct ReplayContext {
 /// to `input_topic`, and keep the row's counts current.
 pub async fn run(
     ctx: ReplayContext,
-    id: String,
+    id: Uuid,
     error_topic: String,
     input_topic: String,
     filter: ReplayFilter,
 ) {
     let mut counts = Counts::default();
-    let outcome = replay(&ctx, &id, &error_topic, &input_topic, &filter, &mut counts).await;
+    let outcome = replay(&ctx, id, &error_topic, &input_topic, &filter, &mut counts).await;
     let finished = match &outcome {
         Ok(()) if counts.failed == 0 => (JobState::Succeeded, None),
         Ok(()) => (
@@ -55,14 +56,14 @@ pub async fn run(
             )
         }
     };
-    if let Err(err) = record(&ctx.db, &id, counts, Some(finished)).await {
+    if let Err(err) = record(&ctx.db, id, counts, Some(finished)).await {
         tracing::error!(job = %id, error = %err, "recording the end of a replay failed");
     }
 }
 
 async fn replay(
     ctx: &ReplayContext,
-    id: &str,
+    id: Uuid,
     error_topic: &str,
     input_topic: &str,
     filter: &ReplayFilter,

@@ -1,11 +1,12 @@
 //! `replay_jobs`: a job's row, which is also its REST form, and its queries.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::MySqlPool;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::ReplayFilter;
 use crate::store::{audit, AuditAction};
@@ -45,21 +46,6 @@ impl TryFrom<String> for JobState {
     }
 }
 
-/// An instant as RFC 3339 in UTC with milliseconds, the form every time of the API takes.
-fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-fn optional_millis<S: serde::Serializer>(
-    t: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => millis(t, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// Selects every column of [`JobRow`].
 const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replayed, failed, \
     error, started_by, started_at, finished_at FROM replay_jobs";
@@ -70,11 +56,11 @@ const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replay
 #[schema(as = ReplayJob)]
 pub struct JobRow {
     /// Job id, used in `…/replays/{jobId}`.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
     /// The pipeline.
-    #[schema(format = Uuid)]
-    pub pipeline_id: String,
+    #[sqlx(try_from = "String")]
+    pub pipeline_id: Uuid,
     /// Where the job is.
     #[sqlx(try_from = "String")]
     pub state: JobState,
@@ -95,22 +81,22 @@ pub struct JobRow {
     /// The principal that started it.
     pub started_by: String,
     /// Start.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "crate::rfc3339::millis")]
     pub started_at: DateTime<Utc>,
     /// End, once finished.
-    #[serde(serialize_with = "optional_millis")]
+    #[serde(serialize_with = "crate::rfc3339::optional_millis")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// The job `id` of `pipeline_id`, if any.
 pub async fn get(
     db: &MySqlPool,
-    pipeline_id: &str,
-    id: &str,
+    pipeline_id: Uuid,
+    id: Uuid,
 ) -> Result<Option<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT_JOB} WHERE id = ? AND pipeline_id = ?"))
-        .bind(id)
-        .bind(pipeline_id)
+        .bind(id.hyphenated().to_string())
+        .bind(pipeline_id.hyphenated().to_string())
         .fetch_optional(db)
         .await
 }
@@ -118,13 +104,13 @@ pub async fn get(
 /// The newest jobs of `pipeline_id`.
 pub async fn list(
     db: &MySqlPool,
-    pipeline_id: &str,
+    pipeline_id: Uuid,
     limit: u32,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{SELECT_JOB} WHERE pipeline_id = ? ORDER BY started_at DESC LIMIT ?"
     ))
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .bind(limit)
     .fetch_all(db)
     .await
@@ -133,11 +119,11 @@ pub async fn list(
 /// Inserts a running job and its `replay` audit row in one transaction.
 pub async fn insert(
     db: &MySqlPool,
-    pipeline: (&str, &str),
+    pipeline: (Uuid, &str),
     filter: &ReplayFilter,
     actor: &str,
 ) -> Result<JobRow, sqlx::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = Uuid::new_v4().hyphenated().to_string();
     let now = Utc::now();
     let filter = serde_json::to_value(filter).unwrap_or(Value::Null);
     let mut tx = db.begin().await?;
@@ -146,7 +132,7 @@ pub async fn insert(
          VALUES (?, ?, ?, ?, ?, ?)",
     )
     .bind(&id)
-    .bind(pipeline.0)
+    .bind(pipeline.0.hyphenated().to_string())
     .bind(JobState::Running.as_str())
     .bind(Json(&filter))
     .bind(actor)
@@ -180,7 +166,7 @@ pub(super) struct Counts {
 
 pub(super) async fn record(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     counts: Counts,
     finished: Option<(JobState, Option<&str>)>,
 ) -> Result<(), sqlx::Error> {
@@ -198,7 +184,7 @@ pub(super) async fn record(
     .bind(state.as_str())
     .bind(error)
     .bind(finished_at)
-    .bind(id)
+    .bind(id.hyphenated().to_string())
     .execute(db)
     .await?;
     Ok(())
