@@ -365,7 +365,12 @@ async fn index_names_take_field_values_up_to_the_cap() {
         .await;
     }
     // Values 4 to 50 got their own index ("Type 00" is cleaned to "type-00").
-    assert_eq!(seqs_in(&world.opensearch, &index("type-46")).await, [46]);
+    eventually(
+        "the 50th value's own index",
+        Duration::from_secs(60),
+        || async { (seqs_in(&world.opensearch, &index("type-46")).await == [46]).then_some(()) },
+    )
+    .await;
     let overflow: BTreeSet<u64> = [47, 48, 49].into();
     eventually("the overflow index", Duration::from_secs(60), || async {
         let got: BTreeSet<u64> = seqs_in(&world.opensearch, &index("_overflow"))
