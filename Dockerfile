@@ -12,7 +12,7 @@
 # Needs BuildKit (buildx, or Docker >= 23): the build uses cache mounts and a heredoc.
 # Statically checked by scripts/validate-artifacts.
 
-ARG BUILD_IMAGE=rust:1.85-bookworm
+ARG BUILD_IMAGE=rust:1.86-bookworm
 ARG BASE_IMAGE=debian:bookworm-slim
 
 # --- build ---------------------------------------------------------------------------------------

@@ -73,6 +73,10 @@ pub struct WorkerStatus {
     pub dead_lettered: i64,
     /// Events filtered.
     pub filtered: i64,
+    /// Broker events the source filter took.
+    pub matched: i64,
+    /// Documents sent to the overflow index.
+    pub overflowed: i64,
     /// Consumer lag, when known.
     pub lag: Option<i64>,
     /// Age of the last heartbeat.

@@ -46,6 +46,9 @@ pub enum Command {
     /// Pipeline definitions and life cycle.
     #[command(subcommand)]
     Pipelines(PipelineCommand),
+    /// Brokers: shared input topics, and the pipelines that read each.
+    #[command(subcommand)]
+    Brokers(BrokerCommand),
     /// A pipeline's dead letters, newest first.
     Errors {
         /// Pipeline name or id.
@@ -87,6 +90,34 @@ pub enum Command {
         /// Use the pipeline's latest N dead letters as the events.
         #[arg(long)]
         from_errors: Option<u32>,
+    },
+}
+
+/// `flowctl brokers …`.
+#[derive(Debug, Subcommand)]
+pub enum BrokerCommand {
+    /// Every broker with the pipelines on it.
+    List,
+    /// One broker.
+    Get {
+        /// Broker name.
+        broker: String,
+    },
+    /// Create a broker (and its topic).
+    Create {
+        /// Broker name.
+        broker: String,
+        /// Partitions of its topic (default 3).
+        #[arg(long)]
+        partitions: Option<u32>,
+        /// Free text.
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a broker and its topic (refused while pipelines read it).
+    Delete {
+        /// Broker name.
+        broker: String,
     },
 }
 

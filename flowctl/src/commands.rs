@@ -21,6 +21,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let format = cli.output;
     match cli.command {
         Command::Pipelines(command) => pipelines(&client, format, command).await,
+        Command::Brokers(command) => crate::brokers::run(&client, format, command).await,
         Command::Errors {
             pipeline,
             stage,
@@ -128,6 +129,8 @@ async fn status(client: &Client, format: Format, which: &str) -> Result<(), Fail
                 w.indexed.to_string(),
                 w.dead_lettered.to_string(),
                 w.filtered.to_string(),
+                w.matched.to_string(),
+                w.overflowed.to_string(),
                 w.lag.map_or_else(|| "-".to_owned(), |l| l.to_string()),
                 w.heartbeat_age_ms.to_string(),
             ]
@@ -141,6 +144,8 @@ async fn status(client: &Client, format: Format, which: &str) -> Result<(), Fail
         "INDEXED",
         "DEAD-LETTERED",
         "FILTERED",
+        "MATCHED",
+        "OVERFLOWED",
         "LAG",
         "HEARTBEAT-MS",
     ];

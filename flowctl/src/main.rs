@@ -2,6 +2,7 @@
 
 mod api;
 mod apply;
+mod brokers;
 mod cli;
 mod client;
 mod commands;

@@ -2,7 +2,10 @@
 //! object, within size and nesting limits. Anything else is a [`DecodeError`], reported at stage
 //! `decode`.
 
+mod attributes;
 mod top_level;
+
+pub use attributes::{MessageAttributes, Wanted};
 
 use crate::time::parse_rfc3339;
 use base64::Engine as _;

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 pub mod build_info;
+pub mod cel;
 pub mod chain;
 pub mod clients;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod document;
 pub mod dry_run;
 pub mod event;
 pub mod failure;
+pub mod index_route;
 pub mod index_template;
 mod json;
 pub mod model;
@@ -20,3 +22,4 @@ pub mod store;
 mod swar;
 pub mod telemetry;
 mod time;
+pub mod trigger;

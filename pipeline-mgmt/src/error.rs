@@ -268,6 +268,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => unique_violation(&**db),
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => foreign_key(db.as_ref()),
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 ApiError::Unavailable {
                     detail: Dependency::Database.unreachable().to_owned(),
@@ -276,6 +277,25 @@ impl From<sqlx::Error> for ApiError {
             }
             _ => ApiError::Internal(err.into()),
         }
+    }
+}
+
+/// The foreign key violations the schema can raise: `pipelines.source_broker` naming no broker
+/// (MariaDB error 1452, a pipeline's `source.broker`: 422), and the deletion of a broker that
+/// a pipeline reads (1451, a race the broker's delete otherwise checks first: 409).
+fn foreign_key(db: &dyn sqlx::error::DatabaseError) -> ApiError {
+    let number = db
+        .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+        .map(sqlx::mysql::MySqlDatabaseError::number);
+    match number {
+        Some(1451) => ApiError::Conflict("pipelines still read this broker".to_owned()),
+        _ => ApiError::Unprocessable {
+            detail: "the pipeline definition is invalid".into(),
+            errors: vec![FieldProblem {
+                field: "source.broker".into(),
+                message: "no broker with this name; create it first (POST /api/v1/brokers)".into(),
+            }],
+        },
     }
 }
 

@@ -12,6 +12,8 @@ use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
+pub mod brokers;
+
 /// The embedded migrations (`pipeline-mgmt/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
 

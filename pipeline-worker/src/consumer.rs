@@ -3,6 +3,7 @@
 
 use crate::bulk::credentials::CredentialAlarm;
 use crate::offsets::OffsetTracker;
+use crate::sources::{Source, TaskInputs};
 use pipeline_common::clients::kafka_base_config;
 use pipeline_common::config::Settings;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -27,8 +28,8 @@ pub fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct Shared {
     /// Offsets of the messages in flight.
     pub tracker: Mutex<OffsetTracker>,
-    /// Currently assigned partitions (reported in heartbeats).
-    pub assigned: Mutex<BTreeSet<i32>>,
+    /// Currently assigned partitions of each topic (reported in heartbeats).
+    pub assigned: Mutex<BTreeSet<(Source, i32)>>,
     /// Set when the assignment changed; the loop re-applies its pause state.
     pub assignment_changed: AtomicBool,
     /// Set while the broker turns the SASL credentials away; cleared by the next assignment,
@@ -37,8 +38,34 @@ pub struct Shared {
     pub kafka_credentials: CredentialAlarm,
 }
 
+impl Shared {
+    /// The assigned partitions a heartbeat reports: the broker topic's when the task has any of
+    /// them (that is where a broker-sourced pipeline's events are), else the input topic's.
+    pub fn reported_partitions(&self) -> Vec<i32> {
+        let assigned = lock(&self.assigned);
+        let source = if assigned.iter().any(|(s, _)| *s == Source::Broker) {
+            Source::Broker
+        } else {
+            Source::Input
+        };
+        assigned
+            .iter()
+            .filter(|(s, _)| *s == source)
+            .map(|(_, p)| *p)
+            .collect()
+    }
+
+    /// The partition numbers assigned, of any topic (the end-of-input bookkeeping, whose
+    /// partition-end reports name no topic).
+    pub fn assigned_numbers(&self) -> BTreeSet<i32> {
+        lock(&self.assigned).iter().map(|(_, p)| *p).collect()
+    }
+}
+
 /// The consumer context of one task.
 pub struct TaskContext {
+    /// The topics, for logs (joined) and to tell them apart.
+    inputs: TaskInputs,
     topic: String,
     shared: Arc<Shared>,
     /// The SASL user, named in the reason when the broker rejects it (`mq.username`).
@@ -46,10 +73,11 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    /// A context for the consumer of `topic`, authenticating as `username` (may be empty).
-    pub fn new(topic: &str, shared: Arc<Shared>, username: &str) -> Self {
+    /// A context for the consumer of `inputs`, authenticating as `username` (may be empty).
+    pub fn new(inputs: &TaskInputs, shared: Arc<Shared>, username: &str) -> Self {
         TaskContext {
-            topic: topic.to_owned(),
+            topic: inputs.topics().join(","),
+            inputs: inputs.clone(),
             shared,
             username: username.to_owned(),
         }
@@ -105,11 +133,14 @@ impl ConsumerContext for TaskContext {
             let mut assigned = lock(&self.shared.assigned);
             for element in revoked.elements() {
                 let partition = element.partition();
-                assigned.remove(&partition);
-                if let Some(offset) = tracker.revoke(partition) {
-                    if let Err(error) =
-                        commits.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
-                    {
+                let source = self.inputs.source_of(element.topic());
+                assigned.remove(&(source, partition));
+                if let Some(offset) = tracker.revoke(source, partition) {
+                    if let Err(error) = commits.add_partition_offset(
+                        element.topic(),
+                        partition,
+                        Offset::Offset(offset),
+                    ) {
                         tracing::warn!(partition, offset, %error, "cannot commit this offset");
                     }
                 }
@@ -134,7 +165,7 @@ impl ConsumerContext for TaskContext {
         if let Rebalance::Assign(assignment) = rebalance {
             let mut assigned = lock(&self.shared.assigned);
             for element in assignment.elements() {
-                assigned.insert(element.partition());
+                assigned.insert((self.inputs.source_of(element.topic()), element.partition()));
             }
             tracing::info!(topic = %self.topic, partitions = ?*assigned, "partitions assigned");
             self.shared.kafka_credentials.clear();

@@ -20,6 +20,8 @@ pub mod offsets;
 pub mod pipeline;
 pub mod producer;
 pub mod reconcile;
+pub mod sources;
 pub mod task;
+pub mod trigger;
 
 pub use app::WorkerApp;

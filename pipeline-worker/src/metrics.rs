@@ -49,6 +49,12 @@ pub struct TaskStats {
     pub dead_lettered: AtomicU64,
     /// Events dropped by a filter.
     pub filtered: AtomicU64,
+    /// Broker events the source filter took.
+    pub matched: AtomicU64,
+    /// Broker events whose CEL expression gave no boolean.
+    pub cel_errors: AtomicU64,
+    /// Documents sent to the overflow index.
+    pub overflowed: AtomicU64,
     /// Sum of the assigned partitions' lag; negative when unknown.
     pub lag: AtomicI64,
     /// The OpenSearch credential failure the task is retrying through, if any.
@@ -56,7 +62,8 @@ pub struct TaskStats {
 }
 
 impl TaskStats {
-    fn add(counter: &AtomicU64, n: u64) {
+    /// Adds `n` to `counter` (one of this struct's).
+    pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
 
@@ -69,6 +76,9 @@ impl TaskStats {
             indexed: read(&self.indexed),
             dead_lettered: read(&self.dead_lettered),
             filtered: read(&self.filtered),
+            matched: read(&self.matched),
+            cel_errors: read(&self.cel_errors),
+            overflowed: read(&self.overflowed),
         }
     }
 

@@ -14,11 +14,14 @@
 //! belongs to another consumer, which re-reads it from the committed offset) can never move
 //! this consumer's offsets.
 
+use crate::sources::Source;
 use std::collections::{HashMap, VecDeque};
 
 /// Identifies one tracked message; handed back to [`OffsetTracker::complete`] when it is done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ticket {
+    /// The topic it came from.
+    pub source: Source,
     /// Kafka partition.
     pub partition: i32,
     /// Offset of the message.
@@ -47,10 +50,10 @@ impl PartitionOffsets {
     }
 }
 
-/// Offsets of every assigned partition of one consumer.
+/// Offsets of every assigned partition (of each of the task's topics) of one consumer.
 #[derive(Debug, Default)]
 pub struct OffsetTracker {
-    partitions: HashMap<i32, PartitionOffsets>,
+    partitions: HashMap<(Source, i32), PartitionOffsets>,
     next_generation: u64,
 }
 
@@ -62,15 +65,18 @@ impl OffsetTracker {
 
     /// Registers a message that was just received. Offsets of a partition must be tracked in
     /// increasing order, which is how a consumer receives them.
-    pub fn track(&mut self, partition: i32, offset: i64) -> Ticket {
+    pub fn track(&mut self, source: Source, partition: i32, offset: i64) -> Ticket {
         let next_generation = &mut self.next_generation;
-        let entry = self.partitions.entry(partition).or_insert_with(|| {
-            *next_generation += 1;
-            PartitionOffsets {
-                generation: *next_generation,
-                ..PartitionOffsets::default()
-            }
-        });
+        let entry = self
+            .partitions
+            .entry((source, partition))
+            .or_insert_with(|| {
+                *next_generation += 1;
+                PartitionOffsets {
+                    generation: *next_generation,
+                    ..PartitionOffsets::default()
+                }
+            });
         // A consumer that re-reads after a seek would track lower offsets again; the entries at
         // or above it are stale and are dropped so the queue stays ordered.
         while entry.pending.back().is_some_and(|&(o, _)| o >= offset) {
@@ -78,6 +84,7 @@ impl OffsetTracker {
         }
         entry.pending.push_back((offset, false));
         Ticket {
+            source,
             partition,
             offset,
             generation: entry.generation,
@@ -87,7 +94,7 @@ impl OffsetTracker {
     /// Marks a message done. Returns false when the ticket is stale (its partition was revoked
     /// since) or unknown.
     pub fn complete(&mut self, ticket: Ticket) -> bool {
-        let Some(entry) = self.partitions.get_mut(&ticket.partition) else {
+        let Some(entry) = self.partitions.get_mut(&(ticket.source, ticket.partition)) else {
             return false;
         };
         if entry.generation != ticket.generation {
@@ -107,19 +114,21 @@ impl OffsetTracker {
     }
 
     /// The next offset to commit for `partition` (last contiguous done + 1), if any is done.
-    pub fn committable(&self, partition: i32) -> Option<i64> {
-        self.partitions.get(&partition).and_then(|p| p.committable)
+    pub fn committable(&self, source: Source, partition: i32) -> Option<i64> {
+        self.partitions
+            .get(&(source, partition))
+            .and_then(|p| p.committable)
     }
 
     /// Partitions whose committable offset moved since the last call, with that offset; the
     /// caller commits them.
-    pub fn take_commits(&mut self) -> Vec<(i32, i64)> {
+    pub fn take_commits(&mut self) -> Vec<((Source, i32), i64)> {
         let mut commits = Vec::new();
-        for (&partition, entry) in &mut self.partitions {
+        for (&at, entry) in &mut self.partitions {
             if let Some(offset) = entry.committable {
                 if entry.committed != Some(offset) {
                     entry.committed = Some(offset);
-                    commits.push((partition, offset));
+                    commits.push((at, offset));
                 }
             }
         }
@@ -128,8 +137,8 @@ impl OffsetTracker {
     }
 
     /// Every partition's committable offset, moved or not (for the final, synchronous commit).
-    pub fn all_commits(&self) -> Vec<(i32, i64)> {
-        let mut commits: Vec<(i32, i64)> = self
+    pub fn all_commits(&self) -> Vec<((Source, i32), i64)> {
+        let mut commits: Vec<((Source, i32), i64)> = self
             .partitions
             .iter()
             .filter_map(|(&p, entry)| entry.committable.map(|o| (p, o)))
@@ -140,9 +149,9 @@ impl OffsetTracker {
 
     /// Forgets a revoked partition and returns its committable offset, which the caller commits
     /// synchronously before the partition changes hands. Tickets issued before are now stale.
-    pub fn revoke(&mut self, partition: i32) -> Option<i64> {
+    pub fn revoke(&mut self, source: Source, partition: i32) -> Option<i64> {
         self.partitions
-            .remove(&partition)
+            .remove(&(source, partition))
             .and_then(|entry| entry.committable)
     }
 
@@ -156,101 +165,117 @@ impl OffsetTracker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    const I: Source = Source::Input;
 
     #[test]
     fn in_order_completion_commits_last_plus_one() {
         let mut t = OffsetTracker::new();
-        let a = t.track(0, 0);
-        let b = t.track(0, 1);
-        assert_eq!(t.committable(0), None);
+        let a = t.track(I, 0, 0);
+        let b = t.track(I, 0, 1);
+        assert_eq!(t.committable(I, 0), None);
         assert!(t.complete(a));
-        assert_eq!(t.committable(0), Some(1));
+        assert_eq!(t.committable(I, 0), Some(1));
         assert!(t.complete(b));
-        assert_eq!(t.committable(0), Some(2));
+        assert_eq!(t.committable(I, 0), Some(2));
         assert_eq!(t.in_flight(), 0);
     }
 
     #[test]
     fn out_of_order_completion_waits_for_the_lowest() {
         let mut t = OffsetTracker::new();
-        let tickets: Vec<Ticket> = (10..15).map(|o| t.track(3, o)).collect();
+        let tickets: Vec<Ticket> = (10..15).map(|o| t.track(I, 3, o)).collect();
         assert!(t.complete(tickets[4]));
         assert!(t.complete(tickets[2]));
         assert!(t.complete(tickets[1]));
-        assert_eq!(t.committable(3), None, "offset 10 is not done yet");
+        assert_eq!(t.committable(I, 3), None, "offset 10 is not done yet");
         assert!(t.complete(tickets[0]));
-        assert_eq!(t.committable(3), Some(13), "13 is still in flight");
+        assert_eq!(t.committable(I, 3), Some(13), "13 is still in flight");
         assert!(t.complete(tickets[3]));
-        assert_eq!(t.committable(3), Some(15));
+        assert_eq!(t.committable(I, 3), Some(15));
     }
 
     #[test]
     fn gaps_in_delivered_offsets_do_not_block() {
         // Offsets 1 and 2 were transaction markers or compacted away: never delivered.
         let mut t = OffsetTracker::new();
-        let a = t.track(0, 0);
-        let b = t.track(0, 3);
-        let c = t.track(0, 7);
+        let a = t.track(I, 0, 0);
+        let b = t.track(I, 0, 3);
+        let c = t.track(I, 0, 7);
         assert!(t.complete(c));
         assert!(t.complete(a));
-        assert_eq!(t.committable(0), Some(1));
+        assert_eq!(t.committable(I, 0), Some(1));
         assert!(t.complete(b));
-        assert_eq!(t.committable(0), Some(8));
+        assert_eq!(t.committable(I, 0), Some(8));
     }
 
     #[test]
     fn partitions_are_independent() {
         let mut t = OffsetTracker::new();
-        let a0 = t.track(0, 5);
-        let b0 = t.track(1, 100);
-        let b1 = t.track(1, 101);
+        let a0 = t.track(I, 0, 5);
+        let b0 = t.track(I, 1, 100);
+        let b1 = t.track(I, 1, 101);
         assert!(t.complete(b1));
         assert!(t.complete(a0));
-        assert_eq!(t.committable(0), Some(6));
-        assert_eq!(t.committable(1), None);
+        assert_eq!(t.committable(I, 0), Some(6));
+        assert_eq!(t.committable(I, 1), None);
         assert!(t.complete(b0));
-        assert_eq!(t.take_commits(), vec![(0, 6), (1, 102)]);
+        assert_eq!(t.take_commits(), vec![((I, 0), 6), ((I, 1), 102)]);
         assert_eq!(t.take_commits(), vec![], "nothing moved since");
-        assert_eq!(t.all_commits(), vec![(0, 6), (1, 102)]);
+        assert_eq!(t.all_commits(), vec![((I, 0), 6), ((I, 1), 102)]);
     }
 
     #[test]
     fn revocation_resets_and_makes_old_tickets_stale() {
         let mut t = OffsetTracker::new();
-        let a = t.track(2, 0);
-        let b = t.track(2, 1);
+        let a = t.track(I, 2, 0);
+        let b = t.track(I, 2, 1);
         assert!(t.complete(a));
-        assert_eq!(t.revoke(2), Some(1));
+        assert_eq!(t.revoke(I, 2), Some(1));
         assert!(
             !t.complete(b),
             "a ticket from before the revocation is stale"
         );
-        assert_eq!(t.committable(2), None);
+        assert_eq!(t.committable(I, 2), None);
         // Re-assigned later: the consumer re-reads from the committed offset 1.
-        let b2 = t.track(2, 1);
+        let b2 = t.track(I, 2, 1);
         assert!(t.complete(b2));
-        assert_eq!(t.committable(2), Some(2));
+        assert_eq!(t.committable(I, 2), Some(2));
         assert!(!t.complete(b), "still stale after re-assignment");
     }
 
     #[test]
     fn re_reading_lower_offsets_drops_stale_entries() {
         let mut t = OffsetTracker::new();
-        let _ = t.track(0, 0);
-        let _ = t.track(0, 1);
-        let _ = t.track(0, 2);
-        let again = t.track(0, 1);
+        let _ = t.track(I, 0, 0);
+        let _ = t.track(I, 0, 1);
+        let _ = t.track(I, 0, 2);
+        let again = t.track(I, 0, 1);
         assert_eq!(t.in_flight(), 2);
         assert!(t.complete(again));
-        assert_eq!(t.committable(0), None);
+        assert_eq!(t.committable(I, 0), None);
+    }
+
+    #[test]
+    fn the_same_partition_of_two_topics_is_two_partitions() {
+        let mut t = OffsetTracker::new();
+        let a = t.track(I, 0, 10);
+        let b = t.track(Source::Broker, 0, 500);
+        assert!(t.complete(b));
+        assert_eq!(t.committable(I, 0), None);
+        assert_eq!(t.committable(Source::Broker, 0), Some(501));
+        assert!(t.complete(a));
+        assert_eq!(
+            t.take_commits(),
+            vec![((I, 0), 11), ((Source::Broker, 0), 501)]
+        );
     }
 
     #[test]
     fn unknown_tickets_are_ignored() {
         let mut t = OffsetTracker::new();
-        let a = t.track(0, 0);
+        let a = t.track(I, 0, 0);
         assert!(t.complete(a));
         assert!(!t.complete(a), "completed twice");
-        assert_eq!(t.committable(0), Some(1));
+        assert_eq!(t.committable(I, 0), Some(1));
     }
 }

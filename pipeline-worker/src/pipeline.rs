@@ -2,11 +2,16 @@
 //! thresholds and its processor.
 
 use crate::engine::{Processed, Processor, SourceRecord};
+use crate::metrics::TaskStats;
+use crate::sources::TaskInputs;
 use crate::task::TaskSpec;
+use crate::trigger::{BrokerFilter, Screened};
 use pipeline_common::chain::{Chain, ChainError, EngineContext, Outcome};
 use pipeline_common::config::Settings;
 use pipeline_common::document::SourceMeta;
-use pipeline_common::model::{IndexName, PipelineDefinition, ValidationErrors};
+use pipeline_common::index_route::IndexRouter;
+use pipeline_common::index_template::DEFAULT_MAX_INDICES;
+use pipeline_common::model::{PipelineDefinition, PipelineTopics, ValidationErrors};
 use pipeline_common::store::pipelines::PipelineRow;
 use rdkafka::message::Headers;
 use std::sync::Arc;
@@ -23,31 +28,57 @@ pub enum SpecError {
 }
 
 /// Validates the row's definition and builds the task spec for it, with the worker's `engine`
-/// (built once per worker, so the GeoIP database is not read again per task).
+/// (built once per worker, so the GeoIP database is not read again per task); the processor
+/// counts what its source filter and index router decide into `stats`.
 pub fn build_spec(
     row: &PipelineRow,
     settings: &Settings,
     engine: &EngineContext,
+    stats: &Arc<TaskStats>,
 ) -> Result<TaskSpec, SpecError> {
     let definition = PipelineDefinition::parse(&row.definition, &engine.validation_context())?;
     let flush = definition.effective_flush(&settings.default_flush());
     let chain = Chain::build(&definition, engine)?;
+    let prefix = &settings.kafka.topic_prefix;
+    let inputs = TaskInputs {
+        input: PipelineTopics::new(prefix, definition.name()).input,
+        broker: definition.source().map(|s| s.broker.topic(prefix)),
+    };
+    let broker = definition.source().map(|source| {
+        BrokerFilter::new(
+            source,
+            source.broker.topic(prefix),
+            engine.limits,
+            definition.name().as_str(),
+            Arc::clone(stats),
+        )
+    });
+    let max_indices = definition
+        .indexing()
+        .max_indices
+        .unwrap_or(DEFAULT_MAX_INDICES);
     let processor = ChainProcessor {
         chain,
-        index: definition.index().clone(),
+        router: IndexRouter::new(definition.index().clone(), max_indices as usize),
+        broker,
+        stats: Arc::clone(stats),
     };
     Ok(TaskSpec {
         version: row.version,
         processor: Arc::new(processor),
         flush,
         output_enabled: definition.output().enabled,
+        inputs,
     })
 }
 
-/// The stage engine of pipeline-common behind the task's [`Processor`] seam.
+/// The stage engine of pipeline-common behind the task's [`Processor`] seam, with the source
+/// filter of a broker-sourced pipeline in front and the index router behind.
 struct ChainProcessor {
     chain: Chain,
-    index: IndexName,
+    router: IndexRouter,
+    broker: Option<BrokerFilter>,
+    stats: Arc<TaskStats>,
 }
 
 impl Processor for ChainProcessor {
@@ -64,10 +95,27 @@ impl Processor for ChainProcessor {
             .flat_map(|headers| headers.iter())
             .map(|header| (header.key, header.value.unwrap_or_default()));
         let payload = record.payload.unwrap_or_default();
-        match self.chain.process_message(headers, payload, &meta) {
+        let outcome = match &self.broker {
+            Some(broker) if broker.screens(record.topic) => {
+                let headers: Vec<(&str, &[u8])> = headers.collect();
+                match broker.screen(&headers, payload) {
+                    Screened::Drop => return Processed::Dropped,
+                    Screened::Take(Some(event)) => self.chain.process(event, &meta),
+                    Screened::Take(None) => {
+                        self.chain
+                            .process_message(headers.iter().copied(), payload, &meta)
+                    }
+                }
+            }
+            _ => self.chain.process_message(headers, payload, &meta),
+        };
+        match outcome {
             Outcome::Document(document) => {
-                let index = document.index_name(&self.index);
-                document.write_bulk(&index, body);
+                let routed = self.router.route(&document);
+                if routed.overflowed {
+                    TaskStats::add(&self.stats.overflowed, 1);
+                }
+                document.write_bulk(&routed.index, body);
                 Processed::Document { id: document.id }
             }
             Outcome::Dropped => Processed::Dropped,
@@ -110,9 +158,14 @@ mod tests {
     #[test]
     fn an_invalid_definition_names_each_field() {
         let row = row(json!({"name": "a", "stages": [{"type": "nope"}, {"type": "geoip"}]}));
-        let error = build_spec(&row, &settings(), &EngineContext::default())
-            .err()
-            .unwrap();
+        let error = build_spec(
+            &row,
+            &settings(),
+            &EngineContext::default(),
+            &Arc::default(),
+        )
+        .err()
+        .unwrap();
         let SpecError::Invalid(errors) = &error else {
             panic!("{error:?}")
         };
@@ -125,7 +178,13 @@ mod tests {
     #[test]
     fn a_valid_definition_builds_with_the_shared_engine() {
         let row = row(json!({"name": "a", "flush": {"maxItems": 7}}));
-        let spec = build_spec(&row, &settings(), &EngineContext::default()).unwrap();
+        let spec = build_spec(
+            &row,
+            &settings(),
+            &EngineContext::default(),
+            &Arc::default(),
+        )
+        .unwrap();
         assert_eq!(spec.version, 3);
         assert_eq!(spec.flush.max_items, 7);
     }

@@ -11,7 +11,7 @@
 
 use crate::bulk::retry::RetryPolicy;
 use crate::bulk::service::BulkService;
-use crate::consumer::{lock, Shared};
+use crate::consumer::Shared;
 use crate::metrics::{TaskMetrics, TaskStats};
 use crate::pipeline::build_spec;
 use crate::task::{self, TaskEnv, TaskFailure, TaskSpec};
@@ -31,6 +31,11 @@ use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+/// The broker a stored definition names, as written (a change of it changes the task's topics).
+fn broker_of(row: &PipelineRow) -> Option<&serde_json::Value> {
+    row.definition.pointer("/source/broker")
+}
 
 /// Health of the supervisor, read by `/readyz`.
 #[derive(Debug, Default)]
@@ -176,17 +181,18 @@ impl Supervisor {
             }
         }
         self.corrupt_logged = corrupt;
-        // Stop what is no longer running, and what was renamed (its topics changed). A task
-        // whose row turned corrupt keeps running on the definition it has: the row does not
-        // say the pipeline stopped, only that it cannot be read.
+        // Stop what is no longer running, and what was renamed or now reads another broker (its
+        // topics changed; it starts again below). A task whose row turned corrupt keeps running
+        // on the definition it has: the row does not say the pipeline stopped, only that it
+        // cannot be read.
         let gone: Vec<Uuid> = self
             .tasks
             .iter()
             .filter(|(id, handle)| {
                 !self.corrupt_logged.contains(&id.hyphenated().to_string())
-                    && wanted
-                        .get(*id)
-                        .is_none_or(|row| row.name != handle.row.name)
+                    && wanted.get(*id).is_none_or(|row| {
+                        row.name != handle.row.name || broker_of(row) != broker_of(&handle.row)
+                    })
             })
             .map(|(id, _)| *id)
             .collect();
@@ -199,7 +205,7 @@ impl Supervisor {
             match self.tasks.get_mut(&id) {
                 None => self.start(row).await,
                 Some(handle) if handle.row.version != row.version => {
-                    match build_spec(&row, &self.settings, &self.engine) {
+                    match build_spec(&row, &self.settings, &self.engine, &handle.stats) {
                         Ok(spec) => {
                             tracing::info!(pipeline = %row.name, from = handle.row.version,
                                 to = row.version, "applying the changed definition");
@@ -220,7 +226,8 @@ impl Supervisor {
     }
 
     async fn start(&mut self, row: PipelineRow) {
-        let spec = match build_spec(&row, &self.settings, &self.engine) {
+        let stats = Arc::new(TaskStats::default());
+        let spec = match build_spec(&row, &self.settings, &self.engine, &stats) {
             Ok(spec) => spec,
             Err(error) => {
                 // mgmt validates definitions, so this is a version skew or a hand-edited row.
@@ -229,7 +236,7 @@ impl Supervisor {
                     row,
                     spec_tx: None,
                     shared: Arc::new(Shared::default()),
-                    stats: Arc::new(TaskStats::default()),
+                    stats,
                     run: Run::Failed {
                         reason: format!("invalid definition: {error}"),
                     },
@@ -240,7 +247,7 @@ impl Supervisor {
                 return;
             }
         };
-        let handle = self.launch(row, Arc::new(TaskStats::default()), spec);
+        let handle = self.launch(row, stats, spec);
         self.tasks.insert(handle.row.id, handle);
     }
 
@@ -248,6 +255,7 @@ impl Supervisor {
     fn launch(&mut self, row: PipelineRow, stats: Arc<TaskStats>, spec: TaskSpec) -> TaskHandle {
         self.next_generation += 1;
         let generation = self.next_generation;
+        let inputs = spec.inputs.clone();
         let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));
         // A fresh run starts from the committed offsets with empty bookkeeping.
         let shared = Arc::new(Shared::default());
@@ -257,6 +265,7 @@ impl Supervisor {
             worker_id: self.worker_id.clone(),
             pipeline: row.name.to_string(),
             topics: PipelineTopics::new(&self.settings.kafka.topic_prefix, &row.name),
+            inputs,
             bulk: self.bulk.clone(),
             retry: RetryPolicy {
                 initial_backoff: Duration::from_millis(
@@ -327,7 +336,7 @@ impl Supervisor {
             let Some(handle) = self.tasks.remove(&id) else {
                 continue;
             };
-            match build_spec(&handle.row, &self.settings, &self.engine) {
+            match build_spec(&handle.row, &self.settings, &self.engine, &handle.stats) {
                 Ok(spec) => {
                     tracing::info!(pipeline = %handle.row.name, "restarting failed task");
                     let handle = self.launch(handle.row, handle.stats, spec);
@@ -366,7 +375,7 @@ impl Supervisor {
             worker_id: self.worker_id.clone(),
             status,
             partitions: if status == TaskStatus::Running {
-                lock(&handle.shared.assigned).iter().copied().collect()
+                handle.shared.reported_partitions()
             } else {
                 Vec::new()
             },

@@ -513,3 +513,57 @@ async fn indices_lists_the_pipelines_index() {
     assert_eq!(body["items"][0]["name"], name.as_str());
     assert_eq!(body["items"][0]["templateVersion"], 1);
 }
+
+/// `flowctl brokers`: create, list with the pipelines on each, refused delete (exit 4, the
+/// server's reason naming the pipeline), and the status table's MATCHED column.
+#[tokio::test]
+async fn brokers_list_the_pipelines_on_each_and_refuse_deletion_while_read() {
+    let mgmt = spawn_mgmt().await;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = test_support::unique_name("b");
+    let created = mgmt
+        .flowctl(
+            &mgmt.editor,
+            &["brokers", "create", &broker, "--partitions", "1"],
+        )
+        .await;
+    assert_eq!(created.code, 0, "{}", created.stderr);
+    assert!(
+        created
+            .stdout
+            .contains(&format!("{}.broker.{broker}", mgmt.prefix)),
+        "{}",
+        created.stdout
+    );
+    let name = test_support::unique_name("cli");
+    let definition = format!(
+        "{}source:\n  broker: {broker}\n  filter:\n    attributes:\n      type: order.created\n",
+        yaml(&name, "on a broker")
+    );
+    let file = write(dir.path(), "p.yaml", &definition);
+    let applied = mgmt
+        .flowctl(&mgmt.editor, &["pipelines", "apply", "-f", &file])
+        .await;
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+
+    let listed = mgmt.flowctl(&mgmt.viewer, &["brokers", "list"]).await;
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let row = listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(&broker))
+        .unwrap_or_else(|| panic!("{}", listed.stdout));
+    assert!(row.contains(&name), "{row}");
+
+    let refused = mgmt
+        .flowctl(&mgmt.editor, &["brokers", "delete", &broker])
+        .await;
+    assert_eq!(refused.code, 4, "{}", refused.stderr);
+    assert!(refused.stderr.contains(&name), "{}", refused.stderr);
+
+    let status = mgmt
+        .flowctl(&mgmt.viewer, &["pipelines", "status", &name])
+        .await;
+    assert_eq!(status.code, 0, "{}", status.stderr);
+    assert!(status.stdout.contains("MATCHED"), "{}", status.stdout);
+}

@@ -17,8 +17,8 @@ pub use mapping::{
 };
 pub use retention::{supports_retention, Retention, RETENTION_PATTERN};
 pub use spec::{
-    Codec, FieldType, IndexingSpec, RefreshInterval, MAX_FIELD_OVERRIDES, MAX_REPLICAS, MAX_SHARDS,
-    SERVER_FIELDS,
+    Codec, FieldType, IndexingSpec, RefreshInterval, DEFAULT_MAX_INDICES, MAX_FIELD_OVERRIDES,
+    MAX_MAX_INDICES, MAX_REPLICAS, MAX_SHARDS, SERVER_FIELDS,
 };
 pub use template::{
     definition_mappings, index_settings, template_body, template_name, IndexClaim, IndexSettings,

@@ -13,6 +13,10 @@ pub const MAX_SHARDS: i64 = 64;
 pub const MAX_REPLICAS: i64 = 16;
 /// Most entries of `indexing.fields`.
 pub const MAX_FIELD_OVERRIDES: usize = 256;
+/// Most distinct values of an index name's field references (`indexing.maxIndices`).
+pub const MAX_MAX_INDICES: i64 = 1000;
+/// `indexing.maxIndices` when it is not set.
+pub const DEFAULT_MAX_INDICES: u32 = 50;
 /// Longest `refreshInterval`: one hour, in milliseconds.
 const MAX_REFRESH_MS: u64 = 3_600_000;
 
@@ -200,6 +204,12 @@ pub struct IndexingSpec {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<BTreeMap<String, FieldType>>))]
     pub fields: BTreeMap<String, FieldType>,
+    /// For an index name with field references: the most distinct values (per worker task)
+    /// that get an index of their own; documents with further values go to the overflow index
+    /// (the references replaced by `_overflow`). Default 50.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
+    pub max_indices: Option<u32>,
 }
 
 impl IndexingSpec {
@@ -213,6 +223,7 @@ impl IndexingSpec {
                 "codec",
                 "retention",
                 "fields",
+                "maxIndices",
             ],
             &[],
             errs,
@@ -220,6 +231,9 @@ impl IndexingSpec {
         let mut spec = IndexingSpec {
             shards: f.int("shards", 1, MAX_SHARDS, errs).map(|n| n as u32),
             replicas: f.int("replicas", 0, MAX_REPLICAS, errs).map(|n| n as u32),
+            max_indices: f
+                .int("maxIndices", 1, MAX_MAX_INDICES, errs)
+                .map(|n| n as u32),
             ..IndexingSpec::default()
         };
         if let Some(s) = f.str("refreshInterval", errs) {

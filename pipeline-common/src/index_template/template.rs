@@ -23,18 +23,26 @@ pub fn template_name(prefix: &str, name: &PipelineName) -> String {
 ///
 /// `index_patterns` only knows `*`, so a dated index is claimed as its prefix followed by a digit
 /// (`web-logs-0*` … `web-logs-9*`): `web-*` would also catch the indices of a pipeline writing
-/// `web-logs-{yyyy.MM.dd}`. A concrete index is claimed by its exact name.
+/// `web-logs-{yyyy.MM.dd}`. A concrete index is claimed by its exact name. A name with field
+/// references (`orders-{cloudevent.type}-{yyyy.MM.dd}`) is claimed with a `*` for each
+/// reference (`orders-*-0*` … `orders-*-9*`); two pipelines' claims may not overlap, so such a
+/// pipeline refuses another whose indices its patterns would catch, and the other way round.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexClaim {
     /// Exactly this index.
     Exact(String),
     /// Every index whose name is this prefix followed by a digit.
     Dated(String),
+    /// Every name this field-templated index name gives (see [`IndexName::matches`]).
+    Templated(IndexName),
 }
 
 impl IndexClaim {
     /// The claim of `index`.
     pub fn of(index: &IndexName) -> IndexClaim {
+        if index.is_templated() {
+            return IndexClaim::Templated(index.clone());
+        }
         match index.date_prefix() {
             None => IndexClaim::Exact(index.as_str().to_owned()),
             Some(prefix) => {
@@ -53,6 +61,7 @@ impl IndexClaim {
         match self {
             IndexClaim::Exact(name) => vec![name.clone()],
             IndexClaim::Dated(prefix) => (0..10).map(|d| format!("{prefix}{d}*")).collect(),
+            IndexClaim::Templated(index) => index.claim_patterns(),
         }
     }
 
@@ -63,22 +72,52 @@ impl IndexClaim {
             IndexClaim::Dated(prefix) => name
                 .strip_prefix(prefix.as_str())
                 .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit())),
+            IndexClaim::Templated(index) => index.matches(name),
         }
     }
 
-    /// Whether some index name is covered by both claims.
+    /// Whether some index name is matched by both claims' patterns: what OpenSearch refuses
+    /// between two templates of one priority, and a superset of the names both cover.
     pub fn overlaps(&self, other: &IndexClaim) -> bool {
-        match (self, other) {
-            (IndexClaim::Exact(a), _) => other.covers(a),
-            (_, IndexClaim::Exact(b)) => self.covers(b),
-            (IndexClaim::Dated(a), IndexClaim::Dated(b)) => {
-                let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
-                long == short
-                    || (long.starts_with(short.as_str())
-                        && long[short.len()..].starts_with(|c: char| c.is_ascii_digit()))
-            }
+        let theirs = other.patterns();
+        self.patterns()
+            .iter()
+            .any(|a| theirs.iter().any(|b| globs_intersect(a, b)))
+    }
+}
+
+/// Whether some string matches both `a` and `b`, patterns in which only `*` is special (any
+/// run of characters), as in `index_patterns`. A walk over the pairs of positions: a literal
+/// must meet the same literal or a `*`; a `*` may also match nothing.
+fn globs_intersect(a: &str, b: &str) -> bool {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut seen = vec![false; (a.len() + 1) * (b.len() + 1)];
+    let mut todo = vec![(0usize, 0usize)];
+    while let Some((i, j)) = todo.pop() {
+        let at = i * (b.len() + 1) + j;
+        if seen[at] {
+            continue;
+        }
+        seen[at] = true;
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        let (x, y) = (a.get(i).copied(), b.get(j).copied());
+        if x == Some('*') {
+            todo.push((i + 1, j));
+        }
+        if y == Some('*') {
+            todo.push((i, j + 1));
+        }
+        match (x, y) {
+            // One character read by both: a `*` stays, a literal moves on.
+            (Some('*'), Some(c)) if c != '*' => todo.push((i, j + 1)),
+            (Some(c), Some('*')) if c != '*' => todo.push((i + 1, j)),
+            (Some(c), Some(d)) if c == d && c != '*' => todo.push((i + 1, j + 1)),
+            _ => {}
         }
     }
+    false
 }
 
 /// Index settings with the server defaults filled in.

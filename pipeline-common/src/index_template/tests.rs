@@ -199,6 +199,29 @@ fn claims_never_cover_another_pipelines_indices() {
 }
 
 #[test]
+fn field_templated_claims_cover_their_names_and_refuse_overlaps() {
+    let claim = |s: &str| IndexClaim::of(&IndexName::parse(s).unwrap());
+    let orders = claim("orders-{cloudevent.type}-{yyyy.MM.dd}");
+    assert_eq!(orders.patterns()[0], "orders-*-0*");
+    assert!(orders.covers("orders-order.created-2026.12.04"));
+    assert!(orders.covers("orders-_overflow-2026.12.04"));
+    assert!(!orders.covers("orders-eu-x-2026.12"));
+    assert!(!orders.covers("orders-2026.12.04"), "no value");
+    // Its patterns would catch these pipelines' indices (and OpenSearch refuses two templates
+    // of one priority whose patterns overlap), so they cannot coexist.
+    assert!(orders.overlaps(&claim("orders-eu-{yyyy.MM.dd}")));
+    assert!(claim("orders-eu-{yyyy.MM.dd}").overlaps(&orders));
+    assert!(orders.overlaps(&claim("orders-a-2026")));
+    assert!(orders.overlaps(&claim("orders-{region}-{yyyy}")));
+    // These it can never catch.
+    assert!(!orders.overlaps(&claim("orders")));
+    assert!(!orders.overlaps(&claim("web-{cloudevent.type}-{yyyy.MM.dd}")));
+    assert!(!orders.overlaps(&claim("order-{yyyy.MM.dd}")));
+    assert!(!claim("orders-{type}").overlaps(&claim("order-{yyyy}")));
+    assert!(claim("orders-{type}").overlaps(&claim("orders-x")));
+}
+
+#[test]
 fn the_template_carries_patterns_priority_meta_and_settings() {
     let def = definition(
         json!({"name": "web", "index": "web-{yyyy.MM.dd}",

@@ -18,8 +18,17 @@ pub struct Counters {
     pub indexed: i64,
     /// Events written to the error topic.
     pub dead_lettered: i64,
-    /// Events dropped by a filter stage.
+    /// Events dropped by a filter stage, or not taken from the broker by the pipeline's source
+    /// filter.
     pub filtered: i64,
+    /// Events of the broker the source filter took (broker-sourced pipelines; 0 otherwise).
+    pub matched: i64,
+    /// Events of the broker whose CEL expression gave no boolean (a missing field): not taken,
+    /// counted in `filtered` too.
+    pub cel_errors: i64,
+    /// Documents sent to the overflow index because the index name's field values reached
+    /// `indexing.maxIndices`.
+    pub overflowed: i64,
 }
 
 #[cfg(test)]
@@ -33,11 +42,15 @@ mod tests {
             indexed: 2,
             dead_lettered: 1,
             filtered: 1,
+            matched: 3,
+            cel_errors: 1,
+            overflowed: 0,
         };
         let json = serde_json::to_value(c).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"consumed": 4, "indexed": 2, "deadLettered": 1, "filtered": 1})
+            serde_json::json!({"consumed": 4, "indexed": 2, "deadLettered": 1, "filtered": 1,
+                               "matched": 3, "celErrors": 1, "overflowed": 0})
         );
     }
 }

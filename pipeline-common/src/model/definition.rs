@@ -2,7 +2,7 @@
 
 use super::flush::{FlushPolicy, FlushSpec};
 use super::reader::Fields;
-use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
+use super::{IndexName, PipelineName, SourceSpec, ValidationContext, ValidationErrors};
 use crate::index_template::IndexingSpec;
 use crate::stages::StageSpec;
 use serde::{Deserialize, Serialize};
@@ -193,6 +193,9 @@ pub struct PipelineDefinition {
     /// Desired state after creation (default running).
     #[cfg_attr(feature = "openapi", schema(required = false, nullable))]
     state: DesiredState,
+    /// Read a broker's topic (with a filter) besides the pipeline's own input topic.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<SourceSpec>,
 }
 
 /// The topic names the server adds to `topics`; accepted and ignored on input.
@@ -244,6 +247,7 @@ impl PipelineDefinition {
                 "indexing",
                 "output",
                 "state",
+                "source",
             ],
             SERVER_KEYS,
             &mut errs,
@@ -274,6 +278,11 @@ impl PipelineDefinition {
                 DesiredState::Running
             }),
         };
+
+        let source = f
+            .get("source")
+            .and_then(|v| SourceSpec::parse(v, &mut errs));
+
         match (name, index) {
             (Some(name), Some(index)) if errs.is_empty() => Ok(PipelineDefinition {
                 name,
@@ -285,6 +294,7 @@ impl PipelineDefinition {
                 indexing,
                 output,
                 state,
+                source,
             }),
             _ => Err(errs),
         }
@@ -346,6 +356,12 @@ impl PipelineDefinition {
     /// The desired state.
     pub fn state(&self) -> DesiredState {
         self.state
+    }
+
+    /// The broker the pipeline reads, with its filter; `None` when it reads its own input topic
+    /// only.
+    pub fn source(&self) -> Option<&SourceSpec> {
+        self.source.as_ref()
     }
 
     /// The same definition with another desired state (PATCH …/state).

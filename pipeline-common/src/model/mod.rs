@@ -8,11 +8,13 @@ mod counters;
 mod definition;
 mod errors;
 pub(crate) mod flush;
+mod index_fields;
 mod names;
 mod path;
 pub(crate) mod reader;
+mod source;
 
-pub use crate::stages::filter::{FilterCondition, FilterSpec};
+pub use crate::stages::filter::{FieldTest, FilterCondition, FilterSpec};
 pub use crate::stages::geoip::{GeoipSpec, DEFAULT_GEOIP_FIELD};
 pub use crate::stages::hash::HashSpec;
 pub use crate::stages::mask::{CustomMaskRule, Ipv4Mode, MaskRule, MaskSpec};
@@ -23,8 +25,13 @@ pub use counters::Counters;
 pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
 pub use flush::{FlushPolicy, FlushSpec};
+pub use index_fields::{clean_field_value, MAX_FIELD_VALUE, MISSING_VALUE, OVERFLOW_VALUE};
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};
+pub use source::{
+    AttributeName, BrokerName, BrokerSpec, EventFilter, SourceSpec, MAX_ATTRIBUTE_CONDITIONS,
+    MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTE_VALUE_BYTES,
+};
 
 /// What validation needs to know about the server.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,9 +1,12 @@
 //! Names that end up in Kafka topic and OpenSearch index names, valid by construction.
 
+use super::index_fields::{FieldTemplate, MAX_FIELD_VALUE, OVERFLOW_VALUE};
+use super::FieldPath;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 /// A pipeline name: `^[a-z0-9][a-z0-9-]{0,62}$`, so topic and index names built from it are legal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -109,18 +112,23 @@ enum DatePart {
 }
 
 /// An OpenSearch index name, optionally ending in a date pattern (`web-logs-{yyyy.MM.dd}`) resolved
-/// from each document's `@timestamp`.
+/// from each document's `@timestamp`, and optionally holding field references
+/// (`orders-{cloudevent.type}-{yyyy.MM.dd}`) resolved from each document's fields.
 ///
 /// Rules (OpenSearch's): lowercase; none of `\ / * ? " < > | , # :` or space; must not start with
 /// `_`, `-` or `+`; not `.` or `..`; at most 255 bytes, also once a date pattern is resolved.
 /// Pattern tokens: `yyyy`, `MM`, `dd`, `HH`, separated by `.`, `-` or `_`, in one trailing `{…}`.
+/// Any other `{…}` is a field reference (a dotted path; `cloudevent.*` names the document's
+/// CloudEvents context); a fixed part must come before the first one.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct IndexName {
     raw: String,
-    /// Byte length of the part before `{` when the name is a pattern.
+    /// Byte length of the part before the date pattern's `{` when the name is a pattern.
     prefix_len: usize,
     pattern: Vec<DatePart>,
+    /// The field references of the part before the date pattern, if any.
+    fields: Option<Arc<FieldTemplate>>,
 }
 
 impl PartialEq for IndexName {
@@ -157,6 +165,50 @@ fn check_concrete_index(s: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The date parts of `spec` (the inside of `{…}`), when it is only date tokens and separators;
+/// `None` when it holds anything else (a field reference).
+fn date_spec(spec: &str) -> Option<Result<Vec<DatePart>, String>> {
+    if spec.is_empty() || !spec.bytes().all(|b| b"yMdH.-_".contains(&b)) {
+        return None;
+    }
+    let mut pattern = Vec::new();
+    let mut rest = spec;
+    while !rest.is_empty() {
+        let (part, len) = if rest.starts_with("yyyy") {
+            (DatePart::Year, 4)
+        } else if rest.starts_with("MM") {
+            (DatePart::Month, 2)
+        } else if rest.starts_with("dd") {
+            (DatePart::Day, 2)
+        } else if rest.starts_with("HH") {
+            (DatePart::Hour, 2)
+        } else if let Some(c @ (b'.' | b'-' | b'_')) = rest.bytes().next() {
+            (DatePart::Sep(c), 1)
+        } else {
+            return Some(Err(format!(
+                "unsupported date pattern {{{spec}}}: use yyyy, MM, dd, HH and . - _"
+            )));
+        };
+        pattern.push(part);
+        rest = &rest[len..];
+    }
+    if !pattern.iter().any(|p| !matches!(p, DatePart::Sep(_))) {
+        return Some(Err("date pattern names no date field".into()));
+    }
+    Some(Ok(pattern))
+}
+
+fn date_width(pattern: &[DatePart]) -> usize {
+    pattern
+        .iter()
+        .map(|p| match p {
+            DatePart::Year => 4,
+            DatePart::Sep(_) => 1,
+            _ => 2,
+        })
+        .sum()
+}
+
 impl IndexName {
     /// OpenSearch's index rules, as far as a regular expression can state them (for schemas):
     /// not starting with `_`, `-` or `+`; not `.` or `..`; none of `\ / * ? " < > | , # :`, space
@@ -167,52 +219,38 @@ impl IndexName {
 
     /// Validates `s` as an index name or index name pattern.
     pub fn parse(s: &str) -> Result<IndexName, String> {
-        let Some(open) = s.find('{') else {
-            if s.contains('}') {
-                return Err("has '}' without '{'".into());
+        let mut head = s;
+        let mut pattern = Vec::new();
+        if let (Some(open), true) = (s.rfind('{'), s.ends_with('}')) {
+            if let Some(parts) = date_spec(&s[open + 1..s.len() - 1]) {
+                pattern = parts?;
+                head = &s[..open];
             }
-            check_concrete_index(s)?;
-            return Ok(IndexName {
-                raw: s.to_owned(),
-                prefix_len: s.len(),
-                pattern: Vec::new(),
-            });
-        };
-        if !s.ends_with('}') || s[open + 1..].contains('{') || s[open..s.len() - 1].contains('}') {
+        }
+        // A date pattern anywhere but at the end.
+        let mut braces = head.match_indices('{');
+        if braces.any(|(at, _)| {
+            head[at + 1..]
+                .split_once('}')
+                .is_some_and(|(inner, _)| date_spec(inner).is_some())
+        }) {
             return Err("a date pattern must be one trailing {…}, e.g. logs-{yyyy.MM.dd}".into());
         }
-        let spec = &s[open + 1..s.len() - 1];
-        let mut pattern = Vec::new();
-        let mut rest = spec;
-        while !rest.is_empty() {
-            let (part, len) = if rest.starts_with("yyyy") {
-                (DatePart::Year, 4)
-            } else if rest.starts_with("MM") {
-                (DatePart::Month, 2)
-            } else if rest.starts_with("dd") {
-                (DatePart::Day, 2)
-            } else if rest.starts_with("HH") {
-                (DatePart::Hour, 2)
-            } else if let Some(c @ (b'.' | b'-' | b'_')) = rest.bytes().next() {
-                (DatePart::Sep(c), 1)
-            } else {
-                return Err(format!(
-                    "unsupported date pattern {{{spec}}}: use yyyy, MM, dd, HH and . - _"
-                ));
-            };
-            pattern.push(part);
-            rest = &rest[len..];
-        }
-        if !pattern.iter().any(|p| !matches!(p, DatePart::Sep(_))) {
-            return Err("date pattern names no date field".into());
-        }
+        let fields = FieldTemplate::parse(head, date_width(&pattern))?;
         let name = IndexName {
             raw: s.to_owned(),
-            prefix_len: open,
+            prefix_len: head.len(),
             pattern,
+            fields: fields.map(Arc::new),
         };
-        // The resolved names share the prefix's rules; check one of them.
+        // The resolved names share the fixed parts' rules; check one of them, and the longest.
         check_concrete_index(&name.resolve(DateTime::<Utc>::UNIX_EPOCH))?;
+        if let Some(template) = &name.fields {
+            let longest = "x".repeat(MAX_FIELD_VALUE);
+            let values: Vec<&str> = template.fields().map(|_| longest.as_str()).collect();
+            check_concrete_index(&name.resolve_with(&values, DateTime::<Utc>::UNIX_EPOCH))
+                .map_err(|e| format!("with {MAX_FIELD_VALUE}-byte values: {e}"))?;
+        }
         Ok(name)
     }
 
@@ -226,13 +264,24 @@ impl IndexName {
         !self.pattern.is_empty()
     }
 
-    /// The concrete index for a document whose `@timestamp` is `ts`.
+    /// The concrete index for a document whose `@timestamp` is `ts`. A name with field
+    /// references resolves to its overflow index here: see [`IndexName::resolve_with`].
     pub fn resolve(&self, ts: DateTime<Utc>) -> Cow<'_, str> {
-        if self.pattern.is_empty() {
+        if self.pattern.is_empty() && self.fields.is_none() {
             return Cow::Borrowed(&self.raw);
         }
+        let stand_ins: Vec<&str> = self.field_paths().map(|_| OVERFLOW_VALUE).collect();
+        Cow::Owned(self.resolve_with(&stand_ins, ts))
+    }
+
+    /// The concrete index for `values` of the field references (cleaned, or a stand-in) and a
+    /// document whose `@timestamp` is `ts`.
+    pub fn resolve_with(&self, values: &[&str], ts: DateTime<Utc>) -> String {
         let mut out = String::with_capacity(self.prefix_len + 16);
-        out.push_str(&self.raw[..self.prefix_len]);
+        match &self.fields {
+            Some(template) => template.fill(values, &mut out),
+            None => out.push_str(&self.raw[..self.prefix_len]),
+        }
         for p in &self.pattern {
             use std::fmt::Write;
             // Writing to a String cannot fail.
@@ -247,7 +296,52 @@ impl IndexName {
                 }
             };
         }
-        Cow::Owned(out)
+        out
+    }
+
+    /// The field references, in order (none for a plain or dated name).
+    pub fn field_paths(&self) -> impl Iterator<Item = &FieldPath> {
+        self.fields.iter().flat_map(|t| t.fields())
+    }
+
+    /// True when the name holds field references.
+    pub fn is_templated(&self) -> bool {
+        self.fields.is_some()
+    }
+
+    /// Whether `index` is a name this one gives: the name itself, or the pattern resolved for
+    /// some time and (for field references) some cleaned values or stand-ins.
+    pub fn matches(&self, index: &str) -> bool {
+        match &self.fields {
+            Some(template) => template.date_text(index).is_some_and(|date| {
+                self.pattern.is_empty() || self.start_of_date_text(date).is_some()
+            }),
+            None if self.is_pattern() => self.date_of(index).is_some(),
+            None => index == self.raw,
+        }
+    }
+
+    /// `index_patterns` (`*` wildcards only) covering every name this one gives: the name, the
+    /// fixed part of a date pattern followed by a digit (`web-logs-0*` … `web-logs-9*`), each
+    /// field reference a `*`.
+    pub fn claim_patterns(&self) -> Vec<String> {
+        let head = match &self.fields {
+            Some(template) => template.glob(),
+            None => self.raw[..self.prefix_len].to_owned(),
+        };
+        if !self.is_pattern() {
+            return vec![head];
+        }
+        // Leading separators of the pattern (`x{.yyyy}`) belong to the fixed part.
+        let seps: String = self
+            .pattern
+            .iter()
+            .map_while(|p| match p {
+                DatePart::Sep(c) => Some(char::from(*c)),
+                _ => None,
+            })
+            .collect();
+        (0..10).map(|d| format!("{head}{seps}{d}*")).collect()
     }
 
     /// A concrete name to check or create at provisioning time: the name itself, or the pattern
@@ -264,9 +358,22 @@ impl IndexName {
 
     /// The start of the period a concrete index of this pattern holds (`web-logs-2026.03.07` →
     /// 2026-03-07T00:00:00Z); `None` when `index` is not exactly this pattern resolved for some
-    /// time (another pipeline's name, a hand-made `web-logs-foo`, or a name that is not a pattern).
+    /// time (another pipeline's name, a hand-made `web-logs-foo`, or a name that is not a
+    /// pattern). With field references, the values may be any cleaned values or stand-ins.
     pub fn date_of(&self, index: &str) -> Option<DateTime<Utc>> {
-        let mut rest = index.strip_prefix(self.date_prefix()?)?;
+        if !self.is_pattern() {
+            return None;
+        }
+        match &self.fields {
+            Some(template) => self.start_of_date_text(template.date_text(index)?),
+            None => self.start_of_date_text(index.strip_prefix(self.date_prefix()?)?),
+        }
+    }
+
+    /// The start of the period whose date text (the resolved pattern, nothing around it) is
+    /// `text`.
+    fn start_of_date_text(&self, text: &str) -> Option<DateTime<Utc>> {
+        let mut rest = text;
         let (mut year, mut month, mut day, mut hour) = (None, None, None, None);
         for part in &self.pattern {
             let width = match part {
@@ -300,7 +407,13 @@ impl IndexName {
         )?;
         let start = date.and_hms_opt(hour.unwrap_or(0), 0, 0)?.and_utc();
         // A pattern without a year (`{MM.dd}`) names no single period.
-        (year.is_some() && self.resolve(start) == index).then_some(start)
+        (year.is_some() && self.date_text_of(start) == text).then_some(start)
+    }
+
+    /// The date text of the period starting at `start`.
+    fn date_text_of(&self, start: DateTime<Utc>) -> String {
+        let mut text = self.resolve_with(&[], start);
+        text.split_off(text.len() - date_width(&self.pattern))
     }
 
     /// The period a concrete index of this pattern holds, `[start, end)`: a day for
@@ -339,10 +452,14 @@ impl IndexName {
     /// The wildcard covering every index of a pattern (`web-logs-*`), e.g. for an index template;
     /// the name itself when it is not a pattern.
     pub fn wildcard(&self) -> String {
+        let head = match &self.fields {
+            Some(template) => template.glob(),
+            None => self.raw[..self.prefix_len].to_owned(),
+        };
         if self.is_pattern() {
-            format!("{}*", &self.raw[..self.prefix_len])
+            format!("{head}*")
         } else {
-            self.raw.clone()
+            head
         }
     }
 }
@@ -403,8 +520,9 @@ mod tests {
             "a,b",
             "a\"b",
             "a{yyyy",
-            "a-{xx}",
             "a-{yyyy}-b",
+            "a-{yyy}",
+            "{type}-x",
             "a-{}",
             "a-{..}",
         ] {
@@ -446,6 +564,52 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 3, 7, 23, 0, 0).unwrap())
         );
         assert_eq!(IndexName::parse("web").unwrap().date_of("web"), None);
+    }
+
+    #[test]
+    fn field_references_resolve_match_and_parse_back() {
+        let n = IndexName::parse("orders-{cloudevent.type}-{yyyy.MM.dd}").unwrap();
+        assert!(n.is_templated() && n.is_pattern());
+        let ts = Utc.with_ymd_and_hms(2026, 3, 7, 23, 59, 0).unwrap();
+        assert_eq!(
+            n.resolve_with(&["order.created"], ts),
+            "orders-order.created-2026.03.07"
+        );
+        assert_eq!(n.resolve(ts), "orders-_overflow-2026.03.07");
+        let day = Utc.with_ymd_and_hms(2026, 3, 7, 0, 0, 0).unwrap();
+        for ours in [
+            "orders-order.created-2026.03.07",
+            "orders-_overflow-2026.03.07",
+            "orders-_missing-2026.03.07",
+        ] {
+            assert_eq!(n.date_of(ours), Some(day), "{ours}");
+            assert!(n.matches(ours), "{ours}");
+        }
+        for other in [
+            "orders-2026.03.07",
+            "orders-a_b-2026.03.07",
+            "orders-x-2026.3.7",
+            "orders-x-2026.02.30",
+            "other-x-2026.03.07",
+        ] {
+            assert_eq!(n.date_of(other), None, "{other}");
+            assert!(!n.matches(other), "{other}");
+        }
+        assert_eq!(n.claim_patterns()[3], "orders-*-3*");
+        assert_eq!(
+            n.field_paths().map(|p| p.as_str()).collect::<Vec<_>>(),
+            ["cloudevent.type"]
+        );
+        let plain = IndexName::parse("t-{a}-{b.c}").unwrap();
+        assert!(!plain.is_pattern());
+        assert_eq!(plain.claim_patterns(), ["t-*-*"]);
+        assert!(plain.matches("t-x-y") && !plain.matches("t-x"));
+        assert_eq!(plain.date_of("t-x-y"), None);
+        assert!(
+            IndexName::parse(&format!("{}-{{a}}-{{b}}-{{c}}-{{d}}", "x".repeat(10))).is_err(),
+            "too long with 64-byte values"
+        );
+        assert!(IndexName::parse("Orders-{a}").is_err());
     }
 
     #[test]

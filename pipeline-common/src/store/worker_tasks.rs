@@ -85,11 +85,14 @@ where
 {
     sqlx::query(
         "INSERT INTO worker_tasks (pipeline_id, worker_id, status, partitions, consumed, indexed, \
-         dead_lettered, filtered, lag, last_error, pipeline_version, heartbeat_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
+         dead_lettered, filtered, matched, cel_errors, overflowed, lag, last_error, \
+         pipeline_version, heartbeat_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
          ON DUPLICATE KEY UPDATE status = VALUES(status), partitions = VALUES(partitions), \
          consumed = VALUES(consumed), indexed = VALUES(indexed), \
-         dead_lettered = VALUES(dead_lettered), filtered = VALUES(filtered), lag = VALUES(lag), \
+         dead_lettered = VALUES(dead_lettered), filtered = VALUES(filtered), \
+         matched = VALUES(matched), cel_errors = VALUES(cel_errors), \
+         overflowed = VALUES(overflowed), lag = VALUES(lag), \
          last_error = VALUES(last_error), pipeline_version = VALUES(pipeline_version), \
          heartbeat_at = VALUES(heartbeat_at)",
     )
@@ -101,6 +104,9 @@ where
     .bind(report.counters.indexed)
     .bind(report.counters.dead_lettered)
     .bind(report.counters.filtered)
+    .bind(report.counters.matched)
+    .bind(report.counters.cel_errors)
+    .bind(report.counters.overflowed)
     .bind(report.lag)
     .bind(report.last_error.as_deref())
     .bind(report.pipeline_version)
@@ -189,6 +195,9 @@ struct RawRow {
     indexed: i64,
     dead_lettered: i64,
     filtered: i64,
+    matched: i64,
+    cel_errors: i64,
+    overflowed: i64,
     lag: Option<i64>,
     last_error: Option<String>,
     pipeline_version: i64,
@@ -202,7 +211,8 @@ pub async fn list_for_pipeline(
 ) -> Result<Vec<TaskRow>, sqlx::Error> {
     let rows: Vec<RawRow> = sqlx::query_as(
         "SELECT pipeline_id, worker_id, status, partitions, consumed, indexed, dead_lettered, \
-         filtered, lag, last_error, pipeline_version, heartbeat_at \
+         filtered, matched, cel_errors, overflowed, lag, last_error, pipeline_version, \
+         heartbeat_at \
          FROM worker_tasks WHERE pipeline_id = ? ORDER BY worker_id",
     )
     .bind(pipeline_id.hyphenated().to_string())
@@ -227,6 +237,9 @@ pub async fn list_for_pipeline(
                         indexed: raw.indexed,
                         dead_lettered: raw.dead_lettered,
                         filtered: raw.filtered,
+                        matched: raw.matched,
+                        cel_errors: raw.cel_errors,
+                        overflowed: raw.overflowed,
                     },
                     lag: raw.lag,
                     last_error: raw.last_error,

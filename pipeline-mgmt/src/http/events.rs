@@ -121,7 +121,7 @@ pub async fn ingest_by_name(
     ingest_into(&state, PipelineRef::Name(name), &headers, &body).await
 }
 
-/// Resolves the pipeline, checks the whole body, then produces every record of it.
+/// Resolves the pipeline, then writes the events into its input topic.
 async fn ingest_into(
     state: &AppState,
     key: PipelineRef,
@@ -129,6 +129,18 @@ async fn ingest_into(
     body: &[u8],
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let target = ingest::resolve(state, key).await?;
+    write_events(state, &target.topic, headers, body).await
+}
+
+/// Checks the whole body (any of the forms of the module documentation), then produces every
+/// record of it to `topic` and answers 202 once each is acknowledged. A broker's ingest shares
+/// it.
+pub(crate) async fn write_events(
+    state: &AppState,
+    topic: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, Json<Accepted>), ApiError> {
     let records = decode(headers, body)?;
     let max_event = state.settings.server.max_event_bytes;
     if let Some(i) = records.iter().position(|r| r.value.len() > max_event) {
@@ -136,7 +148,7 @@ async fn ingest_into(
             "event {i} is larger than {max_event} bytes"
         )));
     }
-    ingest::produce(state, &target.topic, &records).await?;
+    ingest::produce(state, topic, &records).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
@@ -253,7 +265,7 @@ fn binary_mode(headers: &HeaderMap, body: &[u8]) -> Result<Record, ApiError> {
 // a 400 naming it (`missing`), hence the schema's `required`.
 #[derive(Deserialize, ToSchema)]
 #[schema(as = CloudEvent)]
-struct Attributes<'a> {
+pub(crate) struct Attributes<'a> {
     /// CloudEvents version, e.g. `1.0`.
     #[serde(borrow)]
     #[schema(value_type = String, required = true)]

@@ -191,15 +191,30 @@ impl<S: Send + Sync> FromRequestParts<S> for PipelineNamePath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ApiPath(params) =
-            ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
-                .await?;
-        params
-            .get("name")
-            .and_then(|raw| pipeline_common::model::PipelineName::parse(raw).ok())
-            .map(PipelineNamePath)
-            .ok_or_else(|| ApiError::NotFound("no pipeline with this name".into()))
+        name_param(
+            parts,
+            |raw| pipeline_common::model::PipelineName::parse(raw).ok(),
+            "no pipeline with this name",
+        )
+        .await
+        .map(PipelineNamePath)
     }
+}
+
+/// Path parameter `name` as `parse` reads it; 404 with `missing` when it is absent or does not
+/// parse (it names nothing, and never reaches a query).
+pub(crate) async fn name_param<T>(
+    parts: &mut Parts,
+    parse: impl Fn(&str) -> Option<T>,
+    missing: &'static str,
+) -> Result<T, ApiError> {
+    let ApiPath(params) =
+        ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
+            .await?;
+    params
+        .get("name")
+        .and_then(|raw| parse(raw))
+        .ok_or_else(|| ApiError::NotFound(missing.into()))
 }
 
 /// Like [`parse_json`], for a body whose schema is an object: serde's derive also reads a struct

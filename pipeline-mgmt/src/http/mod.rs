@@ -1,5 +1,6 @@
 //! The HTTP surface: one module per resource, each with its own `router()`, assembled here.
 
+pub mod brokers;
 pub mod console;
 pub mod dry_run;
 pub mod errors;
@@ -45,6 +46,7 @@ use utoipa_axum::router::OpenApiRouter;
     )),
     tags(
         (name = "pipelines", description = "pipeline definitions and life cycle"),
+        (name = "brokers", description = "shared input topics that pipelines read with a filter"),
         (name = "ingest", description = "HTTP ingest"),
         (name = "dry-run", description = "run events through stages without side effects"),
         (name = "dead-letters", description = "a pipeline's error topic: browse and replay"),
@@ -68,6 +70,7 @@ impl Modify for BearerAuth {
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(pipelines::router())
+        .merge(brokers::router())
         .merge(indices::router())
         .merge(events::router())
         .merge(dry_run::router())

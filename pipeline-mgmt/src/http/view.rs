@@ -5,8 +5,8 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use chrono::{DateTime, Utc};
 use pipeline_common::index_template::IndexingSpec;
 use pipeline_common::model::{
-    FlushSpec, IndexName, OutputSpec, PipelineDefinition, PipelineName, PipelineTopics, StageSpec,
-    TopicSpec, ValidationContext,
+    FlushSpec, IndexName, OutputSpec, PipelineDefinition, PipelineName, PipelineTopics, SourceSpec,
+    StageSpec, TopicSpec, ValidationContext,
 };
 use pipeline_common::store::pipelines::{CorruptRow, PipelineRow, PipelineState};
 use serde::Serialize;
@@ -45,6 +45,9 @@ pub struct PipelineView {
     #[serde(skip_serializing_if = "IndexingSpec::is_default")]
     #[schema(required = false)]
     pub indexing: IndexingSpec,
+    /// The broker it reads besides its own input topic; absent when it reads only that.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<SourceSpec>,
     /// Stored state.
     pub state: PipelineState,
     /// Why the pipeline is in its state, when something went wrong.
@@ -107,6 +110,7 @@ impl PipelineView {
             flush: definition.flush(),
             output: definition.output(),
             indexing: definition.indexing().clone(),
+            source: definition.source().cloned(),
             state: row.state,
             state_reason: row.state_reason.clone(),
             version: row.version,

@@ -1,6 +1,7 @@
 //! The pipelines service: what handlers, the CLI-facing API and the console share beyond one
 //! request. Dead letters and replays live here; the HTTP modules only translate.
 
+pub mod brokers;
 pub mod dead_letters;
 pub mod indices;
 pub mod ingest;

@@ -2,6 +2,7 @@
 //! pipeline-mgmt against real MariaDB, Apache Kafka and OpenSearch (see test-support).
 
 mod auth;
+mod brokers;
 mod console;
 mod console_dead_letters;
 mod contract;

@@ -287,7 +287,7 @@ mod tests {
     use crate::offsets::OffsetTracker;
 
     fn push(buffer: &mut BulkBuffer, tracker: &mut OffsetTracker, offset: i64, id: &str) {
-        let ticket = tracker.track(0, offset);
+        let ticket = tracker.track(crate::sources::Source::Input, 0, offset);
         let original = Original {
             key: Some(b"k"),
             value: Some(b"raw bytes"),
@@ -336,7 +336,7 @@ mod tests {
         let mut buffer = BulkBuffer::new();
         push(&mut buffer, &mut tracker, 0, "a");
         let before = buffer.body_bytes();
-        let ticket = tracker.track(0, 1);
+        let ticket = tracker.track(crate::sources::Source::Input, 0, 1);
         let original = Original {
             key: None,
             value: None,

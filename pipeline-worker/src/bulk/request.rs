@@ -30,7 +30,7 @@ mod tests {
         let mut tracker = OffsetTracker::new();
         let mut buffer = BulkBuffer::new();
         for offset in 0..3 {
-            let ticket = tracker.track(0, offset);
+            let ticket = tracker.track(crate::sources::Source::Input, 0, offset);
             let original = Original {
                 key: None,
                 value: None,

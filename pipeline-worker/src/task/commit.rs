@@ -25,9 +25,9 @@ impl TaskState {
             return;
         }
         let mut list = TopicPartitionList::new();
-        for (partition, offset) in commits {
-            if let Err(error) =
-                list.add_partition_offset(&self.env.topics.input, partition, Offset::Offset(offset))
+        for ((source, partition), offset) in commits {
+            let topic = self.env.inputs.topic(source);
+            if let Err(error) = list.add_partition_offset(topic, partition, Offset::Offset(offset))
             {
                 tracing::warn!(partition, offset, %error, "cannot commit this offset");
             }

@@ -14,7 +14,6 @@ use tokio_util::sync::CancellationToken;
 /// async threads, outside the task loop.
 pub(super) async fn report_lag(
     consumer: Arc<Consumer_>,
-    topic: String,
     metrics: Arc<TaskMetrics>,
     interval: Duration,
     stop: CancellationToken,
@@ -27,8 +26,7 @@ pub(super) async fn report_lag(
             _ = tick.tick() => {}
         }
         let consumer = consumer.clone();
-        let topic = topic.clone();
-        let lag = tokio::task::spawn_blocking(move || lag_of(&consumer, &topic)).await;
+        let lag = tokio::task::spawn_blocking(move || lag_of(&consumer)).await;
         if let Ok(Some(lag)) = lag {
             metrics.lag(lag);
         }
@@ -38,13 +36,13 @@ pub(super) async fn report_lag(
 /// Broker round trips of one lag reading wait at most this long each.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The summed lag of `topic`'s assigned partitions; `None` when the broker does not answer.
-/// Blocks on the broker.
-fn lag_of(consumer: &Consumer_, topic: &str) -> Option<i64> {
+/// The summed lag of the assigned partitions of every topic the task reads; `None` when the
+/// broker does not answer. Blocks on the broker.
+fn lag_of(consumer: &Consumer_) -> Option<i64> {
     let positions = consumer.position().ok()?;
     let mut total = 0i64;
     for element in positions.elements() {
-        let partition = element.partition();
+        let (topic, partition) = (element.topic(), element.partition());
         let (_, high) = consumer
             .fetch_watermarks(topic, partition, QUERY_TIMEOUT)
             .ok()?;

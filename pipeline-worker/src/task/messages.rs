@@ -22,7 +22,7 @@ impl TaskState {
         match event {
             Some(Ok(message)) => self.on_message(&message).await?,
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                let assigned = lock(&self.env.shared.assigned);
+                let assigned = self.env.shared.assigned_numbers();
                 self.end.reached_end(partition, &assigned);
             }
             Some(Err(error))
@@ -37,7 +37,7 @@ impl TaskState {
                 // here would spin on the same error; failing hands it to the watcher, which
                 // tries again every watch interval and recovers once the topic is back.
                 return Err(TaskFailure::InputTopicMissing(
-                    self.env.topics.input.clone(),
+                    self.env.inputs.topics().join(", "),
                 ));
             }
             Some(Err(error)) => {
@@ -59,7 +59,8 @@ impl TaskState {
         let partition = message.partition();
         self.end.message(partition);
         let offset = message.offset();
-        let ticket = lock(&self.env.shared.tracker).track(partition, offset);
+        let source = self.env.inputs.source_of(message.topic());
+        let ticket = lock(&self.env.shared.tracker).track(source, partition, offset);
         let record = SourceRecord {
             topic: message.topic(),
             partition,
@@ -108,7 +109,7 @@ impl TaskState {
             stage,
             reason,
             status,
-            source_topic: &self.env.topics.input,
+            source_topic: self.env.inputs.topic(ticket.source),
             source_partition: ticket.partition,
             source_offset: ticket.offset,
             pipeline: &self.env.pipeline,

@@ -29,6 +29,7 @@ use crate::end_of_input::EndOfInput;
 use crate::engine::Processor;
 use crate::metrics::TaskMetrics;
 use crate::producer::{self, OutputProducer};
+use crate::sources::TaskInputs;
 use pipeline_common::config::Settings;
 use pipeline_common::model::{FlushPolicy, PipelineTopics};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -51,6 +52,9 @@ pub struct TaskSpec {
     /// `output.enabled`: produce indexed documents to the output topic. When false, a document
     /// is done once indexed.
     pub output_enabled: bool,
+    /// The topics the task reads; read once when the task starts (a changed source restarts
+    /// the task).
+    pub inputs: TaskInputs,
 }
 
 /// What a task needs for its whole life.
@@ -63,6 +67,8 @@ pub struct TaskEnv {
     pub pipeline: String,
     /// Its topics and consumer group.
     pub topics: PipelineTopics,
+    /// The topics it reads: its input, and its broker's when it has one.
+    pub inputs: TaskInputs,
     /// Where documents go.
     pub bulk: BulkService,
     /// Retry policy of bulk requests.
@@ -86,7 +92,7 @@ pub async fn run(
     let consumer: Arc<Consumer_> = Arc::new(
         consumer_config(&env.settings, &env.topics.consumer_group, &env.worker_id)
             .create_with_context(TaskContext::new(
-                &env.topics.input,
+                &env.inputs,
                 env.shared.clone(),
                 &env.settings.mq.username,
             ))
@@ -96,7 +102,7 @@ pub async fn run(
             })?,
     );
     consumer
-        .subscribe(&[&env.topics.input])
+        .subscribe(&env.inputs.topics())
         .map_err(|e| TaskFailure::KafkaSetup {
             doing: "subscribing to the input topic",
             error: e,
@@ -115,7 +121,6 @@ pub async fn run(
     let _lag_guard = lag_stop.clone().drop_guard();
     let lag = tokio::spawn(lag::report_lag(
         consumer.clone(),
-        env.topics.input.clone(),
         env.metrics.clone(),
         Duration::from_millis(env.settings.worker.heartbeat_interval_ms),
         lag_stop.clone(),

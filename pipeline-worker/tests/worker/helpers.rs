@@ -161,7 +161,9 @@ impl World {
         .await
     }
 
-    async fn insert(
+    /// A running pipeline inserted into the database at `db_url` (with the schema), with its
+    /// topics on `brokers`.
+    pub async fn insert(
         db_url: String,
         pool: MySqlPool,
         brokers: &str,
@@ -337,10 +339,30 @@ impl World {
 
     /// Produces records with headers with the independent client.
     pub fn produce_with_headers(&self, records: &[HeaderedRecord<'_>]) -> usize {
-        let path = self
-            .dir
-            .path()
-            .join(format!("records-{}.json", uuid::Uuid::new_v4().simple()));
+        produce_headered(
+            &self.brokers,
+            &self.topic("input"),
+            self.dir.path(),
+            records,
+        )
+    }
+
+    /// The pipeline group's committed offsets and the end offsets of `topic` (e.g. its
+    /// broker's), per partition, for `partitions` partitions.
+    pub fn committed_and_end_of(&self, topic: &str, partitions: i32) -> (Vec<i64>, Vec<i64>) {
+        committed_and_end(&self.brokers, &self.group(), topic, partitions)
+    }
+}
+
+/// Produces records with headers to `topic` with the independent client, through a file in `dir`.
+pub fn produce_headered(
+    brokers: &str,
+    topic: &str,
+    dir: &Path,
+    records: &[HeaderedRecord<'_>],
+) -> usize {
+    {
+        let path = dir.join(format!("records-{}.json", uuid::Uuid::new_v4().simple()));
         let list: Vec<Value> = records
             .iter()
             .map(|(key, value, headers)| {
@@ -352,9 +374,11 @@ impl World {
             })
             .collect();
         std::fs::write(&path, serde_json::to_vec(&list).unwrap()).unwrap();
-        produce_file(&self.brokers, &self.topic("input"), &path)
+        produce_file(brokers, topic, &path)
     }
+}
 
+impl World {
     /// Number of documents in the pipeline's index (0 when it does not exist yet).
     pub async fn count(&self) -> u64 {
         count(&self.opensearch, &self.name).await
@@ -413,40 +437,57 @@ impl World {
 
     /// The pipeline group's committed offsets and the input topic's end offsets, per partition.
     pub fn committed_and_end(&self) -> (Vec<i64>, Vec<i64>) {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.brokers)
-            .set("group.id", self.group())
-            .set("enable.auto.commit", "false")
-            .create()
-            .unwrap();
-        let topic = self.topic("input");
-        let mut list = TopicPartitionList::new();
-        for p in 0..self.partitions {
-            list.add_partition(&topic, p);
-        }
-        let committed = consumer
-            .committed_offsets(list, Duration::from_secs(10))
-            .unwrap();
-        let committed = (0..self.partitions)
-            .map(|p| {
-                committed
-                    .find_partition(&topic, p)
-                    .and_then(|e| e.offset().to_raw())
-                    .unwrap_or(-1)
-                    .max(0)
-            })
-            .collect();
-        let ends = (0..self.partitions)
-            .map(|p| {
-                consumer
-                    .fetch_watermarks(&topic, p, Duration::from_secs(10))
-                    .unwrap()
-                    .1
-            })
-            .collect();
-        (committed, ends)
+        committed_and_end(
+            &self.brokers,
+            &self.group(),
+            &self.topic("input"),
+            self.partitions,
+        )
     }
+}
 
+/// Group `group`'s committed offsets and `topic`'s end offsets, per partition.
+pub fn committed_and_end(
+    brokers: &str,
+    group: &str,
+    topic: &str,
+    partitions: i32,
+) -> (Vec<i64>, Vec<i64>) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let topic = topic.to_owned();
+    let mut list = TopicPartitionList::new();
+    for p in 0..partitions {
+        list.add_partition(&topic, p);
+    }
+    let committed = consumer
+        .committed_offsets(list, Duration::from_secs(10))
+        .unwrap();
+    let committed = (0..partitions)
+        .map(|p| {
+            committed
+                .find_partition(&topic, p)
+                .and_then(|e| e.offset().to_raw())
+                .unwrap_or(-1)
+                .max(0)
+        })
+        .collect();
+    let ends = (0..partitions)
+        .map(|p| {
+            consumer
+                .fetch_watermarks(&topic, p, Duration::from_secs(10))
+                .unwrap()
+                .1
+        })
+        .collect();
+    (committed, ends)
+}
+
+impl World {
     /// Waits until the committed offsets are at the end of the input topic.
     pub async fn wait_committed_at_end(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;

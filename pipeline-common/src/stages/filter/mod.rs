@@ -1,5 +1,6 @@
 //! The `filter` stage: drops events whose field meets the condition (`eq`, `in`, `exists`,
-//! `regex`). `regex` tests strings, and numbers and booleans by their JSON text.
+//! `regex`), or for which a CEL expression is true. `regex` tests strings, and numbers and
+//! booleans by their JSON text.
 
 mod spec;
 
@@ -7,13 +8,11 @@ pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
 use crate::failure::FailedAt;
-use crate::model::FieldPath;
 use serde_json::Value;
 
 /// The runtime `filter` stage.
 #[derive(Debug, Clone)]
 pub struct FilterStage {
-    field: FieldPath,
     condition: FilterCondition,
 }
 
@@ -21,25 +20,30 @@ impl FilterStage {
     /// Builds the stage.
     pub fn new(spec: &FilterSpec) -> Self {
         FilterStage {
-            field: spec.field.clone(),
             condition: spec.condition.clone(),
         }
     }
 
     /// True when the event should be dropped.
     pub fn matches(&self, doc: &EventDoc) -> bool {
-        let v = self.field.get(&doc.fields);
-        match (&self.condition, v) {
-            (FilterCondition::Exists(want), v) => v.is_some() == *want,
-            (_, None) => false,
-            (FilterCondition::Eq(want), Some(v)) => v == want,
-            (FilterCondition::In(list), Some(v)) => list.contains(v),
-            (FilterCondition::Regex(re), Some(Value::String(s))) => re.regex().is_match(s),
-            (FilterCondition::Regex(re), Some(v @ (Value::Number(_) | Value::Bool(_)))) => {
-                re.regex().is_match(&v.to_string())
-            }
-            (FilterCondition::Regex(_), Some(_)) => false,
+        match &self.condition {
+            FilterCondition::Cel(e) => e.evaluate(&[], &doc.fields) == Ok(true),
+            FilterCondition::Field { field, test } => field_meets(field.get(&doc.fields), test),
         }
+    }
+}
+
+fn field_meets(v: Option<&Value>, test: &FieldTest) -> bool {
+    match (test, v) {
+        (FieldTest::Exists(want), v) => v.is_some() == *want,
+        (_, None) => false,
+        (FieldTest::Eq(want), Some(v)) => v == want,
+        (FieldTest::In(list), Some(v)) => list.contains(v),
+        (FieldTest::Regex(re), Some(Value::String(s))) => re.regex().is_match(s),
+        (FieldTest::Regex(re), Some(v @ (Value::Number(_) | Value::Bool(_)))) => {
+            re.regex().is_match(&v.to_string())
+        }
+        (FieldTest::Regex(_), Some(_)) => false,
     }
 }
 
@@ -60,17 +64,19 @@ impl Stage for FilterStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::UserRegex;
+    use crate::model::{FieldPath, UserRegex};
     use serde_json::json;
 
     fn doc() -> EventDoc {
         EventDoc::of(json!({"severity": "DEBUG", "n": 5, "p": {"level": "debug"}}))
     }
 
-    fn drops(field: &str, condition: FilterCondition) -> bool {
+    fn drops(field: &str, test: FieldTest) -> bool {
         FilterStage::new(&FilterSpec {
-            field: FieldPath::parse(field).unwrap(),
-            condition,
+            condition: FilterCondition::Field {
+                field: FieldPath::parse(field).unwrap(),
+                test,
+            },
         })
         .apply(&mut doc())
             == StageResult::Drop
@@ -78,20 +84,37 @@ mod tests {
 
     #[test]
     fn conditions() {
-        assert!(drops("severity", FilterCondition::Eq(json!("DEBUG"))));
-        assert!(!drops("severity", FilterCondition::Eq(json!("INFO"))));
+        assert!(drops("severity", FieldTest::Eq(json!("DEBUG"))));
+        assert!(!drops("severity", FieldTest::Eq(json!("INFO"))));
         assert!(drops(
             "severity",
-            FilterCondition::In(vec![json!("TRACE"), json!("DEBUG")])
+            FieldTest::In(vec![json!("TRACE"), json!("DEBUG")])
         ));
-        assert!(drops("n", FilterCondition::In(vec![json!(5)])));
-        assert!(drops("p.level", FilterCondition::Exists(true)));
-        assert!(drops("missing", FilterCondition::Exists(false)));
-        assert!(!drops("missing", FilterCondition::Eq(json!(null))));
+        assert!(drops("n", FieldTest::In(vec![json!(5)])));
+        assert!(drops("p.level", FieldTest::Exists(true)));
+        assert!(drops("missing", FieldTest::Exists(false)));
+        assert!(!drops("missing", FieldTest::Eq(json!(null))));
         let re = UserRegex::compile("(?i)^debug$", 1 << 20).unwrap();
-        assert!(drops("p.level", FilterCondition::Regex(re.clone())));
-        assert!(!drops("p", FilterCondition::Regex(re)));
+        assert!(drops("p.level", FieldTest::Regex(re.clone())));
+        assert!(!drops("p", FieldTest::Regex(re)));
         let num = UserRegex::compile("^5$", 1 << 20).unwrap();
-        assert!(drops("n", FilterCondition::Regex(num)));
+        assert!(drops("n", FieldTest::Regex(num)));
+    }
+
+    #[test]
+    fn cel_conditions_drop_when_true_and_keep_on_errors() {
+        let cel = |src: &str| {
+            FilterStage::new(&FilterSpec {
+                condition: FilterCondition::Cel(crate::cel::CelExpression::compile(src).unwrap()),
+            })
+            .apply(&mut doc())
+                == StageResult::Drop
+        };
+        assert!(cel("data.severity == 'DEBUG' && data.n < 10"));
+        assert!(!cel("data.n > 10"));
+        assert!(
+            !cel("data.missing > 1"),
+            "an evaluation error keeps the event"
+        );
     }
 }

@@ -1,12 +1,28 @@
 //! The `filter` stage's configuration: validation and JSON form.
 
+use crate::cel::CelExpression;
 use crate::model::reader::Fields;
 use crate::model::{FieldPath, UserRegex, ValidationContext, ValidationErrors};
 use serde_json::{json, Value};
 
-/// The condition of a `filter` stage.
+/// The condition of a `filter` stage: a test of one field, or a CEL expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FilterCondition {
+    /// `field` meets `test`.
+    Field {
+        /// The field tested.
+        field: FieldPath,
+        /// The test.
+        test: FieldTest,
+    },
+    /// The CEL expression is true, with the document (as the stages before left it) as `data`;
+    /// an evaluation error (a missing field) is false, so the event is kept.
+    Cel(CelExpression),
+}
+
+/// The test of a field condition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldTest {
     /// The field equals this JSON value.
     Eq(Value),
     /// The field equals one of these values.
@@ -17,12 +33,10 @@ pub enum FilterCondition {
     Regex(UserRegex),
 }
 
-/// `filter` stage configuration: drop the event when `field` meets `condition`.
+/// `filter` stage configuration: drop the event when `condition` holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterSpec {
-    /// The field tested.
-    pub field: FieldPath,
-    /// The test.
+    /// When to drop.
     pub condition: FilterCondition,
 }
 
@@ -38,7 +52,26 @@ impl FilterSpec {
             return None;
         };
         let c = Fields::object(cond, f.path("drop_if"), errs)?;
-        c.deny_unknown(&["field", "eq", "in", "exists", "regex"], &[], errs);
+        c.deny_unknown(&["field", "eq", "in", "exists", "regex", "cel"], &[], errs);
+        if c.obj.contains_key("cel") {
+            if c.obj.len() > 1 {
+                errs.push(
+                    c.path("cel"),
+                    "cel stands alone: no field, eq, in, exists or regex",
+                );
+                return None;
+            }
+            let source = c.str("cel", errs)?;
+            return match CelExpression::compile(source) {
+                Ok(e) => Some(FilterSpec {
+                    condition: FilterCondition::Cel(e),
+                }),
+                Err(e) => {
+                    errs.push(c.path("cel"), e.to_string());
+                    None
+                }
+            };
+        }
         let field = if c.get("field").is_none() {
             errs.push(c.path("field"), "is required");
             None
@@ -52,7 +85,7 @@ impl FilterSpec {
         if ops.len() != 1 {
             errs.push(
                 c.path("eq"),
-                "exactly one of eq, in, exists, regex is required",
+                "exactly one of eq, in, exists, regex (with field), or cel is required",
             );
             return None;
         }
@@ -61,13 +94,13 @@ impl FilterSpec {
             errs.push(c.path(ops[0]), "must not be null");
             return None;
         }
-        let condition = match ops[0] {
-            "eq" => Some(FilterCondition::Eq(c.obj.get("eq")?.clone())),
+        let test = match ops[0] {
+            "eq" => Some(FieldTest::Eq(c.obj.get("eq")?.clone())),
             "in" => c
                 .array("in", 1024, errs)
-                .map(|vs| FilterCondition::In(vs.into_iter().map(|(_, v)| v.clone()).collect())),
+                .map(|vs| FieldTest::In(vs.into_iter().map(|(_, v)| v.clone()).collect())),
             "exists" => match c.obj.get("exists") {
-                Some(Value::Bool(b)) => Some(FilterCondition::Exists(*b)),
+                Some(Value::Bool(b)) => Some(FieldTest::Exists(*b)),
                 _ => {
                     errs.push(c.path("exists"), "must be a boolean");
                     None
@@ -77,24 +110,32 @@ impl FilterSpec {
                 UserRegex::compile(src, ctx.regex_size_limit)
                     .map_err(|e| errs.push(c.path("regex"), e))
                     .ok()
-                    .map(FilterCondition::Regex)
+                    .map(FieldTest::Regex)
             }),
         };
         Some(FilterSpec {
-            field: field?,
-            condition: condition?,
+            condition: FilterCondition::Field {
+                field: field?,
+                test: test?,
+            },
         })
     }
 
     /// The canonical REST form.
     pub(crate) fn to_json(&self) -> Value {
-        let mut cond = json!({"field": self.field.as_str()});
-        match &self.condition {
-            FilterCondition::Eq(v) => cond["eq"] = v.clone(),
-            FilterCondition::In(vs) => cond["in"] = Value::Array(vs.clone()),
-            FilterCondition::Exists(b) => cond["exists"] = Value::Bool(*b),
-            FilterCondition::Regex(r) => cond["regex"] = Value::from(r.as_str()),
-        }
+        let cond = match &self.condition {
+            FilterCondition::Cel(e) => json!({"cel": e.as_str()}),
+            FilterCondition::Field { field, test } => {
+                let mut cond = json!({"field": field.as_str()});
+                match test {
+                    FieldTest::Eq(v) => cond["eq"] = v.clone(),
+                    FieldTest::In(vs) => cond["in"] = Value::Array(vs.clone()),
+                    FieldTest::Exists(b) => cond["exists"] = Value::Bool(*b),
+                    FieldTest::Regex(r) => cond["regex"] = Value::from(r.as_str()),
+                }
+                cond
+            }
+        };
         json!({"type": crate::failure::FailedAt::Filter.as_str(), "drop_if": cond})
     }
 }

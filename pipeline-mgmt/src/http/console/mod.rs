@@ -8,6 +8,7 @@
 //! cross-site form can send, and one a cross-site script could only send after a CORS preflight
 //! that this server never grants. Every asset is compiled into the binary.
 
+mod brokers;
 mod chart;
 mod cookie;
 mod dead_letters;
@@ -46,6 +47,7 @@ pub fn router(state: AppState, api: Router) -> Router {
         .route("/console/sign-in", get(sign_in_page).post(sign_in))
         .route("/console/sign-out", post(sign_out))
         .route("/console/new", get(pages::new_pipeline))
+        .route("/console/brokers", get(brokers::page))
         .route("/console/pipelines/{id}", get(pages::pipeline))
         .route("/console/pipelines/{id}/edit", get(pages::edit_pipeline))
         .route("/console/pipelines/{id}/errors", get(dead_letters::page))

@@ -51,7 +51,9 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
         Ok(found) => crate::service::usable(found),
         Err(err) => return failed(&session, &err.into()),
     };
-    let mut body = String::from("<h1>Pipelines</h1>");
+    let mut body = String::from(
+        "<h1>Pipelines</h1><p><a id=\"brokers\" href=\"/console/brokers\">Brokers</a></p>",
+    );
     if session.can_edit() {
         body.push_str(
             "<p><a class=\"button\" id=\"new-pipeline\" href=\"/console/new\">New pipeline</a></p>",
