@@ -175,9 +175,17 @@ impl ConsumerContext for TaskContext {
         }
     }
 
-    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
-        if let Err(error) = result {
-            tracing::warn!(topic = %self.topic, %error, "offset commit failed");
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let Err(error) = result else {
+            return;
+        };
+        tracing::warn!(topic = %self.topic, %error, "offset commit failed; retried at the next commit");
+        let mut tracker = lock(&self.shared.tracker);
+        for element in offsets.elements() {
+            if let Offset::Offset(offset) = element.offset() {
+                let source = self.inputs.source_of(element.topic());
+                tracker.commit_failed(source, element.partition(), offset);
+            }
         }
     }
 }

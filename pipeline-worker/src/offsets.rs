@@ -136,6 +136,19 @@ impl OffsetTracker {
         commits
     }
 
+    /// An asynchronous commit of `offset` failed at the broker (a rebalance under way, the group
+    /// coordinator moving): hand it out again at the next [`OffsetTracker::take_commits`]. Without
+    /// this, a partition whose input has stopped would keep its committed offset behind until the
+    /// final commit, and its lag would never reach zero. Nothing is lost either way (the messages
+    /// would be redelivered), but a restart would redo them.
+    pub fn commit_failed(&mut self, source: Source, partition: i32, offset: i64) {
+        if let Some(entry) = self.partitions.get_mut(&(source, partition)) {
+            if entry.committed == Some(offset) {
+                entry.committed = None;
+            }
+        }
+    }
+
     /// Every partition's committable offset, moved or not (for the final, synchronous commit).
     pub fn all_commits(&self) -> Vec<((Source, i32), i64)> {
         let mut commits: Vec<((Source, i32), i64)> = self
@@ -222,6 +235,23 @@ mod tests {
         assert_eq!(t.take_commits(), vec![((I, 0), 6), ((I, 1), 102)]);
         assert_eq!(t.take_commits(), vec![], "nothing moved since");
         assert_eq!(t.all_commits(), vec![((I, 0), 6), ((I, 1), 102)]);
+    }
+
+    #[test]
+    fn a_failed_commit_is_handed_out_again() {
+        let mut t = OffsetTracker::new();
+        let a = t.track(I, 0, 7);
+        assert!(t.complete(a));
+        assert_eq!(t.take_commits(), vec![((I, 0), 8)]);
+        t.commit_failed(I, 0, 8);
+        assert_eq!(t.take_commits(), vec![((I, 0), 8)], "retried");
+        assert_eq!(t.take_commits(), vec![], "once");
+        // A failure reported for an offset that has moved on since changes nothing.
+        let b = t.track(I, 0, 8);
+        assert!(t.complete(b));
+        assert_eq!(t.take_commits(), vec![((I, 0), 9)]);
+        t.commit_failed(I, 0, 8);
+        assert_eq!(t.take_commits(), vec![]);
     }
 
     #[test]
