@@ -54,6 +54,8 @@ pub enum AuditAction {
     State,
     /// Pipeline deleted.
     Delete,
+    /// One of the pipeline's dated indices deleted by retention (the index in `detail`).
+    RetentionDelete,
     /// Dead letters replayed (a replay job started).
     Replay,
     /// A create whose provisioning failed and was undone; its `create` row is relabelled.
@@ -67,6 +69,7 @@ impl AuditAction {
             AuditAction::Update => "update",
             AuditAction::State => "state",
             AuditAction::Delete => "delete",
+            AuditAction::RetentionDelete => "retention-delete",
             AuditAction::Replay => "replay",
             AuditAction::CreateUndone => "create-undone",
         }
@@ -81,11 +84,12 @@ pub async fn audit(
     action: AuditAction,
     before: Option<i64>,
     after: Option<i64>,
+    detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log \
-         (pipeline_id, pipeline_name, actor, action, version_before, version_after, at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         (pipeline_id, pipeline_name, actor, action, version_before, version_after, at, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(row.0.hyphenated().to_string())
     .bind(row.1)
@@ -94,6 +98,7 @@ pub async fn audit(
     .bind(before)
     .bind(after)
     .bind(Utc::now())
+    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -138,6 +143,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
         AuditAction::Create,
         None,
         Some(1),
+        None,
     )
     .await?;
     tx.commit().await
@@ -246,6 +252,7 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, Re
         change.action,
         Some(version),
         Some(version + 1),
+        None,
     )
     .await?;
     let row = pipelines::get(&mut *tx, change.id).await?;
@@ -272,6 +279,31 @@ pub async fn delete(pool: &MySqlPool, row: &PipelineRow, actor: &str) -> Result<
         AuditAction::Delete,
         Some(row.version),
         None,
+        None,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The actor of audit rows that retention writes.
+pub const RETENTION_ACTOR: &str = "retention";
+
+/// Records that retention deleted `index` of pipeline `row` (at the version whose retention
+/// applied).
+pub async fn record_retention_delete(
+    pool: &MySqlPool,
+    row: &PipelineRow,
+    index: &str,
+) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    audit(
+        &mut tx,
+        (row.id, row.name.as_str()),
+        RETENTION_ACTOR,
+        AuditAction::RetentionDelete,
+        Some(row.version),
+        Some(row.version),
+        Some(index),
     )
     .await?;
     tx.commit().await

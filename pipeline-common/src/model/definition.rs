@@ -265,7 +265,7 @@ impl PipelineDefinition {
         let topics = parse_topics(&f, &mut errs);
         let stages = parse_stages(&f, ctx, &mut errs);
         let flush = parse_flush(&f, &mut errs);
-        let indexing = parse_indexing(&f, stages.as_deref(), ctx, &mut errs);
+        let indexing = parse_indexing(&f, stages.as_deref(), index.as_ref(), ctx, &mut errs);
         let output = parse_output(&f, &mut errs);
         let state = match f.str("state", &mut errs) {
             None => DesiredState::Running,
@@ -444,10 +444,12 @@ fn parse_output(f: &Fields<'_>, errs: &mut ValidationErrors) -> OutputSpec {
     output
 }
 
-/// Reads `indexing` and checks its field overrides against the fields the chain writes.
+/// Reads `indexing`, checks its field overrides against the fields the chain writes and its
+/// retention against the index name (`index` is `None` when the name itself is invalid).
 fn parse_indexing(
     f: &Fields<'_>,
     stages: Option<&[StageSpec]>,
+    index: Option<&IndexName>,
     ctx: &ValidationContext,
     errs: &mut ValidationErrors,
 ) -> IndexingSpec {
@@ -458,6 +460,17 @@ fn parse_indexing(
         return IndexingSpec::default();
     };
     let spec = IndexingSpec::parse(&ix, errs);
+    if let (Some(_), Some(index)) = (&spec.retention, index) {
+        if !crate::index_template::supports_retention(index) {
+            errs.push(
+                ix.path("retention"),
+                format!(
+                    "applies to dated indices only: index {index} needs a date pattern that \
+                     runs from the year down, such as logs-{{yyyy.MM.dd}}"
+                ),
+            );
+        }
+    }
     let defaults;
     let stages = match stages {
         Some(s) => s,

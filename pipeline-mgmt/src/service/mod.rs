@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod ingest_cache;
 pub mod pipelines;
 pub mod replay;
+pub mod retention;
 pub mod samples;
 pub mod status;
 pub mod templates;
@@ -35,6 +36,27 @@ pub fn usable(decoded: Decoded) -> Vec<PipelineRow> {
         .into_iter()
         .filter_map(|row| row.map_err(log_corrupt).ok())
         .collect()
+}
+
+/// Rows read per page when every pipeline is walked.
+const PAGE: u32 = 500;
+
+/// Every pipeline that decodes, walked in pages by name (templates reconcile, retention).
+pub async fn all_rows(state: &AppState) -> Result<Vec<PipelineRow>, sqlx::Error> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = rows::list_page(&state.db, None, after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        after = page.last().map(|row| match row {
+            Ok(row) => row.name.as_str().to_owned(),
+            Err(bad) => bad.name.clone(),
+        });
+        out.extend(usable(page));
+        if !full {
+            return Ok(out);
+        }
+    }
 }
 
 /// Logs a stored row that does not decode, with its raw id and what is wrong.

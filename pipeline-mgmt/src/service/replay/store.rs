@@ -139,7 +139,16 @@ pub async fn insert(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    audit(&mut tx, pipeline, actor, AuditAction::Replay, None, None).await?;
+    audit(
+        &mut tx,
+        pipeline,
+        actor,
+        AuditAction::Replay,
+        None,
+        None,
+        None,
+    )
+    .await?;
     let row = sqlx::query_as(&format!("{SELECT_JOB} WHERE id = ?"))
         .bind(&id)
         .fetch_one(&mut *tx)
