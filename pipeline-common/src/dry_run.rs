@@ -6,52 +6,53 @@ use crate::event::decode_value;
 use crate::failure::FailedAt;
 use crate::model::PipelineDefinition;
 use chrono::Utc;
-use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 use serde_json::Value;
 
 /// Topic name used for dry-run documents' fallback `_id` (`dry-run-0-<n>`).
 pub const DRY_RUN_TOPIC: &str = "dry-run";
 
-/// The result for one sample event. Serializes as `{"id": …, "document": {…}}`,
-/// `{"dropped": true}` or `{"error": {"stage": …, "reason": …}}`.
-#[derive(Debug, Clone, PartialEq)]
+/// The result for one sample event: `{"id": …, "document": {…}}`, `{"dropped": true}` or
+/// `{"error": {"stage": …, "reason": …}}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
 pub enum DryRunResult {
     /// The document that would be indexed.
     Document {
         /// Its `_id`.
         id: String,
         /// Its source.
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         document: Value,
     },
     /// A filter dropped it.
-    Dropped,
+    Dropped {
+        /// Always `true`.
+        dropped: bool,
+    },
     /// It would be dead-lettered.
     Error {
-        /// `decode`, or the failing stage's type.
-        stage: FailedAt,
-        /// Why.
-        reason: String,
+        /// Where and why.
+        error: DryRunFailure,
     },
 }
 
-impl Serialize for DryRunResult {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(2))?;
-        match self {
-            DryRunResult::Document { id, document } => {
-                m.serialize_entry("id", id)?;
-                m.serialize_entry("document", document)?;
-            }
-            DryRunResult::Dropped => m.serialize_entry("dropped", &true)?,
-            DryRunResult::Error { stage, reason } => {
-                m.serialize_entry(
-                    "error",
-                    &serde_json::json!({"stage": stage, "reason": reason}),
-                )?;
-            }
+/// Why a sample event would be dead-lettered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DryRunFailure {
+    /// `decode`, or the failing stage's type.
+    pub stage: FailedAt,
+    /// Why.
+    pub reason: String,
+}
+
+impl DryRunResult {
+    fn error(stage: FailedAt, reason: String) -> DryRunResult {
+        DryRunResult::Error {
+            error: DryRunFailure { stage, reason },
         }
-        m.end()
     }
 }
 
@@ -68,10 +69,7 @@ pub fn dry_run(
         Err(e) => {
             return events
                 .iter()
-                .map(|_| DryRunResult::Error {
-                    stage: FailedAt::Geoip,
-                    reason: e.to_string(),
-                })
+                .map(|_| DryRunResult::error(FailedAt::Geoip, e.to_string()))
                 .collect()
         }
     };
@@ -87,17 +85,14 @@ pub fn dry_run(
                 ingested_at: now,
             };
             match decode_value(ev.clone(), &ctx.limits) {
-                Err(e) => DryRunResult::Error {
-                    stage: FailedAt::Decode,
-                    reason: e.to_string(),
-                },
+                Err(e) => DryRunResult::error(FailedAt::Decode, e.to_string()),
                 Ok(event) => match chain.process(event, &meta) {
                     Outcome::Document(d) => DryRunResult::Document {
                         id: d.id.clone(),
                         document: d.into_value(),
                     },
-                    Outcome::Dropped => DryRunResult::Dropped,
-                    Outcome::Failed { stage, reason } => DryRunResult::Error { stage, reason },
+                    Outcome::Dropped => DryRunResult::Dropped { dropped: true },
+                    Outcome::Failed { stage, reason } => DryRunResult::error(stage, reason),
                 },
             }
         })

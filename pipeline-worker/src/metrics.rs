@@ -2,8 +2,8 @@
 //!
 //! Hot-path counters (consumed, indexed, filtered) are registered once per task and kept as
 //! handles, so counting one of those events is an atomic add, not a label lookup; dead letters
-//! are counted per stage through a small map, registered on a stage's first one. The same events are counted in [`TaskStats`] atomics, which the
-//! heartbeat writes into `worker_tasks`.
+//! are counted per stage through a small map, registered on a stage's first one. The same events
+//! are counted in [`TaskStats`] atomics, which the heartbeat writes into `worker_tasks`.
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

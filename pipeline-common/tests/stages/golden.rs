@@ -278,5 +278,7 @@ fn geoip_stage_needs_a_database_at_build_time() {
     let err = Chain::build(&def, &EngineContext::default()).unwrap_err();
     assert!(err.to_string().contains("geoip.database is not configured"));
     let results = dry_run(&def, &EngineContext::default(), &[json!({})]);
-    assert!(matches!(&results[0], DryRunResult::Error { stage, .. } if stage.as_str() == "geoip"));
+    assert!(
+        matches!(&results[0], DryRunResult::Error { error } if error.stage.as_str() == "geoip")
+    );
 }

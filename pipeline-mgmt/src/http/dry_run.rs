@@ -13,6 +13,7 @@ use crate::service::{self, dead_letters, find};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
+use pipeline_common::dry_run::DryRunResult;
 use pipeline_common::failure::FailedAt;
 use pipeline_common::model::PipelineDefinition;
 use pipeline_common::store::pipelines::PipelineRow;
@@ -85,8 +86,7 @@ pub struct FromErrors {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DryRunResults {
     /// One per event.
-    #[schema(value_type = Vec<Object>)]
-    pub results: Vec<Value>,
+    pub results: Vec<DryRunItem>,
     /// `fromErrors` only: pass it as `fromErrors.after` to take older dead letters; absent on
     /// the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,6 +100,26 @@ pub struct DryRunResults {
     /// pipelines apply` compares it with the stored one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub definition: Option<PipelineDefinition>,
+}
+
+/// The result for one event; with `fromErrors`, also the dead letter it came from.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DryRunItem {
+    /// What the event became.
+    #[serde(flatten)]
+    pub result: DryRunResult,
+    /// `fromErrors` only: where in the error topic the event was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<LetterSource>,
+}
+
+/// A dead letter's place in the error topic.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LetterSource {
+    /// Partition of the error topic.
+    pub partition: i32,
+    /// Offset in that partition.
+    pub offset: i64,
 }
 
 /// Run events through a definition that is not stored.
@@ -225,13 +245,11 @@ async fn from_errors(
         })
         .collect();
     let mut results = run(state, definition, events).await?;
-    for (result, letter) in results.results.iter_mut().zip(&page.items) {
-        if let Value::Object(map) = result {
-            map.insert(
-                "source".into(),
-                serde_json::json!({"partition": letter.partition, "offset": letter.offset}),
-            );
-        }
+    for (item, letter) in results.results.iter_mut().zip(&page.items) {
+        item.source = Some(LetterSource {
+            partition: letter.partition,
+            offset: letter.offset,
+        });
     }
     results.next = page.next.map(|c| c.render());
     results.scan = Some(page.scanned.into());
@@ -277,10 +295,12 @@ async fn run(
     .await
     .map_err(|e| ApiError::Internal(e.into()))?;
     let results = results
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .into_iter()
+        .map(|result| DryRunItem {
+            result,
+            source: None,
+        })
+        .collect();
     Ok(DryRunResults {
         results,
         next: None,

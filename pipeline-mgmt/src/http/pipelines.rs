@@ -272,6 +272,8 @@ pub async fn change_state(
         IfMatch::Version(v) => Some(v),
         IfMatch::Absent | IfMatch::Any => None,
     };
+    // A row whose definition cannot be shown is refused before anything changes, not after.
+    PipelineView::of(&find(&state, id).await?, &state).map_err(ReadError::Corrupt)?;
     let row = lifecycle::change_state(&state, id, expected, body.state, &who.name).await?;
     pipeline_response(&state, StatusCode::OK, &row)
 }

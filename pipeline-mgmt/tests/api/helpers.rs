@@ -230,6 +230,20 @@ impl TestApp {
             .await
     }
 
+    /// The names `GET /api/v1/pipelines` lists (one page of up to 1000), which must answer 200.
+    pub async fn listed_names(&self) -> Vec<String> {
+        let list = self
+            .get("/api/v1/pipelines?limit=1000", &self.tokens.viewer)
+            .await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        list.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["name"].as_str().map(str::to_owned))
+            .collect()
+    }
+
     /// Creates a pipeline named `name` and asserts 201.
     pub async fn create_ok(&self, definition: &Value) -> Value {
         let resp = self.create(definition).await;

@@ -185,17 +185,27 @@ async fn a_stored_definition_that_no_longer_validates_reads_as_corrupt() {
     let read = app.get(&path, &app.tokens.viewer).await;
     assert_eq!(read.status, StatusCode::CONFLICT, "{}", read.text);
     assert!(read.body["detail"].as_str().unwrap().contains("corrupt"));
-    let list = app
-        .get("/api/v1/pipelines?limit=1000", &app.tokens.viewer)
+    let names = app.listed_names().await;
+    assert!(!names.contains(&name), "{names:?}");
+    // A state change is refused before it changes anything.
+    let stop = app
+        .send(
+            app.request(
+                reqwest::Method::PATCH,
+                &format!("{path}/state"),
+                Some(&app.tokens.editor),
+            )
+            .json(&json!({"state": "stopped"})),
+        )
         .await;
-    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
-    let names: Vec<&str> = list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    assert!(!names.contains(&name.as_str()), "{names:?}");
+    assert_eq!(stop.status, StatusCode::CONFLICT, "{}", stop.text);
+    let (state, version): (String, i64) =
+        sqlx::query_as("SELECT state, version FROM pipelines WHERE id = ?")
+            .bind(id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), version), ("running", 1));
 
     store(created.clone()).await;
     let repaired = app.get(&path, &app.tokens.viewer).await;

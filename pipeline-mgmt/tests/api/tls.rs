@@ -1,4 +1,4 @@
-//! pipeline-mgmt against TLS servers (issue 23): Kafka's SASL_SSL listener with the private CA,
+//! pipeline-mgmt against TLS servers: Kafka's SASL_SSL listener with the private CA,
 //! OpenSearch's security plugin over https as `flow_mgmt`, a user without rights, and a wrong CA.
 //! Skipped, with a line on stderr, when the stack runs without `FLOW_STACK_TLS=1`.
 

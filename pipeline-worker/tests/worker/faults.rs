@@ -1,4 +1,4 @@
-//! Faults on the real stack (issue 18): a private broker or search node killed, stalled or
+//! Faults on the real stack: a private broker or search node killed, stalled or
 //! restarted under a running worker, topics deleted behind mgmt's back, a signal during a flush,
 //! a panic injected into a task. Each test asserts the index by `_id` (count and samples), the
 //! error topic and the committed offsets.

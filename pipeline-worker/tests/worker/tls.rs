@@ -1,4 +1,4 @@
-//! The worker against TLS servers (issue 23): Kafka's SSL, SASL_SSL and client-certificate
+//! The worker against TLS servers: Kafka's SSL, SASL_SSL and client-certificate
 //! listeners, and OpenSearch with its security plugin over https with the private CA and the
 //! least-privilege user `flow_worker`. Skipped, with a line on stderr, when the stack runs without
 //! `FLOW_STACK_TLS=1`.

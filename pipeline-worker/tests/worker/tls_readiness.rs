@@ -1,4 +1,4 @@
-//! The worker's `/readyz` against the TLS servers (issue 23): a wrong CA and a wrong SASL password
+//! The worker's `/readyz` against the TLS servers: a wrong CA and a wrong SASL password
 //! are failures an operator must fix, and readiness names them, without a secret, while the
 //! worker keeps running. The worker runs as a child process so that its whole log can be read.
 

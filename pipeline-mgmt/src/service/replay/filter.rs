@@ -1,5 +1,6 @@
 //! Which dead letters a replay takes.
 
+use crate::error::FieldProblem;
 use crate::service::dead_letters::DeadLetter;
 use pipeline_common::failure::FailedAt;
 use serde::{Deserialize, Serialize};
@@ -37,26 +38,34 @@ pub struct ReplayFilter {
     pub offsets: Option<Vec<OffsetRange>>,
 }
 
+/// The problem of one field.
+fn problem(field: String, message: impl Into<String>) -> FieldProblem {
+    FieldProblem {
+        field,
+        message: message.into(),
+    }
+}
+
 impl ReplayFilter {
     /// Field problems of a filter that can match nothing sensible.
-    pub fn problems(&self) -> Vec<(String, String)> {
+    pub fn problems(&self) -> Vec<FieldProblem> {
         let mut out = Vec::new();
         if let Some(Err(err)) = self.stage.as_deref().map(str::parse::<FailedAt>) {
-            out.push(("stage".to_owned(), err.to_string()));
+            out.push(problem("stage".to_owned(), err.to_string()));
         }
         for (i, range) in self.offsets.iter().flatten().enumerate() {
             if range.partition < 0 {
-                out.push((format!("offsets[{i}].partition"), "must be >= 0".to_owned()));
+                out.push(problem(format!("offsets[{i}].partition"), "must be >= 0"));
             }
             if range.from.is_some_and(|f| f < 0) {
-                out.push((format!("offsets[{i}].from"), "must be >= 0".to_owned()));
+                out.push(problem(format!("offsets[{i}].from"), "must be >= 0"));
             }
             if range.to.is_some_and(|t| t < 0) {
-                out.push((format!("offsets[{i}].to"), "must be >= 0".to_owned()));
+                out.push(problem(format!("offsets[{i}].to"), "must be >= 0"));
             }
             if let (Some(f), Some(t)) = (range.from, range.to) {
                 if t < f {
-                    out.push((format!("offsets[{i}].to"), "must be >= from".to_owned()));
+                    out.push(problem(format!("offsets[{i}].to"), "must be >= from"));
                 }
             }
         }

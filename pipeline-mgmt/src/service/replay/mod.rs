@@ -32,10 +32,7 @@ pub async fn start(
     if !problems.is_empty() {
         return Err(ApiError::Unprocessable {
             detail: "the replay filter is invalid".into(),
-            errors: problems
-                .into_iter()
-                .map(|(field, message)| crate::error::FieldProblem { field, message })
-                .collect(),
+            errors: problems,
         });
     }
     let row = find(state, id).await?;
