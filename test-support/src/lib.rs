@@ -21,6 +21,7 @@
 //! behind.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
 
+pub mod cluster;
 pub mod tls;
 
 use std::io::{Read, Write};

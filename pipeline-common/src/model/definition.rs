@@ -59,6 +59,9 @@ pub struct TopicSpec {
     pub partitions: i32,
     /// Replication factor (1..=32, default 1).
     pub replication_factor: i16,
+    /// `min.insync.replicas` (1..=`replication_factor`): how many replicas must hold a record
+    /// before a producer with `acks=all` is answered; `None` uses the broker's default.
+    pub min_insync_replicas: Option<i16>,
     /// `retention.ms`: `-1` keeps forever, `None` uses the broker's default.
     pub retention_ms: Option<i64>,
 }
@@ -68,6 +71,7 @@ impl Default for TopicSpec {
         TopicSpec {
             partitions: DEFAULT_PARTITIONS,
             replication_factor: 1,
+            min_insync_replicas: None,
             retention_ms: None,
         }
     }
@@ -186,34 +190,9 @@ impl PipelineDefinition {
                 .and_then(|n| IndexName::parse(n.as_str()).ok()),
         };
 
-        let mut topics = TopicSpec::default();
-        if let Some(v) = f.get("topics") {
-            if let Some(t) = Fields::object(v, "topics".into(), &mut errs) {
-                t.deny_unknown(
-                    &["partitions", "replicationFactor", "retentionMs"],
-                    &["input", "output", "error"],
-                    &mut errs,
-                );
-                if let Some(n) = t.int("partitions", PARTITIONS.0, PARTITIONS.1, &mut errs) {
-                    topics.partitions = n as i32;
-                }
-                if let Some(n) = t.int(
-                    "replicationFactor",
-                    REPLICATION_FACTOR.0,
-                    REPLICATION_FACTOR.1,
-                    &mut errs,
-                ) {
-                    topics.replication_factor = n as i16;
-                }
-                if let Some(n) = t.int("retentionMs", -1, i64::MAX, &mut errs) {
-                    if n == 0 {
-                        errs.push("topics.retentionMs", "must be -1 (forever) or positive");
-                    } else {
-                        topics.retention_ms = Some(n);
-                    }
-                }
-            }
-        }
+        let topics = f
+            .get("topics")
+            .map_or_else(TopicSpec::default, |v| parse_topics(v, &mut errs));
 
         let stages = match f.array("stages", ctx.max_stages, &mut errs) {
             None => None,
@@ -287,6 +266,9 @@ impl PipelineDefinition {
             "partitions": self.topics.partitions,
             "replicationFactor": self.topics.replication_factor,
         });
+        if let Some(n) = self.topics.min_insync_replicas {
+            topics["minInsyncReplicas"] = Value::from(n);
+        }
         if let Some(r) = self.topics.retention_ms {
             topics["retentionMs"] = Value::from(r);
         }
@@ -380,6 +362,62 @@ impl PipelineDefinition {
         self.state = state;
         self
     }
+}
+
+/// Reads `topics`: every setting within its bounds, and `minInsyncReplicas` at most the
+/// replication factor (a topic where fewer replicas exist than must acknowledge takes no write).
+fn parse_topics(v: &Value, errs: &mut ValidationErrors) -> TopicSpec {
+    let mut topics = TopicSpec::default();
+    let Some(t) = Fields::object(v, "topics".into(), errs) else {
+        return topics;
+    };
+    t.deny_unknown(
+        &[
+            "partitions",
+            "replicationFactor",
+            "minInsyncReplicas",
+            "retentionMs",
+        ],
+        &["input", "output", "error"],
+        errs,
+    );
+    if let Some(n) = t.int("partitions", PARTITIONS.0, PARTITIONS.1, errs) {
+        topics.partitions = n as i32;
+    }
+    if let Some(n) = t.int(
+        "replicationFactor",
+        REPLICATION_FACTOR.0,
+        REPLICATION_FACTOR.1,
+        errs,
+    ) {
+        topics.replication_factor = n as i16;
+    }
+    if let Some(n) = t.int(
+        "minInsyncReplicas",
+        REPLICATION_FACTOR.0,
+        REPLICATION_FACTOR.1,
+        errs,
+    ) {
+        if n > i64::from(topics.replication_factor) {
+            errs.push(
+                "topics.minInsyncReplicas",
+                format!(
+                    "must not exceed topics.replicationFactor ({}): no write could be acknowledged",
+                    topics.replication_factor
+                ),
+            );
+        } else {
+            topics.min_insync_replicas = Some(n as i16);
+        }
+    }
+    if let Some(n) = t.int("retentionMs", -1, i64::MAX, errs) {
+        if n == 0 {
+            errs.push("topics.retentionMs", "must be -1 (forever) or positive");
+        } else {
+            topics.retention_ms = Some(n);
+        }
+    }
+    topics
 }
 
 /// Reads `indexing` and checks its field overrides against the fields the chain writes.

@@ -39,9 +39,13 @@ pub struct Topics {
     /// Partitions per topic: the most workers that can share the pipeline (default 3).
     #[schema(minimum = 1, maximum = 1000)]
     pub partitions: Option<i32>,
-    /// Replication factor (default 1); at most the number of brokers.
+    /// Replication factor (default 1); at most the number of brokers (422 otherwise).
     #[schema(minimum = 1, maximum = 32)]
     pub replication_factor: Option<i16>,
+    /// `min.insync.replicas` of the three topics: how many replicas must hold a record before
+    /// it is acknowledged; at most `replicationFactor`. Absent uses the broker's default.
+    #[schema(minimum = 1, maximum = 32)]
+    pub min_insync_replicas: Option<i16>,
     /// `retention.ms`: -1 keeps forever, a positive value is milliseconds; absent uses the
     /// broker's default. 0 is refused.
     #[schema(schema_with = retention_ms)]
@@ -141,6 +145,9 @@ pub struct StoredTopics {
     /// Replication factor.
     #[schema(minimum = 1, maximum = 32)]
     pub replication_factor: i16,
+    /// `min.insync.replicas`; absent when the broker's default applies.
+    #[schema(minimum = 1, maximum = 32)]
+    pub min_insync_replicas: Option<i16>,
     /// `retention.ms`, `null` for the broker's default.
     #[schema(minimum = -1)]
     pub retention_ms: Option<i64>,

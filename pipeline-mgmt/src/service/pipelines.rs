@@ -7,7 +7,7 @@ use super::{find, find_id};
 use crate::error::{ApiError, Dependency, FieldProblem};
 use crate::provision;
 use crate::provision::index_template::PipelineTemplate;
-use crate::provision::topics::TopicSpec;
+use crate::provision::topics::{TooFewBrokers, TopicSpec};
 use crate::state::AppState;
 use crate::store::{self, AuditAction, Change, Guarded, NewPipeline};
 use pipeline_common::model::{DesiredState, PipelineDefinition, PipelineTopics, ValidationErrors};
@@ -49,6 +49,7 @@ fn topic_spec(state: &AppState, definition: &PipelineDefinition) -> TopicSpec {
         names: names.topics().map(str::to_owned).to_vec(),
         partitions: topics.partitions,
         replication_factor: i32::from(topics.replication_factor),
+        min_insync_replicas: topics.min_insync_replicas.map(i32::from),
         retention_ms: topics.retention_ms,
     }
 }
@@ -116,6 +117,12 @@ async fn create_saga(
     }
     if let Err(failure) = state.topics.create(&spec).await {
         undo_create(state, &id_text, &failure.created, &template.name).await;
+        if let Some(too_few) = failure.error.downcast_ref::<TooFewBrokers>() {
+            return Err(field_error(
+                "topics.replicationFactor",
+                &too_few.to_string(),
+            ));
+        }
         return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
     }
     if let Err(err) =
@@ -184,7 +191,8 @@ pub async fn replace(
         if current_def.topics() != definition.topics() {
             return Err(field_error(
                 "topics",
-                "partitions, replicationFactor and retentionMs cannot change after creation",
+                "partitions, replicationFactor, minInsyncReplicas and retentionMs cannot change \
+                 after creation",
             ));
         }
     }
