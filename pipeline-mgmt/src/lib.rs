@@ -10,6 +10,7 @@ pub mod error;
 pub mod fleet_metrics;
 pub mod http;
 pub mod metrics;
+pub mod name_lock;
 pub mod provision;
 pub mod service;
 pub mod state;

@@ -5,6 +5,7 @@
 use super::templates;
 use super::{find, find_id};
 use crate::error::{ApiError, Dependency, FieldProblem};
+use crate::name_lock::NameLock;
 use crate::provision;
 use crate::provision::index_template::PipelineTemplate;
 use crate::provision::topics::{TooFewBrokers, TopicSpec};
@@ -83,6 +84,8 @@ async fn create_saga(
     actor: &str,
 ) -> Result<PipelineRow, ApiError> {
     let name = definition.name().as_str();
+    // No other replica provisions or removes topics and template of this name meanwhile.
+    let _lock = NameLock::try_acquire(&state.db, name).await?;
     // Cheap early answer for the common duplicate; the unique key is the real guard.
     if rows::get_by_name(&state.db, definition.name())
         .await?
@@ -179,6 +182,9 @@ pub async fn replace(
     with_state: bool,
     actor: &str,
 ) -> Result<PipelineRow, ApiError> {
+    // Held while the template changes: a delete of the same name waits its turn (409) instead of
+    // removing the template this change then puts back.
+    let _lock = NameLock::try_acquire(&state.db, definition.name().as_str()).await?;
     let current = find(state, id).await?;
     if let Some(v) = expected.filter(|v| *v != current.version) {
         return Err(stale(v, current.version));
@@ -302,6 +308,16 @@ pub async fn change_state(
 /// they hold data.
 pub async fn delete(state: &AppState, id: &str, force: bool, actor: &str) -> Result<(), ApiError> {
     let row = find(state, id).await?;
+    check_deletable(&row, force)?;
+    let task_state = state.clone();
+    let actor = actor.to_owned();
+    tokio::spawn(async move { delete_flow(&task_state, row, force, &actor).await })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+}
+
+/// 409 for a running (or provisioning) pipeline unless `force`.
+fn check_deletable(row: &PipelineRow, force: bool) -> Result<(), ApiError> {
     if matches!(
         row.state,
         PipelineState::Running | PipelineState::Provisioning
@@ -312,11 +328,7 @@ pub async fn delete(state: &AppState, id: &str, force: bool, actor: &str) -> Res
             row.state
         )));
     }
-    let task_state = state.clone();
-    let actor = actor.to_owned();
-    tokio::spawn(async move { delete_flow(&task_state, row, &actor).await })
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+    Ok(())
 }
 
 fn stale(expected: i64, current: i64) -> ApiError {
@@ -336,7 +348,17 @@ async fn guarded(state: &AppState, change: &Change<'_>) -> Result<PipelineRow, A
     }
 }
 
-async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<(), ApiError> {
+async fn delete_flow(
+    state: &AppState,
+    row: PipelineRow,
+    force: bool,
+    actor: &str,
+) -> Result<(), ApiError> {
+    // A create of this name that is still provisioning holds the lock: deleting now would miss
+    // the topics it is about to make (409, retry). Under the lock, the row is read again.
+    let _lock = NameLock::try_acquire(&state.db, row.name.as_str()).await?;
+    let row = find_id(state, row.id).await?;
+    check_deletable(&row, force)?;
     // Workers run only `running` pipelines: this stops them at their next reconciliation.
     let id = row.id.hyphenated().to_string();
     store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, None).await?;

@@ -16,6 +16,7 @@ mod ingest;
 mod ops;
 mod read;
 mod replay;
+mod replicas;
 mod replication;
 mod templates;
 mod tls;
