@@ -13,7 +13,7 @@ fn batch(from: usize, to: usize) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
 }
 
 /// Every event of `0..total` is in the index exactly once, by the `_id` the output topic names.
-async fn assert_indexed_once(world: &World, total: usize) {
+pub async fn assert_indexed_once(world: &World, total: usize) {
     let outputs = world.read_topic("output", total, Duration::from_secs(60));
     let mut seqs = HashSet::new();
     let mut ids = HashSet::new();
@@ -31,7 +31,7 @@ async fn assert_indexed_once(world: &World, total: usize) {
     assert_eq!(world.count().await, total as u64, "exactly once by `_id`");
 }
 
-fn assert_no_dead_letters(world: &World) {
+pub fn assert_no_dead_letters(world: &World) {
     assert!(
         world
             .read_topic("error", 1, Duration::from_secs(3))

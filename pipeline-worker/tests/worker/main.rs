@@ -4,6 +4,7 @@
 //! own topics (random names); events come from an independent producer (confluent-kafka).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod cluster;
 mod faults;
 mod geoip;
 mod helpers;
