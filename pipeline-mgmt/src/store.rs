@@ -53,6 +53,12 @@ pub enum AuditAction {
     State,
     /// Pipeline deleted.
     Delete,
+    /// One of the pipeline's dated indices deleted by retention (the index in `detail`).
+    RetentionDelete,
+    /// Dead letters replayed (a replay job started).
+    Replay,
+    /// A create whose provisioning failed and was undone; its `create` row is relabelled.
+    CreateUndone,
 }
 
 impl AuditAction {
@@ -62,22 +68,27 @@ impl AuditAction {
             AuditAction::Update => "update",
             AuditAction::State => "state",
             AuditAction::Delete => "delete",
+            AuditAction::RetentionDelete => "retention-delete",
+            AuditAction::Replay => "replay",
+            AuditAction::CreateUndone => "create-undone",
         }
     }
 }
 
-async fn audit(
+/// Writes one audit row in `tx`, the transaction of the change it records.
+pub async fn audit(
     tx: &mut Transaction<'_, MySql>,
     row: (&str, &str),
     actor: &str,
     action: AuditAction,
     before: Option<i64>,
     after: Option<i64>,
+    detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log \
-         (pipeline_id, pipeline_name, actor, action, version_before, version_after, at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         (pipeline_id, pipeline_name, actor, action, version_before, version_after, at, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(row.0)
     .bind(row.1)
@@ -86,6 +97,7 @@ async fn audit(
     .bind(before)
     .bind(after)
     .bind(Utc::now())
+    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -130,6 +142,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
         AuditAction::Create,
         None,
         Some(1),
+        None,
     )
     .await?;
     tx.commit().await
@@ -161,7 +174,8 @@ pub async fn remove_unprovisioned(pool: &MySqlPool, id: &str) -> Result<(), sqlx
         .execute(&mut *tx)
         .await?;
     // The create was never visible as a working pipeline; the audit trail says it was undone.
-    sqlx::query("UPDATE audit_log SET action = 'create-undone' WHERE pipeline_id = ?")
+    sqlx::query("UPDATE audit_log SET action = ? WHERE pipeline_id = ?")
+        .bind(AuditAction::CreateUndone.as_str())
         .bind(id)
         .execute(&mut *tx)
         .await?;
@@ -236,6 +250,7 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, Re
         change.action,
         Some(version),
         Some(version + 1),
+        None,
     )
     .await?;
     let row = pipelines::get(&mut *tx, change.id).await?;
@@ -262,6 +277,32 @@ pub async fn delete(pool: &MySqlPool, row: &PipelineRow, actor: &str) -> Result<
         AuditAction::Delete,
         Some(row.version),
         None,
+        None,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The actor of audit rows that retention writes.
+pub const RETENTION_ACTOR: &str = "retention";
+
+/// Records that retention deleted `index` of pipeline `row` (at the version whose retention
+/// applied).
+pub async fn record_retention_delete(
+    pool: &MySqlPool,
+    row: &PipelineRow,
+    index: &str,
+) -> Result<(), sqlx::Error> {
+    let id = row.id.hyphenated().to_string();
+    let mut tx = pool.begin().await?;
+    audit(
+        &mut tx,
+        (&id, row.name.as_str()),
+        RETENTION_ACTOR,
+        AuditAction::RetentionDelete,
+        Some(row.version),
+        Some(row.version),
+        Some(index),
     )
     .await?;
     tx.commit().await

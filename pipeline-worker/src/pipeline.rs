@@ -1,7 +1,7 @@
 //! From a `pipelines` row to a runnable [`TaskSpec`]: the validated definition, its flush
 //! thresholds and its processor.
 
-use crate::bulk::encoder::FlushPolicy;
+use crate::bulk::buffer::FlushPolicy;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::task::TaskSpec;
 use pipeline_common::chain::{Chain, ChainError, EngineContext, Outcome};

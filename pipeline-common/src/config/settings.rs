@@ -59,6 +59,9 @@ pub struct ServerSettings {
     /// How long pipeline-mgmt's HTTP ingest trusts a pipeline it looked up, in milliseconds;
     /// bounds how late it sees a change made through another replica (0: look up every request).
     pub ingest_cache_ttl_ms: u64,
+    /// Seconds between sweeps of dated indices past their pipeline's `indexing.retention`; one
+    /// replica at a time sweeps, under a lease in MariaDB.
+    pub retention_interval_sec: u64,
     /// The URL browsers reach mgmt at; `https://…` marks the console cookie `Secure`.
     pub public_url: String,
     /// Whether an ingress in front of mgmt sets `X-Forwarded-Proto` (and strips a client's own):
@@ -326,6 +329,10 @@ impl Settings {
             ),
             ("server.maxEventBytes", self.server.max_event_bytes as u64),
             ("server.maxEventDepth", self.server.max_event_depth as u64),
+            (
+                "server.retentionIntervalSec",
+                self.server.retention_interval_sec,
+            ),
             (
                 "worker.reconcileIntervalMs",
                 self.worker.reconcile_interval_ms,

@@ -223,7 +223,7 @@ impl PipelineDefinition {
             (spec != FlushSpec::default()).then_some(spec)
         });
 
-        let indexing = parse_indexing(&f, stages.as_deref(), ctx, &mut errs);
+        let indexing = parse_indexing(&f, stages.as_deref(), index.as_ref(), ctx, &mut errs);
 
         let mut output = OutputSpec::default();
         if let Some(v) = f.get("output") {
@@ -420,10 +420,12 @@ fn parse_topics(v: &Value, errs: &mut ValidationErrors) -> TopicSpec {
     topics
 }
 
-/// Reads `indexing` and checks its field overrides against the fields the chain writes.
+/// Reads `indexing`, checks its field overrides against the fields the chain writes and its
+/// retention against the index name (`index` is `None` when the name itself is invalid).
 fn parse_indexing(
     f: &Fields<'_>,
     stages: Option<&[StageSpec]>,
+    index: Option<&IndexName>,
     ctx: &ValidationContext,
     errs: &mut ValidationErrors,
 ) -> IndexingSpec {
@@ -434,6 +436,17 @@ fn parse_indexing(
         return IndexingSpec::default();
     };
     let spec = IndexingSpec::parse(&ix, errs);
+    if let (Some(_), Some(index)) = (&spec.retention, index) {
+        if !crate::index_template::supports_retention(index) {
+            errs.push(
+                "indexing.retention",
+                format!(
+                    "applies to dated indices only: index {index} needs a date pattern that \
+                     runs from the year down, such as logs-{{yyyy.MM.dd}}"
+                ),
+            );
+        }
+    }
     let defaults;
     let stages = match stages {
         Some(s) => s,

@@ -259,3 +259,17 @@ fn output_topic_is_on_by_default_and_can_be_switched_off() {
         assert_eq!(fields(&e), vec![field], "{v}");
     }
 }
+
+#[test]
+fn retention_needs_a_dated_index() {
+    let with = |index: &str, retention: &str| json!({"name": "web", "index": index, "indexing": {"retention": retention}});
+    let d = PipelineDefinition::parse(&with("web-{yyyy.MM.dd}", "14d"), &ctx()).unwrap();
+    assert_eq!(d.indexing().retention.as_ref().unwrap().as_str(), "14d");
+    assert_eq!(d.to_json()["indexing"]["retention"], "14d");
+    for index in ["web", "web-{MM.dd}"] {
+        let e = PipelineDefinition::parse(&with(index, "14d"), &ctx()).unwrap_err();
+        assert_eq!(fields(&e), ["indexing.retention"], "{index}");
+    }
+    let e = PipelineDefinition::parse(&with("web-{yyyy.MM.dd}", "two weeks"), &ctx()).unwrap_err();
+    assert_eq!(fields(&e), ["indexing.retention"]);
+}

@@ -18,6 +18,7 @@ mod read;
 mod replay;
 mod replicas;
 mod replication;
+mod retention;
 mod templates;
 mod tls;
 mod update;

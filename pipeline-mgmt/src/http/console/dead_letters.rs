@@ -128,9 +128,7 @@ async fn render(
             .map(|t| t.split(TRAIL_SEPARATOR).map(str::to_owned).collect())
             .unwrap_or_default(),
     };
-    let jobs = replay::list(&state.db, &paging.pid, 10)
-        .await
-        .unwrap_or_default();
+    let jobs = replay::jobs(state, id, 10).await.unwrap_or_default();
     let mut body = heading(&row, &paging, &stages_of(state, &row));
     if session.can_edit() {
         body.push_str(&replay_form(&paging));
