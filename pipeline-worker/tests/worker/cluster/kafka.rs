@@ -52,6 +52,7 @@ async fn a_partition_leader_killed_under_load_and_back_after_20s_loses_nothing()
         gap.as_secs_f64()
     ));
     worker.terminate_gracefully();
+    clean_up(world).await;
 }
 
 /// Two brokers of three are down for 30 s (below `min.insync.replicas`, and the KRaft quorum
@@ -105,4 +106,5 @@ async fn two_of_three_brokers_down_for_30s_the_worker_waits_and_recovers() {
         gap.as_secs_f64()
     ));
     worker.terminate_gracefully();
+    clean_up(world).await;
 }

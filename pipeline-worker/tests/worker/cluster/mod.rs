@@ -37,9 +37,12 @@ async fn cluster_world(cluster: &Cluster, partitions: i32) -> World {
 }
 
 /// The worker settings of the cluster tests: small flushes, so that many are in flight when a
-/// fault lands.
-const WORKER_VARS: [(&str, &str); 2] = [
+/// fault lands; the default bulk timeout (a replicated index on a busy two-core machine answers
+/// slowly, and a retried bulk request is more work for it); no restart of a failed task during
+/// the test, so that a task that gives up fails it.
+const WORKER_VARS: [(&str, &str); 3] = [
     ("FLOW__SERVER__FLUSH_ITEMS", "500"),
+    ("FLOW__WORKER__BULK_TIMEOUT_MS", "30000"),
     ("FLOW__WORKER__WATCH_INTERVAL_MS", "600000"),
 ];
 
@@ -141,15 +144,44 @@ fn output_records(world: &World, total: usize) -> (usize, usize) {
 /// cluster test shares: each event indexed once by `_id`, the output topic holding each, no dead
 /// letter. Returns (output records, events processed twice or more).
 async fn assert_all_delivered(world: &World, total: usize) -> (usize, usize) {
-    world
-        .wait_count(total as u64, Duration::from_secs(300))
-        .await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        let indexed = world.count().await;
+        if indexed == total as u64 {
+            break;
+        }
+        assert!(
+            indexed < total as u64,
+            "{indexed} documents, more than {total}"
+        );
+        if Instant::now() > deadline {
+            let (committed, ends) = world.committed_and_end();
+            let group = test_support::cluster::group_assignment(
+                &world.brokers,
+                &world.group(),
+                &world.topic("input"),
+            );
+            panic!(
+                "{indexed} of {total} documents indexed; committed {committed:?} of {ends:?}; \
+                 group {group:?}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     world.wait_committed_at_end(Duration::from_secs(120)).await;
     crate::faults::assert_indexed_once(world, total).await;
     crate::faults::assert_no_dead_letters(world);
     let (records, distinct) = output_records(world, total);
     assert_eq!(distinct, total, "the output topic holds every event");
     (records, records - distinct)
+}
+
+/// Removes what a passing test made (its topics and index), so that the cluster's brokers and
+/// nodes have less to recover when the next test restarts them.
+async fn clean_up(world: World) {
+    world.delete_as_mgmt_does().await;
+    let url = format!("{}/{}", world.opensearch, world.name);
+    reqwest::Client::new().delete(url).send().await.unwrap();
 }
 
 /// Polls until `done` holds, at most `limit`; how long it took.

@@ -45,7 +45,7 @@ async fn an_opensearch_data_node_killed_under_load_loses_nothing_and_the_cluster
     let overrides = [
         WORKER_VARS[0],
         WORKER_VARS[1],
-        ("FLOW__WORKER__BULK_TIMEOUT_MS", "10000"),
+        WORKER_VARS[2],
         ("FLOW__SERVER__FAILURE_THRESHOLD", "1000"),
     ];
     let mut worker = WorkerProcess::start(world.vars("w1", &overrides));
@@ -67,7 +67,7 @@ async fn an_opensearch_data_node_killed_under_load_loses_nothing_and_the_cluster
     tokio::time::sleep(Duration::from_secs(15)).await;
     cluster.start(&data_node);
     let down = killed.elapsed();
-    let green = time_until("green again", Duration::from_secs(180), || async {
+    let green = time_until("green again", Duration::from_secs(300), || async {
         cluster.search_health().await.as_deref() == Some("green")
     })
     .await;
@@ -87,4 +87,5 @@ async fn an_opensearch_data_node_killed_under_load_loses_nothing_and_the_cluster
         green.as_secs_f64()
     ));
     worker.terminate_gracefully();
+    clean_up(world).await;
 }

@@ -48,22 +48,27 @@ async fn a_rolling_restart_of_three_workers_under_load_loses_nothing() {
     for (worker, id) in workers.iter_mut().zip(ids) {
         let started = Instant::now();
         worker.terminate_gracefully();
+        let exited = started.elapsed();
         *worker = WorkerProcess::start(world.vars(id, &WORKER_VARS));
-        time_until(
+        let back = time_until(
             "the new worker back in the group",
             OWNED_WITHIN * 4,
             shared_by_three,
         )
         .await;
-        restarts.push(format!("{:.1}", started.elapsed().as_secs_f64()));
+        restarts.push(format!(
+            "{:.1} + {:.1}",
+            exited.as_secs_f64(),
+            back.as_secs_f64()
+        ));
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let total = load.stop();
     let (records, twice) = assert_all_delivered(&world, total).await;
     let gap = progress.longest_gap().await;
     report(&format!(
-        "rolling restart of 3 workers on 6 partitions under 300 events/s (each SIGTERM to back \
-         in the group: {} s): {total} events indexed once, output topic {records} records, \
+        "rolling restart of 3 workers on 6 partitions under 300 events/s (each: SIGTERM to exit \
+         + start to sharing the partitions: {} s): {total} events indexed once, output topic {records} records, \
          {twice} events processed twice, longest indexing pause {:.1} s",
         restarts.join(" / "),
         gap.as_secs_f64()
@@ -71,6 +76,7 @@ async fn a_rolling_restart_of_three_workers_under_load_loses_nothing() {
     for worker in &mut workers {
         worker.terminate_gracefully();
     }
+    clean_up(world).await;
 }
 
 /// One worker on four partitions under load; three more start (every partition owned, one each,
@@ -148,4 +154,5 @@ async fn scaling_one_to_four_to_one_under_load_keeps_every_partition_owned() {
         gap.as_secs_f64()
     ));
     first.terminate_gracefully();
+    clean_up(world).await;
 }
