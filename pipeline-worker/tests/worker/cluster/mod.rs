@@ -176,6 +176,63 @@ async fn assert_all_delivered(world: &World, total: usize) -> (usize, usize) {
     (records, records - distinct)
 }
 
+/// One worker (`w1`, [`WORKER_VARS`] and `extra`) on `world` under a steady load of
+/// `per_second` events, once it has indexed 1,000 of them.
+async fn one_worker_under_load(
+    world: &World,
+    extra: &[(&str, &str)],
+    per_second: u32,
+) -> (WorkerProcess, Load) {
+    let mut vars = WORKER_VARS.to_vec();
+    vars.extend_from_slice(extra);
+    let worker = WorkerProcess::start(world.vars("w1", &vars));
+    let load = Load::start(world, per_second);
+    eventually("indexing under load", Duration::from_secs(120), || async {
+        (world.count().await >= 1_000).then_some(())
+    })
+    .await;
+    (worker, load)
+}
+
+/// What a cluster test saw once every event was delivered.
+struct Outcome {
+    /// Events the brokers acknowledged: each is indexed once.
+    total: usize,
+    /// Records of the output topic.
+    records: usize,
+    /// Events indexed and produced more than once (at-least-once).
+    twice: usize,
+    /// The longest time the index count stood still meanwhile.
+    gap: Duration,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} events indexed once, output topic {} records ({} processed twice), longest \
+             indexing gap {:.1} s",
+            self.total,
+            self.records,
+            self.twice,
+            self.gap.as_secs_f64()
+        )
+    }
+}
+
+/// Stops the load and waits until every acknowledged event is delivered
+/// ([`assert_all_delivered`]); what was measured.
+async fn deliver(world: &World, load: Load, progress: Progress) -> Outcome {
+    let total = load.stop();
+    let (records, twice) = assert_all_delivered(world, total).await;
+    Outcome {
+        total,
+        records,
+        twice,
+        gap: progress.longest_gap().await,
+    }
+}
+
 /// Removes what a passing test made (its topics and index), so that the cluster's brokers and
 /// nodes have less to recover when the next test restarts them.
 async fn clean_up(world: World) {

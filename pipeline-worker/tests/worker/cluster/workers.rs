@@ -63,15 +63,11 @@ async fn a_rolling_restart_of_three_workers_under_load_loses_nothing() {
         ));
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let total = load.stop();
-    let (records, twice) = assert_all_delivered(&world, total).await;
-    let gap = progress.longest_gap().await;
+    let outcome = deliver(&world, load, progress).await;
     report(&format!(
         "rolling restart of 3 workers on 6 partitions under 300 events/s (each: SIGTERM to exit \
-         + start to sharing the partitions: {} s): {total} events indexed once, output topic {records} records, \
-         {twice} events processed twice, longest indexing pause {:.1} s",
+         + start to sharing the partitions again, s: {}): {outcome}",
         restarts.join(" / "),
-        gap.as_secs_f64()
     ));
     for worker in &mut workers {
         worker.terminate_gracefully();
@@ -140,18 +136,14 @@ async fn scaling_one_to_four_to_one_under_load_keeps_every_partition_owned() {
         assert!(status.success(), "graceful exit: {status}");
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let total = load.stop();
-    let (records, twice) = assert_all_delivered(&world, total).await;
-    let gap = progress.longest_gap().await;
+    let outcome = deliver(&world, load, progress).await;
     report(&format!(
         "scaling 1 -> 4 -> 1 workers on 4 partitions under 300 events/s: every partition owned \
-         {:.1} s after three workers started and {:.1} s after three got SIGTERM (bound {} s); \
-         {total} events indexed once, output topic {records} records ({twice} processed \
-         twice), longest indexing pause {:.1} s",
+         {:.1} s after three workers started and {:.1} s after three got SIGTERM (bound {} s): \
+         {outcome}",
         out.as_secs_f64(),
         back.as_secs_f64(),
         OWNED_WITHIN.as_secs(),
-        gap.as_secs_f64()
     ));
     first.terminate_gracefully();
     clean_up(world).await;
