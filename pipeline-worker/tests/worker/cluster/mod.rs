@@ -141,8 +141,8 @@ fn output_records(world: &World, total: usize) -> (usize, usize) {
 }
 
 /// Waits until every acknowledged event is indexed and committed, and asserts the outcome every
-/// cluster test shares: each event indexed once by `_id`, the output topic holding each, no dead
-/// letter. Returns (output records, events processed twice or more).
+/// cluster test shares: no task gave up meanwhile, each event indexed once by `_id`, the output
+/// topic holding each, no dead letter. Returns (output records, events processed twice or more).
 async fn assert_all_delivered(world: &World, total: usize) -> (usize, usize) {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -154,6 +154,14 @@ async fn assert_all_delivered(world: &World, total: usize) -> (usize, usize) {
             indexed < total as u64,
             "{indexed} documents, more than {total}"
         );
+        // With the watcher's restarts out of reach, a task that gave up would stall the test:
+        // say so at once. A fault of the cluster is never a reason to give up.
+        let failed = world
+            .tasks()
+            .await
+            .into_iter()
+            .find(|t| t.report.status.as_str() == "failed");
+        assert!(failed.is_none(), "a task gave up: {failed:?}");
         if Instant::now() > deadline {
             let (committed, ends) = world.committed_and_end();
             let group = test_support::cluster::group_assignment(
