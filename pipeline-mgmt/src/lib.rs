@@ -13,6 +13,7 @@ pub mod lease;
 pub mod metrics;
 pub mod name_lock;
 pub mod provision;
+pub mod rfc3339;
 pub mod service;
 pub mod state;
 pub mod store;

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use sqlx::{MySql, MySqlPool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The embedded migrations (`pipeline-mgmt/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -78,7 +79,7 @@ impl AuditAction {
 /// Writes one audit row in `tx`, the transaction of the change it records.
 pub async fn audit(
     tx: &mut Transaction<'_, MySql>,
-    row: (&str, &str),
+    row: (Uuid, &str),
     actor: &str,
     action: AuditAction,
     before: Option<i64>,
@@ -90,7 +91,7 @@ pub async fn audit(
          (pipeline_id, pipeline_name, actor, action, version_before, version_after, at, detail) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(row.0)
+    .bind(row.0.hyphenated().to_string())
     .bind(row.1)
     .bind(actor)
     .bind(action.as_str())
@@ -106,8 +107,8 @@ pub async fn audit(
 /// A new pipeline to insert in state `provisioning`.
 #[derive(Debug)]
 pub struct NewPipeline<'a> {
-    /// UUID.
-    pub id: &'a str,
+    /// Its id.
+    pub id: Uuid,
     /// Unique name.
     pub name: &'a str,
     /// Stored definition.
@@ -126,7 +127,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
          (id, name, definition, state, state_reason, version, created_by, created_at, updated_at) \
          VALUES (?, ?, ?, ?, NULL, 1, ?, ?, ?)",
     )
-    .bind(new.id)
+    .bind(new.id.hyphenated().to_string())
     .bind(new.name)
     .bind(Json(new.definition))
     .bind(PipelineState::Provisioning.as_str())
@@ -152,7 +153,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
 /// deletion, which are part of one API change that was already counted.
 pub async fn set_provisioning_state(
     pool: &MySqlPool,
-    id: &str,
+    id: Uuid,
     state: PipelineState,
     reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -160,23 +161,24 @@ pub async fn set_provisioning_state(
         .bind(state.as_str())
         .bind(reason)
         .bind(Utc::now())
-        .bind(id)
+        .bind(id.hyphenated().to_string())
         .execute(pool)
         .await?;
     Ok(())
 }
 
 /// Removes a row that never finished provisioning (the undo step of the create saga).
-pub async fn remove_unprovisioned(pool: &MySqlPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn remove_unprovisioned(pool: &MySqlPool, id: Uuid) -> Result<(), sqlx::Error> {
+    let id = id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM pipelines WHERE id = ?")
-        .bind(id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     // The create was never visible as a working pipeline; the audit trail says it was undone.
     sqlx::query("UPDATE audit_log SET action = ? WHERE pipeline_id = ?")
         .bind(AuditAction::CreateUndone.as_str())
-        .bind(id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await
@@ -200,7 +202,7 @@ pub enum Guarded {
 #[derive(Debug)]
 pub struct Change<'a> {
     /// Pipeline id.
-    pub id: uuid::Uuid,
+    pub id: Uuid,
     /// The version the caller saw; `None` skips the check.
     pub expected_version: Option<i64>,
     /// New definition, if replaced.
@@ -245,7 +247,7 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, Re
     .await?;
     audit(
         &mut tx,
-        (&id, &name),
+        (change.id, &name),
         change.actor,
         change.action,
         Some(version),
@@ -272,7 +274,7 @@ pub async fn delete(pool: &MySqlPool, row: &PipelineRow, actor: &str) -> Result<
         .await?;
     audit(
         &mut tx,
-        (&id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         actor,
         AuditAction::Delete,
         Some(row.version),
@@ -293,11 +295,10 @@ pub async fn record_retention_delete(
     row: &PipelineRow,
     index: &str,
 ) -> Result<(), sqlx::Error> {
-    let id = row.id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     audit(
         &mut tx,
-        (&id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         RETENTION_ACTOR,
         AuditAction::RetentionDelete,
         Some(row.version),

@@ -1,7 +1,6 @@
 //! From a `pipelines` row to a runnable [`TaskSpec`]: the validated definition, its flush
 //! thresholds and its processor.
 
-use crate::bulk::buffer::FlushPolicy;
 use crate::engine::{Processed, Processor, SourceRecord};
 use crate::task::TaskSpec;
 use pipeline_common::chain::{Chain, ChainError, EngineContext, Outcome};
@@ -11,7 +10,6 @@ use pipeline_common::model::{IndexName, PipelineDefinition, ValidationErrors};
 use pipeline_common::store::pipelines::PipelineRow;
 use rdkafka::message::Headers;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Why a `pipelines` row cannot become a task; shown as the task's failure reason.
 #[derive(Debug, thiserror::Error)]
@@ -33,11 +31,6 @@ pub fn build_spec(
 ) -> Result<TaskSpec, SpecError> {
     let definition = PipelineDefinition::parse(&row.definition, &engine.validation_context())?;
     let flush = definition.effective_flush(&settings.default_flush());
-    let flush = FlushPolicy {
-        max_bytes: usize::try_from(flush.max_bytes).unwrap_or(usize::MAX),
-        max_items: usize::try_from(flush.max_items).unwrap_or(usize::MAX),
-        interval: Duration::from_millis(flush.interval_ms),
-    };
     let chain = Chain::build(&definition, engine)?;
     let processor = ChainProcessor {
         chain,

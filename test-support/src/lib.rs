@@ -22,7 +22,10 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
 
 pub mod cluster;
+mod in_process;
 pub mod tls;
+
+pub use in_process::InProcess;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use std::time::Duration;
 
 fn ctx() -> ValidationContext {
     ValidationContext::new(true)
@@ -56,7 +57,7 @@ fn minimal_definition_takes_defaults() {
     assert!(j.get("flush").is_none());
     assert_eq!(
         j["topics"],
-        json!({"partitions": 3, "replicationFactor": 1})
+        json!({"partitions": 3, "replicationFactor": 1, "retentionMs": null})
     );
     assert_eq!(PipelineDefinition::parse(&j, &ctx()).unwrap(), d);
     let empty = PipelineDefinition::parse(&json!({"name": "a", "stages": []}), &ctx()).unwrap();
@@ -165,6 +166,32 @@ fn errors_are_collected_per_field() {
     assert_eq!(body[0]["field"], "name");
 }
 
+/// A definition nested in a larger body (a dry run's `definition`) reports the same errors, each
+/// under that path: the top-level members, nested objects, stages and mapping overrides alike.
+#[test]
+fn errors_of_a_nested_definition_carry_its_path() {
+    let j = json!({
+        "name": "Bad_Name",
+        "colour": "blue",
+        "topics": {"partitions": 0, "retentionMs": 0},
+        "stages": [{"type": "nope"}, {"type": "parse", "onFailure": "explode"}],
+        "flush": {"intervalMs": "soon"},
+        "output": {"enabled": 1},
+        "indexing": {"fields": {"parsed.message": "long"}},
+        "state": "paused"
+    });
+    let top = PipelineDefinition::parse(&j, &ctx()).unwrap_err();
+    let nested = PipelineDefinition::parse_at(&j, "definition", &ctx()).unwrap_err();
+    let expected: Vec<String> = fields(&top)
+        .iter()
+        .map(|f| format!("definition.{f}"))
+        .collect();
+    assert_eq!(fields(&nested), expected);
+    assert!(expected.len() >= 9, "{expected:?}");
+    let not_an_object = PipelineDefinition::parse_at(&json!([]), "definition", &ctx()).unwrap_err();
+    assert_eq!(fields(&not_an_object), ["definition"]);
+}
+
 #[test]
 fn geoip_without_database_is_a_field_error() {
     let e = PipelineDefinition::parse(&example(), &ValidationContext::new(false)).unwrap_err();
@@ -217,13 +244,19 @@ fn every_stage_round_trips() {
 fn flush_resolves_against_server_defaults() {
     let d =
         PipelineDefinition::parse(&json!({"name": "a", "flush": {"maxItems": 5}}), &ctx()).unwrap();
-    let defaults = crate::config::FlushDefaults {
+    let defaults = FlushPolicy {
         max_bytes: 10,
         max_items: 20,
-        interval_ms: 30,
+        interval: Duration::from_millis(30),
     };
     let eff = d.effective_flush(&defaults);
-    assert_eq!((eff.max_bytes, eff.max_items, eff.interval_ms), (10, 5, 30));
+    assert_eq!(
+        eff,
+        FlushPolicy {
+            max_items: 5,
+            ..defaults
+        }
+    );
 }
 
 #[test]

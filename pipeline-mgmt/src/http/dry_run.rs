@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::Json;
 use pipeline_common::failure::FailedAt;
 use pipeline_common::model::PipelineDefinition;
+use pipeline_common::store::pipelines::PipelineRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct DefinitionDryRun {
     /// A pipeline definition (DESIGN §2), not stored.
-    #[schema(value_type = crate::http::schema::PipelineDefinition)]
+    #[schema(value_type = PipelineDefinition)]
     pub definition: Value,
     /// Events: CloudEvents structured envelopes or plain objects.
     #[schema(value_type = Vec<Value>, max_items = 1000)]
@@ -56,7 +57,7 @@ pub struct StoredDryRun {
     #[serde(default, deserialize_with = "crate::strict_json::optional_object")]
     pub from_errors: Option<FromErrors>,
     /// A proposed definition, not stored; the stored one when absent.
-    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
+    #[schema(value_type = Option<PipelineDefinition>)]
     pub definition: Option<Value>,
 }
 
@@ -98,8 +99,7 @@ pub struct DryRunResults {
     /// spelled out (what `GET …/{id}` shows, less the members the server adds). `flowctl
     /// pipelines apply` compares it with the stored one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
-    pub definition: Option<Value>,
+    pub definition: Option<PipelineDefinition>,
 }
 
 /// Run events through a definition that is not stored.
@@ -119,9 +119,10 @@ pub async fn dry_run_definition(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DefinitionDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
-    let definition = PipelineDefinition::parse(&body.definition, &state.validation)
-        .map_err(|errors| prefix(invalid(errors), "definition"))?;
-    let canonical = definition.to_json();
+    let definition =
+        PipelineDefinition::parse_at(&body.definition, "definition", &state.validation)
+            .map_err(invalid)?;
+    let canonical = definition.clone();
     let mut results = run(&state, definition, body.events).await?;
     results.definition = Some(canonical);
     Ok(Json(results))
@@ -152,16 +153,16 @@ pub async fn dry_run_stored(
     PipelineId(id): PipelineId,
     ApiObject(body): ApiObject<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
-    let row = find(&state, &id).await?;
+    let row = find(&state, id).await?;
     let definition = match &body.definition {
-        Some(proposed) => PipelineDefinition::parse(proposed, &state.validation)
-            .map_err(|errors| prefix(invalid(errors), "definition"))?,
+        Some(proposed) => PipelineDefinition::parse_at(proposed, "definition", &state.validation)
+            .map_err(invalid)?,
         None => PipelineDefinition::parse(&row.definition, &state.validation)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored definition invalid: {e}")))?,
     };
     match (body.events, body.from_errors) {
         (Some(events), None) => run(&state, definition, events).await.map(Json),
-        (None, Some(from)) => from_errors(&state, &id, definition, from).await.map(Json),
+        (None, Some(from)) => from_errors(&state, &row, definition, from).await.map(Json),
         _ => Err(ApiError::Unprocessable {
             detail: "send either events or fromErrors".into(),
             errors: vec![FieldProblem {
@@ -176,7 +177,7 @@ pub async fn dry_run_stored(
 /// fails at `decode` as it did in the worker), each result tagged with its source.
 async fn from_errors(
     state: &AppState,
-    id: &str,
+    row: &PipelineRow,
     definition: PipelineDefinition,
     from: FromErrors,
 ) -> Result<DryRunResults, ApiError> {
@@ -213,7 +214,7 @@ async fn from_errors(
         stage,
         reason: from.reason,
     };
-    let page = service::dead_letter_page(state, id, limit, selector, after).await?;
+    let page = service::dead_letter_page(state, row, limit, selector, after).await?;
     let events = page
         .items
         .iter()
@@ -237,25 +238,21 @@ async fn from_errors(
     Ok(results)
 }
 
-/// Field paths of a nested definition start with `definition.`.
-fn prefix(err: ApiError, field: &str) -> ApiError {
-    match err {
-        ApiError::Unprocessable { detail, errors } => ApiError::Unprocessable {
-            detail,
-            errors: errors
-                .into_iter()
-                .map(|mut e| {
-                    e.field = if e.field.is_empty() {
-                        field.to_owned()
-                    } else {
-                        format!("{field}.{}", e.field)
-                    };
-                    e
-                })
-                .collect(),
+/// The `oneOf` of a stored dry run's body: `events` or `fromErrors`, exactly one of them not
+/// absent or `null`, which utoipa's derive cannot state.
+pub fn stored_dry_run_one_of() -> Value {
+    serde_json::json!([
+        {
+            "title": "events",
+            "required": ["events"],
+            "properties": {"events": {"type": "array"}, "fromErrors": {"type": "null"}},
         },
-        other => other,
-    }
+        {
+            "title": "fromErrors",
+            "required": ["fromErrors"],
+            "properties": {"fromErrors": {"type": "object"}, "events": {"type": "null"}},
+        },
+    ])
 }
 
 async fn run(

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use base64::Engine;
-use chrono::{SecondsFormat, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use pipeline_common::failure::FailedAt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -185,7 +185,7 @@ impl From<&dead_letters::DeadLetter> for DeadLetterView {
 fn rfc3339_millis(ms: i64) -> Option<String> {
     Utc.timestamp_millis_opt(ms)
         .single()
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .map(|t| crate::rfc3339::text(&t))
 }
 
 /// The `stage` of a query or body, parsed; `Err` lists the accepted values.
@@ -232,7 +232,8 @@ pub async fn list_errors(
         stage: parse_stage(params.stage.as_deref()).map_err(ApiError::BadRequest)?,
         reason: params.reason,
     };
-    let page = service::dead_letter_page(&state, &id, limit, selector, after).await?;
+    let row = service::find(&state, id).await?;
+    let page = service::dead_letter_page(&state, &row, limit, selector, after).await?;
     Ok(Json(ErrorPage {
         items: page.items.iter().map(DeadLetterView::from).collect(),
         next: page.next.map(|c| c.render()),

@@ -21,17 +21,7 @@ use pipeline_common::store::pipelines::{
 use uuid::Uuid;
 
 /// The row of `id`, or 404.
-/// An id that is not a UUID names no pipeline: 404 without a query (the HTTP handlers parse it
-/// first with `PipelineId`; the console's pages come here with the raw path).
-pub async fn find(state: &AppState, id: &str) -> Result<PipelineRow, ApiError> {
-    match Uuid::try_parse(id) {
-        Ok(id) => find_id(state, id).await,
-        Err(_) => Err(not_found()),
-    }
-}
-
-/// The row of `id`, or 404.
-pub async fn find_id(state: &AppState, id: Uuid) -> Result<PipelineRow, ApiError> {
+pub async fn find(state: &AppState, id: Uuid) -> Result<PipelineRow, ApiError> {
     rows::get(&state.db, id).await?.ok_or_else(not_found)
 }
 
@@ -70,7 +60,7 @@ pub async fn all_rows(state: &AppState) -> Result<Vec<PipelineRow>, sqlx::Error>
 }
 
 /// Logs a stored row that does not decode, with its raw id and what is wrong.
-fn log_corrupt(bad: CorruptRow) {
+pub fn log_corrupt(bad: CorruptRow) {
     tracing::error!(pipeline_id = %bad.id, name = %bad.name, problem = %bad.problem,
         "skipping a corrupt pipeline row; repair or remove it in the database");
 }
@@ -89,17 +79,16 @@ pub fn provisioned_topics(state: &AppState, row: &PipelineRow) -> Result<Pipelin
     ))
 }
 
-/// The newest dead letters of pipeline `id` (the errors endpoint, dry-run `fromErrors`), reading
-/// at most the configured scan budget.
+/// The newest dead letters of pipeline `row` (the errors endpoint, dry-run `fromErrors`, the
+/// console), reading at most the configured scan budget.
 pub async fn dead_letter_page(
     state: &AppState,
-    id: &str,
+    row: &PipelineRow,
     limit: usize,
     selector: dead_letters::Selector,
     after: Option<dead_letters::Cursor>,
 ) -> Result<dead_letters::Page, ApiError> {
-    let row = find(state, id).await?;
-    let topics = provisioned_topics(state, &row)?;
+    let topics = provisioned_topics(state, row)?;
     let settings = state.settings.clone();
     tokio::task::spawn_blocking(move || {
         let reader = dead_letters::TopicReader::open(&settings, &topics.error)?;

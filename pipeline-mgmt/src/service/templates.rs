@@ -21,7 +21,7 @@ pub fn template_for(
         &state.settings.kafka.topic_prefix,
         definition,
         &TemplateDefaults::from_settings(&state.settings),
-        &id.hyphenated().to_string(),
+        id,
         version,
     )
 }

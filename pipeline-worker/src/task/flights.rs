@@ -1,7 +1,7 @@
 //! Bulk flushes: when one starts, the task that runs it, and what its report settles.
 
 use super::{TaskFailure, TaskState};
-use crate::bulk::buffer::Batch;
+use crate::bulk::buffer::{flush_deadline, Batch};
 use crate::bulk::classify::ItemOutcome;
 use crate::bulk::retry::{flush, FlushEnd, FlushReport};
 use crate::consumer::lock;
@@ -42,11 +42,13 @@ impl TaskState {
     /// When the buffered documents must be flushed even if the buffer is not full.
     pub(super) fn flush_deadline(&self) -> Option<std::time::Instant> {
         let oldest = self.buffer.oldest()?;
-        Some(
-            self.spec
-                .flush
-                .deadline(oldest, self.end.caught_up(), self.end.last_input()),
-        )
+        let (caught_up, last_input) = (self.end.caught_up(), self.end.last_input());
+        Some(flush_deadline(
+            &self.spec.flush,
+            oldest,
+            caught_up,
+            last_input,
+        ))
     }
 
     pub(super) fn start_flush(&mut self) {
@@ -109,9 +111,9 @@ impl TaskState {
                 // committed.
                 ItemOutcome::Retry { .. } => continue,
             };
-            sent.map_err(|e| TaskFailure::Produce {
+            sent.map_err(|error| TaskFailure::Produce {
                 doing: "producing to the output or error topic",
-                error: e.to_string(),
+                error,
             })?;
         }
         self.buffer.recycle(batch);

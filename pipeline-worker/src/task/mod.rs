@@ -21,7 +21,7 @@ mod messages;
 
 pub use failure::{catching_panics, TaskFailure};
 
-use crate::bulk::buffer::{Batch, BulkBuffer, FlushPolicy};
+use crate::bulk::buffer::{Batch, BulkBuffer};
 use crate::bulk::retry::{FlushReport, RetryPolicy};
 use crate::bulk::service::BulkService;
 use crate::consumer::{consumer_config, Shared, TaskContext};
@@ -31,7 +31,7 @@ use crate::metrics::TaskMetrics;
 use crate::producer::{self, OutputProducer};
 use flights::MAX_FLIGHTS;
 use pipeline_common::config::Settings;
-use pipeline_common::model::PipelineTopics;
+use pipeline_common::model::{FlushPolicy, PipelineTopics};
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -93,20 +93,20 @@ pub async fn run(
             ))
             .map_err(|e| TaskFailure::KafkaSetup {
                 doing: "creating the consumer",
-                error: e.to_string(),
+                error: e,
             })?,
     );
     consumer
         .subscribe(&[&env.topics.input])
         .map_err(|e| TaskFailure::KafkaSetup {
             doing: "subscribing to the input topic",
-            error: e.to_string(),
+            error: e,
         })?;
     let producer =
         producer::create_producer(&env.settings, env.shared.clone(), env.metrics.clone()).map_err(
             |e| TaskFailure::KafkaSetup {
                 doing: "creating the producer",
-                error: e.to_string(),
+                error: e,
             },
         )?;
 

@@ -24,11 +24,12 @@ pub use takeover::take_over_expired;
 use crate::error::ApiError;
 use crate::service::{find, provisioned_topics};
 use crate::state::AppState;
+use uuid::Uuid;
 
 /// Starts a replay job of pipeline `id` (its row and audit row first, then the task).
 pub async fn start(
     state: &AppState,
-    id: &str,
+    id: Uuid,
     filter: ReplayFilter,
     actor: &str,
 ) -> Result<JobRow, ApiError> {
@@ -44,10 +45,9 @@ pub async fn start(
     }
     let row = find(state, id).await?;
     let topics = provisioned_topics(state, &row)?;
-    let pipeline_id = row.id.hyphenated().to_string();
     let job = store::insert(
         &state.db,
-        (&pipeline_id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         &filter,
         actor,
         &state.replica,
@@ -57,7 +57,7 @@ pub async fn start(
     tokio::spawn(runner::run(
         takeover::context(state),
         runner::Job {
-            id: job.id.clone(),
+            id: job.id,
             error_topic: topics.error,
             input_topic: topics.input,
             filter,
@@ -68,15 +68,15 @@ pub async fn start(
 }
 
 /// Replay job `job_id` of pipeline `id`, or 404.
-pub async fn job(state: &AppState, id: &str, job_id: &str) -> Result<JobRow, ApiError> {
+pub async fn job(state: &AppState, id: Uuid, job_id: Uuid) -> Result<JobRow, ApiError> {
     let row = find(state, id).await?;
-    store::get(&state.db, &row.id.hyphenated().to_string(), job_id)
+    store::get(&state.db, row.id, job_id)
         .await?
         .ok_or_else(|| ApiError::NotFound("no replay job with this id".into()))
 }
 
 /// The newest replay jobs of pipeline `id`.
-pub async fn jobs(state: &AppState, id: &str, limit: u32) -> Result<Vec<JobRow>, ApiError> {
+pub async fn jobs(state: &AppState, id: Uuid, limit: u32) -> Result<Vec<JobRow>, ApiError> {
     let row = find(state, id).await?;
-    Ok(store::list(&state.db, &row.id.hyphenated().to_string(), limit).await?)
+    Ok(store::list(&state.db, row.id, limit).await?)
 }

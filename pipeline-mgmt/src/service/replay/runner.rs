@@ -25,6 +25,7 @@ use sqlx::MySqlPool;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// Records read and produced per step; the job row is updated before and after each.
 const STEP: i64 = 500;
@@ -53,7 +54,7 @@ pub struct ReplayContext {
 #[derive(Debug, Clone)]
 pub struct Job {
     /// The job's id.
-    pub id: String,
+    pub id: Uuid,
     /// The pipeline's error topic.
     pub error_topic: String,
     /// The pipeline's input topic.
@@ -104,7 +105,7 @@ pub async fn run(ctx: ReplayContext, job: Job) {
             )
         }
     };
-    if let Err(err) = record(&ctx.db, &job.id, &ctx.owner, counts, Some(finished)).await {
+    if let Err(err) = record(&ctx.db, job.id, &ctx.owner, counts, Some(finished)).await {
         tracing::error!(job = %job.id, error = %err, "recording the end of a replay failed");
     }
 }
@@ -159,9 +160,10 @@ impl Readers {
     /// The letters (`replay.of`) that job `id` wrote to the input topic since `ends`.
     async fn written_since(
         &self,
-        id: &str,
+        job: Uuid,
         ends: &[(i32, i64)],
     ) -> anyhow::Result<HashSet<String>> {
+        let id = job.hyphenated().to_string();
         let now = self.input_ends().await?;
         let mut written = HashSet::new();
         for &(partition, from) in ends {
@@ -180,7 +182,7 @@ impl Readers {
                 written.extend(
                     records
                         .iter()
-                        .filter(|r| r.header(headers::REPLAY_JOB) == Some(id))
+                        .filter(|r| r.header(headers::REPLAY_JOB) == Some(&*id))
                         .filter_map(|r| r.header(headers::REPLAY_OF).map(str::to_owned)),
                 );
                 start = end;
@@ -213,7 +215,7 @@ async fn ranges_of(
             })
         })
         .collect();
-    let ours = set_ranges(&ctx.db, &job.id, &ctx.owner, &ranges).await?;
+    let ours = set_ranges(&ctx.db, job.id, &ctx.owner, &ranges).await?;
     Ok(ours.then_some(ranges))
 }
 
@@ -270,7 +272,7 @@ impl Run<'_> {
             end,
             input_ends: self.readers.input_ends().await?,
         };
-        let (db, id, owner, lease) = (&self.ctx.db, &self.job.id, &self.ctx.owner, self.ctx.lease);
+        let (db, id, owner, lease) = (&self.ctx.db, self.job.id, &self.ctx.owner, self.ctx.lease);
         if !begin_step(db, id, owner, lease, &step).await? {
             return Ok(Ended::TakenOver);
         }
@@ -289,7 +291,7 @@ impl Run<'_> {
             .await?;
         let written = self
             .readers
-            .written_since(&self.job.id, &step.input_ends)
+            .written_since(self.job.id, &step.input_ends)
             .await?;
         let (done, left): (Vec<&DeadLetter>, Vec<&DeadLetter>) = letters
             .iter()
@@ -306,7 +308,7 @@ impl Run<'_> {
 
     async fn finish(&mut self, partition: i32, end: i64) -> anyhow::Result<Ended> {
         self.progress.advance(partition, end);
-        let (db, id, owner, lease) = (&self.ctx.db, &self.job.id, &self.ctx.owner, self.ctx.lease);
+        let (db, id, owner, lease) = (&self.ctx.db, self.job.id, &self.ctx.owner, self.ctx.lease);
         let ours = end_step(db, id, owner, lease, &self.progress, *self.counts).await?;
         Ok(if ours {
             Ended::Finished
@@ -328,6 +330,7 @@ fn origin(error_topic: &str, letter: &DeadLetter) -> String {
 /// Produces `letters` to the input topic and waits for every acknowledgement: (acknowledged,
 /// refused). Each record keeps the letter's key and value and names its job and origin.
 async fn produce(producer: &FutureProducer, job: &Job, letters: &[&DeadLetter]) -> (i64, i64) {
+    let job_id = job.id.hyphenated().to_string();
     let sends = letters.iter().map(|letter| {
         let origin = origin(&job.error_topic, letter);
         let headers = OwnedHeaders::new()
@@ -337,7 +340,7 @@ async fn produce(producer: &FutureProducer, job: &Job, letters: &[&DeadLetter]) 
             })
             .insert(Header {
                 key: headers::REPLAY_JOB,
-                value: Some(job.id.as_bytes()),
+                value: Some(job_id.as_bytes()),
             });
         let mut out = FutureRecord::<[u8], [u8]>::to(&job.input_topic).headers(headers);
         if let Some(value) = &letter.value {

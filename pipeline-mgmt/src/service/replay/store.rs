@@ -1,12 +1,13 @@
 //! `replay_jobs`: a job's row, which is also its REST form, and its queries.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::MySqlPool;
 use std::time::Duration;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use super::ReplayFilter;
 use crate::store::{audit, AuditAction};
@@ -46,21 +47,6 @@ impl TryFrom<String> for JobState {
     }
 }
 
-/// An instant as RFC 3339 in UTC with milliseconds, the form every time of the API takes.
-fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-fn optional_millis<S: serde::Serializer>(
-    t: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => millis(t, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// Selects every column of [`JobRow`].
 const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replayed, failed, \
     error, started_by, started_at, finished_at FROM replay_jobs";
@@ -71,11 +57,11 @@ const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replay
 #[schema(as = ReplayJob)]
 pub struct JobRow {
     /// Job id, used in `…/replays/{jobId}`.
-    #[schema(format = Uuid)]
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
     /// The pipeline.
-    #[schema(format = Uuid)]
-    pub pipeline_id: String,
+    #[sqlx(try_from = "String")]
+    pub pipeline_id: Uuid,
     /// Where the job is.
     #[sqlx(try_from = "String")]
     pub state: JobState,
@@ -96,22 +82,22 @@ pub struct JobRow {
     /// The principal that started it.
     pub started_by: String,
     /// Start.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "crate::rfc3339::millis")]
     pub started_at: DateTime<Utc>,
     /// End, once finished.
-    #[serde(serialize_with = "optional_millis")]
+    #[serde(serialize_with = "crate::rfc3339::optional_millis")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
 /// The job `id` of `pipeline_id`, if any.
 pub async fn get(
     db: &MySqlPool,
-    pipeline_id: &str,
-    id: &str,
+    pipeline_id: Uuid,
+    id: Uuid,
 ) -> Result<Option<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!("{SELECT_JOB} WHERE id = ? AND pipeline_id = ?"))
-        .bind(id)
-        .bind(pipeline_id)
+        .bind(id.hyphenated().to_string())
+        .bind(pipeline_id.hyphenated().to_string())
         .fetch_optional(db)
         .await
 }
@@ -119,13 +105,13 @@ pub async fn get(
 /// The newest jobs of `pipeline_id`.
 pub async fn list(
     db: &MySqlPool,
-    pipeline_id: &str,
+    pipeline_id: Uuid,
     limit: u32,
 ) -> Result<Vec<JobRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "{SELECT_JOB} WHERE pipeline_id = ? ORDER BY started_at DESC LIMIT ?"
     ))
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .bind(limit)
     .fetch_all(db)
     .await
@@ -135,13 +121,13 @@ pub async fn list(
 /// transaction.
 pub async fn insert(
     db: &MySqlPool,
-    pipeline: (&str, &str),
+    pipeline: (Uuid, &str),
     filter: &ReplayFilter,
     actor: &str,
     owner: &str,
     lease: Duration,
 ) -> Result<JobRow, sqlx::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
+    let id = Uuid::new_v4().hyphenated().to_string();
     let now = Utc::now();
     let filter = serde_json::to_value(filter).unwrap_or(Value::Null);
     let mut tx = db.begin().await?;
@@ -150,7 +136,7 @@ pub async fn insert(
          lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, NOW(6) + INTERVAL ? MICROSECOND)",
     )
     .bind(&id)
-    .bind(pipeline.0)
+    .bind(pipeline.0.hyphenated().to_string())
     .bind(JobState::Running.as_str())
     .bind(Json(&filter))
     .bind(actor)
@@ -184,8 +170,10 @@ fn micros(d: Duration) -> i64 {
 /// A running job whose lease this replica just took over, with what its last owner left.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct Claimed {
-    pub(super) id: String,
-    pub(super) pipeline_id: String,
+    #[sqlx(try_from = "String")]
+    pub(super) id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub(super) pipeline_id: Uuid,
     pub(super) filter: Json<Value>,
     pub(super) ranges: Option<Json<Vec<ErrorRange>>>,
     pub(super) progress: Option<Json<Progress>>,
@@ -247,7 +235,7 @@ pub(super) async fn claim_expired(
 /// Ends `owner`'s job `id` as failed with `reason`, keeping its counts.
 pub(super) async fn fail(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     owner: &str,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
@@ -257,7 +245,7 @@ pub(super) async fn fail(
     )
     .bind(reason)
     .bind(Utc::now())
-    .bind(id)
+    .bind(id.hyphenated().to_string())
     .bind(owner)
     .execute(db)
     .await?;
@@ -267,13 +255,13 @@ pub(super) async fn fail(
 /// Keeps the error-topic ranges job `id` reads, fixed at its start.
 pub(super) async fn set_ranges(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     owner: &str,
     ranges: &[ErrorRange],
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query("UPDATE replay_jobs SET ranges = ? WHERE id = ? AND owner = ?")
         .bind(Json(ranges))
-        .bind(id)
+        .bind(id.hyphenated().to_string())
         .bind(owner)
         .execute(db)
         .await?;
@@ -284,7 +272,7 @@ pub(super) async fn set_ranges(
 /// longer `owner`'s (another replica took it over) or no longer running.
 pub(super) async fn begin_step(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     owner: &str,
     lease: Duration,
     step: &InFlight,
@@ -295,7 +283,7 @@ pub(super) async fn begin_step(
     )
     .bind(Json(step))
     .bind(micros(lease))
-    .bind(id)
+    .bind(id.hyphenated().to_string())
     .bind(owner)
     .execute(db)
     .await?;
@@ -306,7 +294,7 @@ pub(super) async fn begin_step(
 /// in flight, the lease renewed; false when the job is no longer `owner`'s.
 pub(super) async fn end_step(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     owner: &str,
     lease: Duration,
     progress: &Progress,
@@ -322,7 +310,7 @@ pub(super) async fn end_step(
     .bind(counts.replayed)
     .bind(counts.failed)
     .bind(micros(lease))
-    .bind(id)
+    .bind(id.hyphenated().to_string())
     .bind(owner)
     .execute(db)
     .await?;
@@ -380,7 +368,7 @@ pub(super) struct Counts {
 /// false when another replica took it over meanwhile.
 pub(super) async fn record(
     db: &MySqlPool,
-    id: &str,
+    id: Uuid,
     owner: &str,
     counts: Counts,
     finished: Option<(JobState, Option<&str>)>,
@@ -399,7 +387,7 @@ pub(super) async fn record(
     .bind(state.as_str())
     .bind(error)
     .bind(finished_at)
-    .bind(id)
+    .bind(id.hyphenated().to_string())
     .bind(owner)
     .execute(db)
     .await?;

@@ -55,7 +55,7 @@ async fn resume(state: &AppState, claimed: Claimed) {
         }
         Err(reason) => {
             tracing::warn!(job = %claimed.id, %reason, "a replay job cannot be taken over");
-            if let Err(error) = store::fail(&state.db, &claimed.id, &state.replica, &reason).await {
+            if let Err(error) = store::fail(&state.db, claimed.id, &state.replica, &reason).await {
                 tracing::warn!(job = %claimed.id, %error, "marking a replay job failed failed");
             }
         }
@@ -64,9 +64,7 @@ async fn resume(state: &AppState, claimed: Claimed) {
 
 /// What the claimed job works on, or why it cannot go on (in words for the job's `error`).
 async fn job_of(state: &AppState, claimed: &Claimed) -> Result<Job, String> {
-    let id = uuid::Uuid::try_parse(&claimed.pipeline_id)
-        .map_err(|_| "taken over, but its pipeline id is not valid".to_owned())?;
-    let row = rows::get(&state.db, id)
+    let row = rows::get(&state.db, claimed.pipeline_id)
         .await
         .map_err(|_| "taken over, but its pipeline could not be read".to_owned())?
         .ok_or_else(|| "taken over, but its pipeline no longer exists".to_owned())?;
@@ -75,7 +73,7 @@ async fn job_of(state: &AppState, claimed: &Claimed) -> Result<Job, String> {
     let filter: ReplayFilter = serde_json::from_value(claimed.filter.0.clone())
         .map_err(|_| "taken over, but its stored filter is not readable".to_owned())?;
     Ok(Job {
-        id: claimed.id.clone(),
+        id: claimed.id,
         error_topic: topics.error,
         input_topic: topics.input,
         filter,

@@ -178,7 +178,7 @@ async fn assert_all_delivered(world: &World, total: usize) -> (usize, usize) {
     }
     world.wait_committed_at_end(Duration::from_secs(120)).await;
     crate::faults::assert_indexed_once(world, total).await;
-    crate::faults::assert_no_dead_letters(world);
+    world.assert_no_dead_letters("a fault of the cluster is not bad data");
     let (records, distinct) = output_records(world, total);
     assert_eq!(distinct, total, "the output topic holds every event");
     (records, records - distinct)
