@@ -3,10 +3,11 @@
 
 Every 5 s it records, per worker, VmRSS from /proc, the demo pipeline's consumer lag (from
 pipeline-mgmt's status API) and the index's document count; every --restart-min minutes it
-SIGKILLs the Kafka broker and starts it again through scripts/stack. At the end it stops the load
-generator, waits until the workers have caught up, and checks the count: every record of the
-input topic must be indexed (distinct `_id`s), dead-lettered (distinct source offsets in the
-error topic) or filtered.
+SIGKILLs a Kafka broker and starts it again through scripts/stack (on a cluster, a different
+broker each time, in turn). At the end it stops the load generator, waits until the workers have
+caught up, and checks the count: every record of the input topic must be indexed (distinct
+`_id`s), dead-lettered (distinct source offsets in the error topic) or filtered; and the workers'
+resident memory must stay flat: the second half's peak within 10 % of the first half's.
 """
 import argparse
 import csv
@@ -183,10 +184,11 @@ def distinct_dead_letters(brokers, topic):
     return len(seen)
 
 
-def restart_broker(root, dev_dir):
-    pid = pid_of(dev_dir, "kafka")
+def restart_broker(root, dev_dir, node):
+    """SIGKILLs broker `node` (kafka, kafka-2, …), waits 10 s, starts it again."""
+    pid = pid_of(dev_dir, node)
     if pid:
-        log(f"SIGKILL the broker (pid {pid})")
+        log(f"SIGKILL {node} (pid {pid})")
         os.kill(pid, signal.SIGKILL)
         for _ in range(100):
             try:
@@ -196,12 +198,12 @@ def restart_broker(root, dev_dir):
                 break
     time.sleep(10)
     env = dict(os.environ, FLOW_STACK_DIR=dev_dir)
-    subprocess.run([os.path.join(root, "scripts", "stack"), "up"], env=env, check=True,
+    subprocess.run([os.path.join(root, "scripts", "stack"), "start", node], env=env, check=True,
                    stdout=subprocess.DEVNULL)
-    log("broker restarted")
+    log(f"{node} restarted")
 
 
-def plot(samples, path):
+def plot(samples, path, title):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -220,7 +222,7 @@ def plot(samples, path):
     for restart in [s["t"] / 60 for s in samples if s.get("restart")]:
         for ax in axes:
             ax.axvline(restart, color="grey", linestyle=":", linewidth=1)
-    fig.suptitle("flow-stream soak: dev stack, broker SIGKILLed and restarted (dotted lines)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
 
@@ -235,7 +237,10 @@ def main():
     args = ap.parse_args()
 
     env, ports = read_env(args.dev_dir)
-    brokers = env["FLOW_TEST_KAFKA_BROKERS"]
+    # Every broker: the counting clients must start while any one of them is down.
+    brokers = env.get("FLOW_TEST_KAFKA_BOOTSTRAP") or env["FLOW_TEST_KAFKA_BROKERS"]
+    broker_count = int(env.get("FLOW_STACK_KAFKA_BROKERS") or 1)
+    nodes = ["kafka"] + [f"kafka-{i}" for i in range(2, broker_count + 1)]
     opensearch = env["FLOW_TEST_OPENSEARCH_URL"]
     mgmt = f"http://127.0.0.1:{ports['mgmt']}"
     pipeline = demo_id(mgmt)
@@ -245,9 +250,11 @@ def main():
     last_count, last_t = doc_count(opensearch) or 0, started
     while time.time() - started < args.minutes * 60:
         time.sleep(5)
-        restarted = False
+        restarted, node = False, None
         if time.time() >= next_restart and time.time() - started < args.minutes * 60 - 60:
-            restart_broker(args.root, args.dev_dir)
+            restarts_so_far = sum(1 for s in samples if s["restart"])
+            node = nodes[restarts_so_far % len(nodes)]
+            restart_broker(args.root, args.dev_dir, node)
             next_restart = time.time() + args.restart_min * 60
             restarted = True
         now = time.time()
@@ -263,6 +270,7 @@ def main():
             "indexed_per_s": ((count - last_count) / (now - last_t)) if count is not None else None,
             "observed": st.get("observed") if st else None,
             "restart": restarted,
+            "node": node,
         }
         if count is not None:
             last_count, last_t = count, now
@@ -309,9 +317,12 @@ def main():
         writer = csv.DictWriter(f, fieldnames=list(samples[0].keys()))
         writer.writeheader()
         writer.writerows(samples)
+    what = (f"a broker of {broker_count} SIGKILLed and restarted, a different one each time"
+            if broker_count > 1 else "the broker SIGKILLed and restarted")
     plot([s for s in samples if None not in (s["rss_worker_1"], s["rss_worker_2"], s["lag"],
                                              s["indexed_per_s"])],
-         os.path.join(args.out, "soak.png"))
+         os.path.join(args.out, "soak.png"),
+         f"flow-stream soak: dev stack, {what} (dotted lines)")
 
     warm = [s for s in samples if s["t"] >= 120]
     rss = [max(s["rss_worker_1"] or 0, s["rss_worker_2"] or 0) for s in warm] or [0]
@@ -321,14 +332,18 @@ def main():
     growth = max(rss[half:] or [0]) / max(max(rss[:half]), 1) - 1
     lost = expected - indexed + (len(dead_offsets) - dead)
     restarts = sum(1 for s in samples if s["restart"])
+    killed = sorted({n for n in (s.get("node") for s in samples) if n})
     verdict = "nothing lost" if lost == 0 else f"LOST {lost}"
-    print(f"soak: {args.minutes:g} min, {restarts} broker restarts: produced {produced} = "
+    flat = growth <= 0.10
+    memory = "flat" if flat else "GREW"
+    print(f"soak: {args.minutes:g} min, {broker_count} broker(s), {restarts} broker restarts "
+          f"({', '.join(killed) or 'none'}): produced {produced} = "
           f"indexed {indexed} + dead-lettered {dead} + filtered {filtered} + "
           f"{duplicates} repeats of an identical event (one `_id` each) -> {verdict}; "
           f"worker RSS after warm-up {rss_range[0]:.1f}-{rss_range[1]:.1f} MiB "
-          f"(second half's peak {growth:+.0%} on the first half's); "
+          f"(second half's peak {growth:+.0%} on the first half's: {memory}); "
           f"plot {os.path.join(args.out, 'soak.png')}")
-    sys.exit(0 if lost == 0 else 1)
+    sys.exit(0 if lost == 0 and flat else 1)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ pub mod headers {
     pub const FAILED_AT: &str = "failed.at";
     /// On a replayed record in the input topic: `<error topic>/<partition>/<offset>` it came from.
     pub const REPLAY_OF: &str = "replay.of";
+    /// On a replayed record in the input topic: the id of the replay job that wrote it.
+    pub const REPLAY_JOB: &str = "replay.job";
 }
 
 #[cfg(test)]

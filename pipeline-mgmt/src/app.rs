@@ -48,6 +48,7 @@ impl Application {
             engine: Arc::new(engine),
             metrics: Arc::new(Metrics::new()?),
             openapi: Arc::new(OnceLock::new()),
+            replica: crate::lease::replica_id().into(),
             producer: producer.clone(),
             ingest: Arc::new(IngestCache::new(Duration::from_millis(
                 settings.server.ingest_cache_ttl_ms,
@@ -104,12 +105,16 @@ impl Application {
             self.db.clone(),
             self.live_within_ms,
         ));
+        let replays = tokio::spawn(crate::service::replay::take_over_expired(
+            self.state.clone(),
+        ));
         let retention = tokio::spawn(crate::service::retention::run(self.state));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
             .await
             .context("serving HTTP");
         sampler.abort();
+        replays.abort();
         retention.abort();
         served?;
         // Every ingest answered 202 only after acknowledgement; this only catches stragglers

@@ -24,10 +24,9 @@ impl Lease {
     /// The lease `name` for this process: the holder id is unique per process, so two replicas
     /// on one host (or one test process) never mistake each other's lease for their own.
     pub fn new(name: &'static str, ttl: Duration) -> Lease {
-        let host = hostname();
         Lease {
             name,
-            holder: format!("{host}/{}", Uuid::new_v4().simple()),
+            holder: replica_id(),
             ttl,
         }
     }
@@ -76,6 +75,11 @@ impl Lease {
         tx.commit().await?;
         Ok(ours)
     }
+}
+
+/// A new id naming this replica as a holder: its host name and a random part, unique per call.
+pub fn replica_id() -> String {
+    format!("{}/{}", hostname(), Uuid::new_v4().simple())
 }
 
 fn hostname() -> String {

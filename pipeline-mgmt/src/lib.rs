@@ -11,6 +11,7 @@ pub mod fleet_metrics;
 pub mod http;
 pub mod lease;
 pub mod metrics;
+pub mod name_lock;
 pub mod provision;
 pub mod rfc3339;
 pub mod service;

@@ -37,4 +37,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The rendered OpenAPI document, set once the router is assembled.
     pub openapi: Arc<OnceLock<String>>,
+    /// This process among the replicas (`crate::lease::replica_id`): the owner of the replay
+    /// jobs it runs.
+    pub replica: Arc<str>,
 }

@@ -21,6 +21,7 @@
 //! behind.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
 
+pub mod cluster;
 mod in_process;
 pub mod tls;
 

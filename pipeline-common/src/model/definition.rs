@@ -74,6 +74,15 @@ pub struct TopicSpec {
         schema(minimum = 1, maximum = 32, required = false, nullable)
     )]
     pub replication_factor: i16,
+    /// `min.insync.replicas` of the three topics (at most `replicationFactor`): how many
+    /// replicas must hold a record before a producer with `acks=all` is answered; absent uses
+    /// the broker's default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(minimum = 1, maximum = 32, required = false)
+    )]
+    pub min_insync_replicas: Option<i16>,
     /// `retention.ms`: `-1` keeps forever, `None` (`null`) uses the broker's default.
     #[cfg_attr(feature = "openapi", schema(schema_with = retention_ms_schema))]
     pub retention_ms: Option<i64>,
@@ -110,6 +119,7 @@ impl Default for TopicSpec {
         TopicSpec {
             partitions: DEFAULT_PARTITIONS,
             replication_factor: 1,
+            min_insync_replicas: None,
             retention_ms: None,
         }
     }
@@ -393,7 +403,12 @@ fn parse_topics(f: &Fields<'_>, errs: &mut ValidationErrors) -> TopicSpec {
         return topics;
     };
     t.deny_unknown(
-        &["partitions", "replicationFactor", "retentionMs"],
+        &[
+            "partitions",
+            "replicationFactor",
+            "minInsyncReplicas",
+            "retentionMs",
+        ],
         &TOPIC_NAME_KEYS,
         errs,
     );
@@ -403,6 +418,18 @@ fn parse_topics(f: &Fields<'_>, errs: &mut ValidationErrors) -> TopicSpec {
     let (lowest, highest) = REPLICATION_FACTOR;
     if let Some(n) = t.int("replicationFactor", lowest, highest, errs) {
         topics.replication_factor = n as i16;
+    }
+    // A topic where fewer replicas exist than must acknowledge takes no write.
+    if let Some(n) = t.int("minInsyncReplicas", lowest, highest, errs) {
+        if n > i64::from(topics.replication_factor) {
+            let message = format!(
+                "must not exceed topics.replicationFactor ({}): no write could be acknowledged",
+                topics.replication_factor
+            );
+            errs.push(t.path("minInsyncReplicas"), message);
+        } else {
+            topics.min_insync_replicas = Some(n as i16);
+        }
     }
     if let Some(n) = t.int("retentionMs", -1, i64::MAX, errs) {
         if n == 0 {

@@ -65,6 +65,36 @@ fn minimal_definition_takes_defaults() {
 }
 
 #[test]
+fn min_insync_replicas_is_kept_and_bounded_by_the_replication_factor() {
+    let topics = |t: serde_json::Value| {
+        PipelineDefinition::parse(&json!({"name": "a", "topics": t}), &ctx())
+    };
+    let d = topics(json!({"replicationFactor": 3, "minInsyncReplicas": 2})).unwrap();
+    assert_eq!(d.topics().replication_factor, 3);
+    assert_eq!(d.topics().min_insync_replicas, Some(2));
+    assert_eq!(d.to_json()["topics"]["minInsyncReplicas"], json!(2));
+    assert_eq!(PipelineDefinition::parse(&d.to_json(), &ctx()).unwrap(), d);
+    let unset = topics(json!({"replicationFactor": 3})).unwrap();
+    assert_eq!(
+        unset.topics().min_insync_replicas,
+        None,
+        "the broker's default"
+    );
+    assert!(unset.to_json()["topics"].get("minInsyncReplicas").is_none());
+    for bad in [
+        json!({"replicationFactor": 2, "minInsyncReplicas": 3}),
+        json!({"minInsyncReplicas": 2}),
+        json!({"replicationFactor": 3, "minInsyncReplicas": 0}),
+        json!({"replicationFactor": 3, "minInsyncReplicas": "2"}),
+    ] {
+        let e = topics(bad.clone()).unwrap_err();
+        assert_eq!(fields(&e), ["topics.minInsyncReplicas"], "{bad}");
+    }
+    let e = topics(json!({"replicationFactor": 2, "minInsyncReplicas": 3})).unwrap_err();
+    assert!(e.errors()[0].message.contains("(2)"), "{e:?}");
+}
+
+#[test]
 fn server_keys_are_ignored_unknown_keys_are_errors() {
     let mut j = example();
     j["id"] = json!("x");

@@ -78,16 +78,20 @@ pub struct TaskRow {
 }
 
 /// Inserts or replaces the row of (`pipeline_id`, `worker_id`), stamping the heartbeat; on the
-/// pool or inside a transaction.
+/// pool or inside a transaction. Only while the pipeline exists: a heartbeat that lands after
+/// mgmt deleted the pipeline (and its rows) in one transaction, before the worker's next
+/// reconciliation stops the task, would otherwise bring the row back for good.
 pub async fn upsert<'e, E>(executor: E, report: &TaskReport) -> Result<(), sqlx::Error>
 where
     E: sqlx::MySqlExecutor<'e>,
 {
+    let pipeline_id = report.pipeline_id.hyphenated().to_string();
     sqlx::query(
         "INSERT INTO worker_tasks (pipeline_id, worker_id, status, partitions, consumed, indexed, \
          dead_lettered, filtered, matched, cel_errors, overflowed, lag, last_error, \
          pipeline_version, heartbeat_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6)) \
+         SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, UTC_TIMESTAMP(6) FROM pipelines \
+         WHERE id = ? \
          ON DUPLICATE KEY UPDATE status = VALUES(status), partitions = VALUES(partitions), \
          consumed = VALUES(consumed), indexed = VALUES(indexed), \
          dead_lettered = VALUES(dead_lettered), filtered = VALUES(filtered), \
@@ -96,7 +100,7 @@ where
          last_error = VALUES(last_error), pipeline_version = VALUES(pipeline_version), \
          heartbeat_at = VALUES(heartbeat_at)",
     )
-    .bind(report.pipeline_id.hyphenated().to_string())
+    .bind(&pipeline_id)
     .bind(&report.worker_id)
     .bind(report.status.as_str())
     .bind(Json(&report.partitions))
@@ -110,6 +114,7 @@ where
     .bind(report.lag)
     .bind(report.last_error.as_deref())
     .bind(report.pipeline_version)
+    .bind(&pipeline_id)
     .execute(executor)
     .await?;
     Ok(())

@@ -29,6 +29,8 @@ pub struct TopicSpec {
     pub partitions: i32,
     /// Replication factor of each topic.
     pub replication_factor: i32,
+    /// `min.insync.replicas`, when set.
+    pub min_insync_replicas: Option<i32>,
     /// `retention.ms`, when set.
     pub retention_ms: Option<i64>,
 }
@@ -45,6 +47,19 @@ pub struct CreateFailure {
 /// The broker turned our SASL credentials away: an operator must fix `mq.username` /
 /// `mq.password` / `mq.mechanism` (or the broker's users). Readiness names it, because unlike an
 /// outage it does not heal by waiting.
+/// The cluster has fewer brokers than the topics' replication factor: the definition asks for
+/// something this cluster cannot do (the broker's INVALID_REPLICATION_FACTOR).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{replication_factor} replicas need as many brokers; the Kafka cluster has {brokers} available"
+)]
+pub struct TooFewBrokers {
+    /// What the definition asks for.
+    pub replication_factor: i32,
+    /// Brokers the cluster's metadata lists now (0 when it could not be read).
+    pub brokers: usize,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("the Kafka broker rejected the SASL credentials (authentication failed)")]
 pub struct AuthenticationFailed;
@@ -91,19 +106,23 @@ impl TopicAdmin {
     /// left by an earlier attempt for the same (unique) pipeline name.
     pub async fn create(&self, spec: &TopicSpec) -> Result<(), CreateFailure> {
         let retention = spec.retention_ms.map(|ms| ms.to_string());
+        let min_insync = spec.min_insync_replicas.map(|n| n.to_string());
         let topics: Vec<NewTopic<'_>> = spec
             .names
             .iter()
             .map(|name| {
-                let topic = NewTopic::new(
+                let mut topic = NewTopic::new(
                     name,
                     spec.partitions,
                     TopicReplication::Fixed(spec.replication_factor),
                 );
-                match &retention {
-                    Some(ms) => topic.set("retention.ms", ms),
-                    None => topic,
+                if let Some(ms) = &retention {
+                    topic = topic.set("retention.ms", ms);
                 }
+                if let Some(n) = &min_insync {
+                    topic = topic.set("min.insync.replicas", n);
+                }
+                topic
             })
             .collect();
         let results = match self.admin.create_topics(&topics, &Self::options()).await {
@@ -118,21 +137,44 @@ impl TopicAdmin {
         };
         let mut created = Vec::new();
         let mut failures = Vec::new();
+        let mut too_few_brokers = false;
         for result in results {
             match result {
                 Ok(name) | Err((name, RDKafkaErrorCode::TopicAlreadyExists)) => created.push(name),
-                Err((name, code)) => failures.push(format!("{name}: {code}")),
+                Err((name, code)) => {
+                    too_few_brokers |= code == RDKafkaErrorCode::InvalidReplicationFactor;
+                    failures.push(format!("{name}: {code}"));
+                }
             }
         }
         if failures.is_empty() {
             self.settle(&spec.names, Some(spec.partitions)).await;
             Ok(())
+        } else if too_few_brokers {
+            let error = anyhow!(TooFewBrokers {
+                replication_factor: spec.replication_factor,
+                brokers: self.brokers().await,
+            });
+            Err(CreateFailure { created, error })
         } else {
             Err(CreateFailure {
                 created,
                 error: anyhow!("creating topics failed: {}", failures.join("; ")),
             })
         }
+    }
+
+    /// How many brokers the cluster's metadata lists (0 when it cannot be read).
+    async fn brokers(&self) -> usize {
+        let probe = Arc::clone(&self.probe);
+        tokio::task::spawn_blocking(move || {
+            probe
+                .client()
+                .fetch_metadata(None, ADMIN_TIMEOUT)
+                .map_or(0, |m| m.brokers().len())
+        })
+        .await
+        .unwrap_or(0)
     }
 
     /// Deletes `names`; topics that do not exist are fine.

@@ -5,9 +5,10 @@
 use super::find;
 use super::templates;
 use crate::error::{ApiError, Dependency, FieldProblem};
+use crate::name_lock::NameLock;
 use crate::provision;
 use crate::provision::index_template::PipelineTemplate;
-use crate::provision::topics::TopicSpec;
+use crate::provision::topics::{TooFewBrokers, TopicSpec};
 use crate::state::AppState;
 use crate::store::{self, AuditAction, Change, Guarded, NewPipeline};
 use pipeline_common::model::{DesiredState, PipelineDefinition, PipelineTopics, ValidationErrors};
@@ -49,6 +50,7 @@ fn topic_spec(state: &AppState, definition: &PipelineDefinition) -> TopicSpec {
         names: names.topics().map(str::to_owned).to_vec(),
         partitions: topics.partitions,
         replication_factor: i32::from(topics.replication_factor),
+        min_insync_replicas: topics.min_insync_replicas.map(i32::from),
         retention_ms: topics.retention_ms,
     }
 }
@@ -82,6 +84,8 @@ async fn create_saga(
     actor: &str,
 ) -> Result<PipelineRow, ApiError> {
     let name = definition.name().as_str();
+    // No other replica provisions or removes topics and template of this name meanwhile.
+    let _lock = NameLock::try_acquire(&state.db, name).await?;
     // Cheap early answer for the common duplicate; the unique key is the real guard.
     if rows::get_by_name(&state.db, definition.name())
         .await?
@@ -115,6 +119,12 @@ async fn create_saga(
     }
     if let Err(failure) = state.topics.create(&spec).await {
         undo_create(state, id, &failure.created, &template.name).await;
+        if let Some(too_few) = failure.error.downcast_ref::<TooFewBrokers>() {
+            return Err(field_error(
+                "topics.replicationFactor",
+                &too_few.to_string(),
+            ));
+        }
         return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
     }
     if let Err(err) =
@@ -171,6 +181,9 @@ pub async fn replace(
     with_state: bool,
     actor: &str,
 ) -> Result<PipelineRow, ApiError> {
+    // Held while the template changes: a delete of the same name waits its turn (409) instead of
+    // removing the template this change then puts back.
+    let _lock = NameLock::try_acquire(&state.db, definition.name().as_str()).await?;
     let current = find(state, id).await?;
     if let Some(v) = expected.filter(|v| *v != current.version) {
         return Err(stale(v, current.version));
@@ -183,7 +196,8 @@ pub async fn replace(
         if current_def.topics() != definition.topics() {
             return Err(field_error(
                 "topics",
-                "partitions, replicationFactor and retentionMs cannot change after creation",
+                "partitions, replicationFactor, minInsyncReplicas and retentionMs cannot change \
+                 after creation",
             ));
         }
     }
@@ -293,6 +307,16 @@ pub async fn change_state(
 /// they hold data.
 pub async fn delete(state: &AppState, id: Uuid, force: bool, actor: &str) -> Result<(), ApiError> {
     let row = find(state, id).await?;
+    check_deletable(&row, force)?;
+    let task_state = state.clone();
+    let actor = actor.to_owned();
+    tokio::spawn(async move { delete_flow(&task_state, row, force, &actor).await })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+}
+
+/// 409 for a running (or provisioning) pipeline unless `force`.
+fn check_deletable(row: &PipelineRow, force: bool) -> Result<(), ApiError> {
     if matches!(
         row.state,
         PipelineState::Running | PipelineState::Provisioning
@@ -303,11 +327,7 @@ pub async fn delete(state: &AppState, id: Uuid, force: bool, actor: &str) -> Res
             row.state
         )));
     }
-    let task_state = state.clone();
-    let actor = actor.to_owned();
-    tokio::spawn(async move { delete_flow(&task_state, row, &actor).await })
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
+    Ok(())
 }
 
 fn stale(expected: i64, current: i64) -> ApiError {
@@ -327,7 +347,17 @@ async fn guarded(state: &AppState, change: &Change<'_>) -> Result<PipelineRow, A
     }
 }
 
-async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<(), ApiError> {
+async fn delete_flow(
+    state: &AppState,
+    row: PipelineRow,
+    force: bool,
+    actor: &str,
+) -> Result<(), ApiError> {
+    // A create of this name that is still provisioning holds the lock: deleting now would miss
+    // the topics it is about to make (409, retry). Under the lock, the row is read again.
+    let _lock = NameLock::try_acquire(&state.db, row.name.as_str()).await?;
+    let row = find(state, row.id).await?;
+    check_deletable(&row, force)?;
     // Workers run only `running` pipelines: this stops them at their next reconciliation.
     let id = row.id;
     store::set_provisioning_state(&state.db, id, PipelineState::Deleting, None).await?;

@@ -296,6 +296,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Stops the in-process server and keeps the clients: the test then talks to the database
+    /// and to other replicas only.
+    pub async fn stop_server(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());

@@ -17,6 +17,8 @@ mod ingest;
 mod ops;
 mod read;
 mod replay;
+mod replicas;
+mod replication;
 mod retention;
 mod templates;
 mod tls;

@@ -13,7 +13,7 @@ fn batch(from: usize, to: usize) -> Vec<(Option<Vec<u8>>, Vec<u8>)> {
 }
 
 /// Every event of `0..total` is in the index exactly once, by the `_id` the output topic names.
-async fn assert_indexed_once(world: &World, total: usize) {
+pub async fn assert_indexed_once(world: &World, total: usize) {
     let outputs = world.read_topic("output", total, Duration::from_secs(60));
     let mut seqs = HashSet::new();
     let mut ids = HashSet::new();

@@ -2,7 +2,7 @@
 //! independent producer, readers of the index and the topics, and a worker to run.
 
 use pipeline_common::config::{ConfigSource, Settings};
-use pipeline_common::model::{Counters, PipelineDefinition, ValidationContext};
+use pipeline_common::model::{Counters, PipelineDefinition, TopicSpec, ValidationContext};
 use pipeline_common::store::worker_tasks::{self, TaskRow};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -47,6 +47,8 @@ pub struct World {
     pub name: String,
     pub pipeline_id: String,
     pub partitions: i32,
+    /// The definition's topic settings, which the world's topics are created with.
+    pub topics: TopicSpec,
     pub dir: tempfile::TempDir,
 }
 
@@ -182,9 +184,10 @@ impl World {
                 body.insert(k.clone(), v.clone());
             }
         }
-        let definition = PipelineDefinition::parse(&body, &ValidationContext::default())
-            .unwrap_or_else(|e| panic!("invalid test definition: {e:?}"))
-            .to_json();
+        let parsed = PipelineDefinition::parse(&body, &ValidationContext::default())
+            .unwrap_or_else(|e| panic!("invalid test definition: {e:?}"));
+        let topics = *parsed.topics();
+        let definition = parsed.to_json();
         let pipeline_id = uuid::Uuid::new_v4().to_string();
         sqlx::query(
             "INSERT INTO pipelines (id, name, definition, state, version, created_by, created_at, updated_at) \
@@ -204,6 +207,7 @@ impl World {
             name,
             pipeline_id,
             partitions,
+            topics,
             dir: tempfile::tempdir().unwrap(),
         };
         world.create_topics().await;
@@ -231,9 +235,17 @@ impl World {
             .set("bootstrap.servers", &self.brokers)
             .create()
             .unwrap();
+        let replication = i32::from(self.topics.replication_factor);
+        let min_insync = self.topics.min_insync_replicas.map(|n| n.to_string());
         let topics: Vec<NewTopic<'_>> = names
             .iter()
-            .map(|n| NewTopic::new(n, self.partitions, TopicReplication::Fixed(1)))
+            .map(|n| {
+                let topic = NewTopic::new(n, self.partitions, TopicReplication::Fixed(replication));
+                match &min_insync {
+                    Some(n) => topic.set("min.insync.replicas", n),
+                    None => topic,
+                }
+            })
             .collect();
         // Right after a DeleteTopics of the same names the broker may still answer "already
         // exists" (the deletion is asynchronous in KRaft too): retry for a while.
@@ -279,7 +291,9 @@ impl World {
 
     /// Environment variables configuring a worker for this world.
     pub fn vars(&self, worker_id: &str, overrides: &[(&str, &str)]) -> Vec<(String, String)> {
-        let (host, port) = self.brokers.rsplit_once(':').unwrap();
+        // A cluster's bootstrap list: the worker takes the first broker, and learns the others.
+        let first = self.brokers.split(',').next().unwrap();
+        let (host, port) = first.rsplit_once(':').unwrap();
         let mut vars: Vec<(String, String)> = vec![
             ("FLOW__DATABASE__URL", self.db_url.as_str()),
             ("FLOW__MQ__MQ_HOST", host),

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod brokers;
+mod cluster;
 mod faults;
 mod geoip;
 mod helpers;

@@ -211,3 +211,64 @@ fn kafka_is_a_real_apache_kafka_4_broker() {
     // DescribeCluster (60) and DescribeTopicPartitions (75), the KRaft-era metadata APIs.
     assert!(api(60).is_some() && api(75).is_some(), "{apis:?}");
 }
+
+/// On a clustered stack: three brokers answer with one cluster's metadata, two OpenSearch nodes
+/// form one green cluster, and a broker killed through the harness comes back on its port with
+/// the topic it held (skipped on a stack of single nodes).
+#[tokio::test]
+async fn the_cluster_has_three_brokers_two_search_nodes_and_a_killed_broker_comes_back() {
+    use test_support::cluster::Cluster;
+    let Some(cluster) = Cluster::exclusive("the cluster smoke test").await else {
+        return;
+    };
+    let topic = unique_name("smoke");
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", cluster.bootstrap())
+        .create()
+        .unwrap();
+    let created = admin
+        .create_topics(
+            &[NewTopic::new(&topic, 3, TopicReplication::Fixed(3))],
+            &AdminOptions::new().operation_timeout(Some(TIMEOUT)),
+        )
+        .await
+        .unwrap();
+    assert!(created[0].is_ok(), "{:?}", created[0]);
+    let ids: Vec<i32> = cluster.brokers().iter().map(|b| b.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    for (partition, (replicas, _)) in cluster.replicas_of(&topic) {
+        assert_eq!(replicas.len(), 3, "partition {partition}: {replicas:?}");
+    }
+    let nodes: serde_json::Value =
+        reqwest::get(format!("{}/_nodes", cluster.search_nodes()[1].address))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(nodes["_nodes"]["total"], 2, "one cluster of two nodes");
+    assert_eq!(cluster.search_health().await.as_deref(), Some("green"));
+
+    let leader = cluster
+        .leader_of(&topic, 0)
+        .expect("partition 0 has a leader");
+    let node = cluster.broker(leader).clone();
+    cluster.kill(&node);
+    assert!(cluster.pid(&node).is_none(), "{} is gone", node.name);
+    let mut moved = None;
+    for _ in 0..150 {
+        moved = cluster.leader_of(&topic, 0).filter(|l| *l != leader);
+        if moved.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(moved.is_some(), "the leadership moved off broker {leader}");
+    cluster.start(&node);
+    assert!(cluster.pid(&node).is_some(), "{} runs again", node.name);
+    let (replicas, _) = &cluster.replicas_of(&topic)[&0];
+    assert!(
+        replicas.contains(&leader),
+        "broker {leader} still holds a replica"
+    );
+}

@@ -1,9 +1,12 @@
 //! Replay jobs: dead letters matching a filter, re-injected into the input topic.
 //!
-//! A job is a row of `replay_jobs` and a task. The task snapshots the error topic's end offsets,
-//! reads up to them, and produces every matching record to the input topic with its original key
-//! and value plus a `replay.of` header. Only records the broker acknowledged count as replayed.
-//! Replaying twice is harmless: the worker gives an event the same `_id` each time.
+//! A job is a row of `replay_jobs` and a task on the replica that owns the row. The task fixes
+//! the error topic's end offsets at the job's start, reads up to them, and produces every
+//! matching record to the input topic with its original key and value plus a `replay.of`
+//! header (and `replay.job`, its id). Only records the broker acknowledged count as replayed.
+//! Replaying twice is harmless (the worker gives an event the same `_id` each time), but a job
+//! does not: when its replica dies, another one takes it over from the recorded progress,
+//! without writing a letter of the step in flight again ([`runner`], [`takeover`]).
 //!
 //! The [`filter`] says which records a job takes, [`store`] keeps its row, the [`runner`] does
 //! the work; the entry points below are what the HTTP handlers and the console call.
@@ -11,10 +14,12 @@
 mod filter;
 mod runner;
 mod store;
+mod takeover;
 
 pub use filter::{OffsetRange, ReplayFilter};
 pub use runner::ReplayContext;
 pub use store::{JobRow, JobState};
+pub use takeover::take_over_expired;
 
 use crate::error::ApiError;
 use crate::service::{find, provisioned_topics};
@@ -37,13 +42,25 @@ pub async fn start(
     }
     let row = find(state, id).await?;
     let topics = provisioned_topics(state, &row)?;
-    let job = store::insert(&state.db, (row.id, row.name.as_str()), &filter, actor).await?;
-    let ctx = ReplayContext {
-        settings: state.settings.clone(),
-        db: state.db.clone(),
-        producer: state.producer.clone(),
-    };
-    tokio::spawn(runner::run(ctx, job.id, topics.error, topics.input, filter));
+    let job = store::insert(
+        &state.db,
+        (row.id, row.name.as_str()),
+        &filter,
+        actor,
+        &state.replica,
+        takeover::LEASE,
+    )
+    .await?;
+    tokio::spawn(runner::run(
+        takeover::context(state),
+        runner::Job {
+            id: job.id,
+            error_topic: topics.error,
+            input_topic: topics.input,
+            filter,
+            resume: runner::Resume::default(),
+        },
+    ));
     Ok(job)
 }
 
