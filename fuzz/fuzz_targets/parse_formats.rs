@@ -44,7 +44,7 @@ fn parsed_format(chain: &Chain, line: &str, with_time: bool) -> String {
         "parse, onFailure unknown",
     );
     checked_source(&doc);
-    match doc.fields.get("parsed").and_then(|p| p.get("format")) {
+    match doc.fields.to_map().get("parsed").and_then(|p| p.get("format")) {
         Some(Value::String(f)) => f.clone(),
         other => panic!("parsed.format is {other:?}"),
     }

@@ -86,7 +86,7 @@ pub fn dry_run(
                 offset: i as i64,
                 ingested_at: now,
             };
-            match decode_value(ev.clone(), &ctx.limits) {
+            match decode_value(ev, &ctx.limits) {
                 Err(e) => DryRunResult::Error {
                     stage: FailedAt::Decode,
                     reason: e.to_string(),

@@ -7,6 +7,7 @@ pub mod build_info;
 pub mod chain;
 pub mod clients;
 pub mod config;
+pub mod doc;
 pub mod document;
 pub mod dry_run;
 pub mod event;

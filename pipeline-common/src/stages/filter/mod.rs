@@ -6,9 +6,10 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::convert::equals_json;
+use crate::doc::Value;
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
-use serde_json::Value;
 
 /// The runtime `filter` stage.
 #[derive(Debug, Clone)]
@@ -28,15 +29,21 @@ impl FilterStage {
 
     /// True when the event should be dropped.
     pub fn matches(&self, doc: &EventDoc) -> bool {
-        let v = self.field.get(&doc.fields);
+        let texts = &doc.fields.texts;
+        let v = doc.fields.root.get_path(texts, &self.field);
         match (&self.condition, v) {
             (FilterCondition::Exists(want), v) => v.is_some() == *want,
             (_, None) => false,
-            (FilterCondition::Eq(want), Some(v)) => v == want,
-            (FilterCondition::In(list), Some(v)) => list.contains(v),
-            (FilterCondition::Regex(re), Some(Value::String(s))) => re.regex().is_match(s),
-            (FilterCondition::Regex(re), Some(v @ (Value::Number(_) | Value::Bool(_)))) => {
-                re.regex().is_match(&v.to_string())
+            (FilterCondition::Eq(want), Some(v)) => equals_json(v, texts, want),
+            (FilterCondition::In(list), Some(v)) => list.iter().any(|w| equals_json(v, texts, w)),
+            (FilterCondition::Regex(re), Some(Value::String(t))) => {
+                re.regex().is_match(texts.get(*t))
+            }
+            (FilterCondition::Regex(re), Some(Value::Number(n))) => {
+                re.regex().is_match(&n.to_string())
+            }
+            (FilterCondition::Regex(re), Some(Value::Bool(b))) => {
+                re.regex().is_match(if *b { "true" } else { "false" })
             }
             (FilterCondition::Regex(_), Some(_)) => false,
         }
