@@ -14,9 +14,9 @@ use crate::bulk::service::BulkService;
 use crate::consumer::{consumer_config, lock, Shared, TaskContext};
 use crate::dead_letter::DeadLetter;
 use crate::end_of_input::EndOfInput;
-use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskMetrics;
 use crate::offsets::Ticket;
+use crate::processor::{Processed, Processor, SourceRecord};
 use crate::producer::{self, Completes, OutputProducer};
 use futures::{FutureExt, StreamExt};
 use pipeline_common::config::Settings;
@@ -64,7 +64,7 @@ pub struct TaskSpec {
     /// `pipelines.version` this spec was built from.
     pub version: i64,
     /// The decode + stage chain + document builder.
-    pub processor: Arc<dyn Processor>,
+    pub processor: Arc<Processor>,
     /// Flush thresholds (the pipeline's own, else the server defaults).
     pub flush: FlushPolicy,
     /// `output.enabled`: produce indexed documents to the output topic. When false, a document

@@ -1,0 +1,183 @@
+//! What one Kafka message becomes: the stage engine of pipeline-common behind the task, and the
+//! [`TaskSpec`] a `pipelines` row gives (the validated definition, its flush thresholds and its
+//! [`Processor`]).
+//!
+//! A live definition change builds a new [`Processor`] and swaps it in whole; the bulk buffer's
+//! tests pass a closure instead of one.
+
+use crate::bulk::encoder::FlushPolicy;
+use crate::task::TaskSpec;
+use pipeline_common::chain::{Chain, ChainError, EngineContext, Outcome};
+use pipeline_common::config::Settings;
+use pipeline_common::document::SourceMeta;
+use pipeline_common::model::{IndexName, PipelineDefinition, ValidationErrors};
+use pipeline_common::store::pipelines::PipelineRow;
+use rdkafka::message::{BorrowedHeaders, Headers};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One Kafka message as the engine sees it.
+#[derive(Clone, Copy)]
+pub struct SourceRecord<'a> {
+    /// Input topic.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Record key.
+    pub key: Option<&'a [u8]>,
+    /// Record value.
+    pub payload: Option<&'a [u8]>,
+    /// Record headers (CloudEvents binary mode puts its attributes here).
+    pub headers: Option<&'a BorrowedHeaders>,
+    /// Record timestamp in milliseconds since the epoch, if the broker set one.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What processing one message gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// A document whose action and source lines were appended to the bulk body.
+    Document {
+        /// Its `_id`.
+        id: String,
+    },
+    /// Dropped by a filter: done, nothing to index.
+    Dropped,
+    /// Decoding or a stage failed: dead-letter the original message.
+    Failed {
+        /// The stage that failed (`decode` for undecodable input).
+        stage: pipeline_common::failure::FailedAt,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why a `pipelines` row cannot become a task; shown as the task's failure reason.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The definition does not validate (a version skew, or a hand-edited row).
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The definition is valid but this worker cannot run it (a geoip stage without a database).
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+}
+
+/// Validates the row's definition and builds the task spec for it, with the worker's `engine`
+/// (built once per worker, so the GeoIP database is not read again per task).
+pub fn build_spec(
+    row: &PipelineRow,
+    settings: &Settings,
+    engine: &EngineContext,
+) -> Result<TaskSpec, SpecError> {
+    let definition = PipelineDefinition::parse(&row.definition, &engine.validation_context())?;
+    let flush = definition.effective_flush(&settings.default_flush());
+    let flush = FlushPolicy {
+        max_bytes: usize::try_from(flush.max_bytes).unwrap_or(usize::MAX),
+        max_items: usize::try_from(flush.max_items).unwrap_or(usize::MAX),
+        interval: Duration::from_millis(flush.interval_ms),
+    };
+    let chain = Chain::build(&definition, engine)?;
+    let processor = Processor {
+        chain,
+        index: definition.index().clone(),
+    };
+    Ok(TaskSpec {
+        version: row.version,
+        processor: Arc::new(processor),
+        flush,
+        output_enabled: definition.output().enabled,
+    })
+}
+
+/// Turns messages into bulk lines: one pipeline's chain and index. Immutable and shared; a
+/// definition change builds a new one.
+pub struct Processor {
+    chain: Chain,
+    index: IndexName,
+}
+
+impl Processor {
+    /// Processes one message, appending the bulk action and source lines (each ending in `\n`)
+    /// to `body` when the outcome is [`Processed::Document`].
+    pub fn process(&self, record: &SourceRecord<'_>, body: &mut Vec<u8>) -> Processed {
+        let meta = SourceMeta {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            ingested_at: chrono::Utc::now(),
+        };
+        let headers = record
+            .headers
+            .into_iter()
+            .flat_map(|headers| headers.iter())
+            .map(|header| (header.key, header.value.unwrap_or_default()));
+        let payload = record.payload.unwrap_or_default();
+        match self.chain.process_message(headers, payload, &meta) {
+            Outcome::Document(document) => {
+                let index = document.index_name(&self.index);
+                document.write_bulk(&index, body);
+                Processed::Document { id: document.id }
+            }
+            Outcome::Dropped => Processed::Dropped,
+            Outcome::Failed { stage, reason } => Processed::Failed { stage, reason },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pipeline_common::config::ConfigSource;
+    use pipeline_common::model::PipelineName;
+    use pipeline_common::store::pipelines::PipelineState;
+    use serde_json::json;
+
+    fn settings() -> Settings {
+        Settings::load(&ConfigSource {
+            file: None,
+            environment: None,
+            vars: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    fn row(definition: serde_json::Value) -> PipelineRow {
+        PipelineRow {
+            id: uuid::Uuid::nil(),
+            name: PipelineName::parse("a").unwrap(),
+            definition,
+            state: PipelineState::Running,
+            state_reason: None,
+            version: 3,
+            created_by: "test".into(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn an_invalid_definition_names_each_field() {
+        let row = row(json!({"name": "a", "stages": [{"type": "nope"}, {"type": "geoip"}]}));
+        let error = build_spec(&row, &settings(), &EngineContext::default())
+            .err()
+            .unwrap();
+        let SpecError::Invalid(errors) = &error else {
+            panic!("{error:?}")
+        };
+        let fields: Vec<&str> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["stages[0].type", "stages[1].type"]);
+        assert!(error.to_string().starts_with("stages[0].type: "), "{error}");
+        assert!(error.to_string().contains("; stages[1].type: "), "{error}");
+    }
+
+    #[test]
+    fn a_valid_definition_builds_with_the_shared_engine() {
+        let row = row(json!({"name": "a", "flush": {"maxItems": 7}}));
+        let spec = build_spec(&row, &settings(), &EngineContext::default()).unwrap();
+        assert_eq!(spec.version, 3);
+        assert_eq!(spec.flush.max_items, 7);
+    }
+}
