@@ -34,22 +34,51 @@ impl Object {
         mut members: Vec<(Text, Value)>,
         key: impl Fn(Text) -> &'k str,
     ) -> Self {
-        let sorted = members
-            .windows(2)
-            .all(|w| key(w[0].0).as_bytes() < key(w[1].0).as_bytes());
-        if !sorted {
-            members.sort_by(|a, b| key(a.0).as_bytes().cmp(key(b.0).as_bytes()));
-            // Keep the last of each run of equal keys.
-            let mut kept: Vec<(Text, Value)> = Vec::with_capacity(members.len());
-            for m in members {
-                match kept.last_mut() {
-                    Some(last) if key(last.0) == key(m.0) => *last = m,
-                    _ => kept.push(m),
-                }
+        // Most objects are small: their keys are read once into an array and sorted with their
+        // members by insertion (stable), instead of being looked up again for each comparison.
+        const SMALL: usize = 16;
+        let n = members.len();
+        if n > SMALL {
+            return Object::sorted_large(members, key);
+        }
+        let mut keys = [""; SMALL];
+        for (k, m) in keys.iter_mut().zip(&members) {
+            *k = key(m.0);
+        }
+        let keys = &mut keys[..n];
+        if keys.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()) {
+            return Object { members };
+        }
+        for i in 1..n {
+            let mut j = i;
+            while j > 0 && keys[j - 1].as_bytes() > keys[j].as_bytes() {
+                keys.swap(j - 1, j);
+                members.swap(j - 1, j);
+                j -= 1;
             }
-            members = kept;
+        }
+        // Of a run of equal keys, the last one read stays.
+        let mut i = n;
+        while i > 1 {
+            i -= 1;
+            if keys[i - 1] == keys[i] {
+                members.remove(i - 1);
+            }
         }
         Object { members }
+    }
+
+    /// [`Object::sorted_by`] of a large object.
+    fn sorted_large<'k>(mut members: Vec<(Text, Value)>, key: impl Fn(Text) -> &'k str) -> Self {
+        members.sort_by(|a, b| key(a.0).as_bytes().cmp(key(b.0).as_bytes()));
+        let mut kept: Vec<(Text, Value)> = Vec::with_capacity(members.len());
+        for m in members {
+            match kept.last_mut() {
+                Some(last) if key(last.0) == key(m.0) => *last = m,
+                _ => kept.push(m),
+            }
+        }
+        Object { members: kept }
     }
 
     /// An object of members already sorted by key, keys unique (the caller sorted them).
