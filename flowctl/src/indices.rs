@@ -16,6 +16,8 @@ struct IndexRow {
     store_bytes: u64,
     date: Option<String>,
     template_version: Option<i64>,
+    retention_deletes_at: Option<String>,
+    retention_deletes_next: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -48,12 +50,27 @@ pub async fn run(client: &Client, format: Format, pipeline_id: &str) -> Result<(
                 mib(i.store_bytes),
                 i.template_version
                     .map_or_else(|| "-".into(), |v| v.to_string()),
+                match (&i.retention_deletes_at, i.retention_deletes_next) {
+                    (Some(_), true) => "next sweep".into(),
+                    (Some(at), false) => at.clone(),
+                    (None, _) => "-".into(),
+                },
             ]
         })
         .collect();
     print!(
         "{}",
-        table(&["INDEX", "DATE", "DOCS", "STORE MiB", "TEMPLATE"], &rows)
+        table(
+            &[
+                "INDEX",
+                "DATE",
+                "DOCS",
+                "STORE MiB",
+                "TEMPLATE",
+                "DELETED AT"
+            ],
+            &rows
+        )
     );
     Ok(())
 }

@@ -25,6 +25,7 @@ pub struct Application {
     producer: FutureProducer,
     db: sqlx::MySqlPool,
     live_within_ms: u64,
+    state: AppState,
 }
 
 impl Application {
@@ -79,6 +80,7 @@ impl Application {
                 .worker
                 .heartbeat_interval_ms
                 .saturating_mul(3),
+            state,
         })
     }
 
@@ -102,11 +104,13 @@ impl Application {
             self.db.clone(),
             self.live_within_ms,
         ));
+        let retention = tokio::spawn(crate::service::retention::run(self.state));
         let served = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(signal)
             .await
             .context("serving HTTP");
         sampler.abort();
+        retention.abort();
         served?;
         // Every ingest answered 202 only after acknowledgement; this only catches stragglers
         // of requests whose clients hung up.

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod error;
 pub mod fleet_metrics;
 pub mod http;
+pub mod lease;
 pub mod metrics;
 pub mod provision;
 pub mod service;

@@ -17,6 +17,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
+/// Dated indices this process deleted because they were past their pipeline's retention.
+const RETENTION_DELETED: &str = "flow_retention_indices_deleted_total";
+
 /// The recorder and its render handle.
 pub struct Metrics {
     recorder: PrometheusRecorder,
@@ -35,7 +38,19 @@ impl Metrics {
             )?
             .build_recorder();
         let handle = recorder.handle();
-        Ok(Metrics { recorder, handle })
+        let metrics = Metrics { recorder, handle };
+        // Present from the start, so that an alert on its rate sees a zero rather than no series.
+        metrics::with_local_recorder(&metrics.recorder, || {
+            metrics::counter!(RETENTION_DELETED).absolute(0);
+        });
+        Ok(metrics)
+    }
+
+    /// Counts one index deleted by retention.
+    pub fn record_retention_delete(&self) {
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!(RETENTION_DELETED).increment(1);
+        });
     }
 
     /// Records one finished request.

@@ -10,6 +10,7 @@ use sqlx::types::Json;
 use sqlx::{MySql, MySqlPool, Transaction};
 use std::str::FromStr;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// The embedded migrations (`pipeline-mgmt/migrations`).
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!();
@@ -53,6 +54,12 @@ pub enum AuditAction {
     State,
     /// Pipeline deleted.
     Delete,
+    /// One of the pipeline's dated indices deleted by retention (the index in `detail`).
+    RetentionDelete,
+    /// Dead letters replayed (a replay job started).
+    Replay,
+    /// A create whose provisioning failed and was undone; its `create` row is relabelled.
+    CreateUndone,
 }
 
 impl AuditAction {
@@ -62,30 +69,36 @@ impl AuditAction {
             AuditAction::Update => "update",
             AuditAction::State => "state",
             AuditAction::Delete => "delete",
+            AuditAction::RetentionDelete => "retention-delete",
+            AuditAction::Replay => "replay",
+            AuditAction::CreateUndone => "create-undone",
         }
     }
 }
 
-async fn audit(
+/// Writes one audit row in `tx`, the transaction of the change it records.
+pub async fn audit(
     tx: &mut Transaction<'_, MySql>,
-    row: (&str, &str),
+    row: (Uuid, &str),
     actor: &str,
     action: AuditAction,
     before: Option<i64>,
     after: Option<i64>,
+    detail: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_log \
-         (pipeline_id, pipeline_name, actor, action, version_before, version_after, at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         (pipeline_id, pipeline_name, actor, action, version_before, version_after, at, detail) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
-    .bind(row.0)
+    .bind(row.0.hyphenated().to_string())
     .bind(row.1)
     .bind(actor)
     .bind(action.as_str())
     .bind(before)
     .bind(after)
     .bind(Utc::now())
+    .bind(detail)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -94,8 +107,8 @@ async fn audit(
 /// A new pipeline to insert in state `provisioning`.
 #[derive(Debug)]
 pub struct NewPipeline<'a> {
-    /// UUID.
-    pub id: &'a str,
+    /// Its id.
+    pub id: Uuid,
     /// Unique name.
     pub name: &'a str,
     /// Stored definition.
@@ -114,7 +127,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
          (id, name, definition, state, state_reason, version, created_by, created_at, updated_at) \
          VALUES (?, ?, ?, ?, NULL, 1, ?, ?, ?)",
     )
-    .bind(new.id)
+    .bind(new.id.hyphenated().to_string())
     .bind(new.name)
     .bind(Json(new.definition))
     .bind(PipelineState::Provisioning.as_str())
@@ -130,6 +143,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
         AuditAction::Create,
         None,
         Some(1),
+        None,
     )
     .await?;
     tx.commit().await
@@ -139,7 +153,7 @@ pub async fn insert(pool: &MySqlPool, new: &NewPipeline<'_>) -> Result<(), sqlx:
 /// deletion, which are part of one API change that was already counted.
 pub async fn set_provisioning_state(
     pool: &MySqlPool,
-    id: &str,
+    id: Uuid,
     state: PipelineState,
     reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
@@ -147,22 +161,24 @@ pub async fn set_provisioning_state(
         .bind(state.as_str())
         .bind(reason)
         .bind(Utc::now())
-        .bind(id)
+        .bind(id.hyphenated().to_string())
         .execute(pool)
         .await?;
     Ok(())
 }
 
 /// Removes a row that never finished provisioning (the undo step of the create saga).
-pub async fn remove_unprovisioned(pool: &MySqlPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn remove_unprovisioned(pool: &MySqlPool, id: Uuid) -> Result<(), sqlx::Error> {
+    let id = id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     sqlx::query("DELETE FROM pipelines WHERE id = ?")
-        .bind(id)
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     // The create was never visible as a working pipeline; the audit trail says it was undone.
-    sqlx::query("UPDATE audit_log SET action = 'create-undone' WHERE pipeline_id = ?")
-        .bind(id)
+    sqlx::query("UPDATE audit_log SET action = ? WHERE pipeline_id = ?")
+        .bind(AuditAction::CreateUndone.as_str())
+        .bind(&id)
         .execute(&mut *tx)
         .await?;
     tx.commit().await
@@ -186,7 +202,7 @@ pub enum Guarded {
 #[derive(Debug)]
 pub struct Change<'a> {
     /// Pipeline id.
-    pub id: uuid::Uuid,
+    pub id: Uuid,
     /// The version the caller saw; `None` skips the check.
     pub expected_version: Option<i64>,
     /// New definition, if replaced.
@@ -231,11 +247,12 @@ pub async fn update(pool: &MySqlPool, change: &Change<'_>) -> Result<Guarded, Re
     .await?;
     audit(
         &mut tx,
-        (&id, &name),
+        (change.id, &name),
         change.actor,
         change.action,
         Some(version),
         Some(version + 1),
+        None,
     )
     .await?;
     let row = pipelines::get(&mut *tx, change.id).await?;
@@ -257,11 +274,37 @@ pub async fn delete(pool: &MySqlPool, row: &PipelineRow, actor: &str) -> Result<
         .await?;
     audit(
         &mut tx,
-        (&id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         actor,
         AuditAction::Delete,
         Some(row.version),
         None,
+        None,
+    )
+    .await?;
+    tx.commit().await
+}
+
+/// The actor of audit rows that retention writes.
+pub const RETENTION_ACTOR: &str = "retention";
+
+/// Records that retention deleted `index` of pipeline `row` (at the version whose retention
+/// applied).
+pub async fn record_retention_delete(
+    pool: &MySqlPool,
+    row: &PipelineRow,
+    index: &str,
+) -> Result<(), sqlx::Error> {
+    let id = row.id.hyphenated().to_string();
+    let mut tx = pool.begin().await?;
+    audit(
+        &mut tx,
+        (&id, row.name.as_str()),
+        RETENTION_ACTOR,
+        AuditAction::RetentionDelete,
+        Some(row.version),
+        Some(row.version),
+        Some(index),
     )
     .await?;
     tx.commit().await

@@ -5,7 +5,6 @@
 //! A live definition change builds a new [`Processor`] and swaps it in whole; the bulk buffer's
 //! tests pass a closure instead of one.
 
-use crate::bulk::encoder::FlushPolicy;
 use crate::task::TaskSpec;
 use pipeline_common::chain::{Chain, ChainError, EngineContext, Outcome};
 use pipeline_common::config::Settings;
@@ -14,7 +13,6 @@ use pipeline_common::model::{IndexName, PipelineDefinition, ValidationErrors};
 use pipeline_common::store::pipelines::PipelineRow;
 use rdkafka::message::{BorrowedHeaders, Headers};
 use std::sync::Arc;
-use std::time::Duration;
 
 /// One Kafka message as the engine sees it.
 #[derive(Clone, Copy)]
@@ -74,11 +72,6 @@ pub fn build_spec(
 ) -> Result<TaskSpec, SpecError> {
     let definition = PipelineDefinition::parse(&row.definition, &engine.validation_context())?;
     let flush = definition.effective_flush(&settings.default_flush());
-    let flush = FlushPolicy {
-        max_bytes: usize::try_from(flush.max_bytes).unwrap_or(usize::MAX),
-        max_items: usize::try_from(flush.max_items).unwrap_or(usize::MAX),
-        interval: Duration::from_millis(flush.interval_ms),
-    };
     let chain = Chain::build(&definition, engine)?;
     let processor = Processor {
         chain,

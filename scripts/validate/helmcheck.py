@@ -1,6 +1,6 @@
 """Checks of charts/flow-stream with a real helm: `helm lint --strict` and `helm template`.
 
-The static checks of validate.py read the templates as text; these run them. Three value sets are
+The static checks of chart.py read the templates as text; these run them. Three value sets are
 rendered:
 
 - the chart's defaults;

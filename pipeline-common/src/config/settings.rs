@@ -59,6 +59,9 @@ pub struct ServerSettings {
     /// How long pipeline-mgmt's HTTP ingest trusts a pipeline it looked up, in milliseconds;
     /// bounds how late it sees a change made through another replica (0: look up every request).
     pub ingest_cache_ttl_ms: u64,
+    /// Seconds between sweeps of dated indices past their pipeline's `indexing.retention`; one
+    /// replica at a time sweeps, under a lease in MariaDB.
+    pub retention_interval_sec: u64,
     /// The URL browsers reach mgmt at; `https://…` marks the console cookie `Secure`.
     pub public_url: String,
     /// Whether an ingress in front of mgmt sets `X-Forwarded-Proto` (and strips a client's own):
@@ -327,6 +330,10 @@ impl Settings {
             ("server.maxEventBytes", self.server.max_event_bytes as u64),
             ("server.maxEventDepth", self.server.max_event_depth as u64),
             (
+                "server.retentionIntervalSec",
+                self.server.retention_interval_sec,
+            ),
+            (
                 "worker.reconcileIntervalMs",
                 self.worker.reconcile_interval_ms,
             ),
@@ -448,25 +455,15 @@ impl Settings {
         Ok(())
     }
 
-    /// The server-wide flush thresholds, for pipelines that set none.
-    pub fn default_flush(&self) -> FlushDefaults {
-        FlushDefaults {
-            max_bytes: u64::from(self.server.flush_mib) * 1024 * 1024,
-            max_items: u64::from(self.server.flush_items),
-            interval_ms: self.server.flush_interval_sec * 1000,
+    /// The server-wide flush thresholds (`server.flush*`), for what a pipeline does not set.
+    pub fn default_flush(&self) -> crate::model::FlushPolicy {
+        use crate::model::flush::saturating_usize;
+        crate::model::FlushPolicy {
+            max_bytes: saturating_usize(u64::from(self.server.flush_mib) * 1024 * 1024),
+            max_items: saturating_usize(u64::from(self.server.flush_items)),
+            interval: std::time::Duration::from_secs(self.server.flush_interval_sec),
         }
     }
-}
-
-/// Server-wide bulk flush thresholds derived from `server.flush*`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlushDefaults {
-    /// Flush when the bulk body reaches this many bytes.
-    pub max_bytes: u64,
-    /// Flush when this many documents are buffered.
-    pub max_items: u64,
-    /// Flush when the oldest buffered document is this old.
-    pub interval_ms: u64,
 }
 
 /// `deadLetters.*`: how much of an error topic one filtered read may scan (pipeline-mgmt). A read

@@ -57,10 +57,10 @@ fn defaults_match_design() {
     assert!(!s.log.develop_mode);
     assert_eq!(
         s.default_flush(),
-        FlushDefaults {
+        crate::model::FlushPolicy {
             max_bytes: 5 * 1024 * 1024,
             max_items: 10000,
-            interval_ms: 3000
+            interval: std::time::Duration::from_millis(3000),
         }
     );
 }

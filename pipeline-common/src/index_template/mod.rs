@@ -8,12 +8,14 @@
 //! and lets the first event decide each field's type.
 
 mod mapping;
+mod retention;
 mod spec;
 mod template;
 
 pub use mapping::{
     chain_fields, leaf_mapping, mappings, override_conflicts, FieldMap, Leaf, KEYWORD_IGNORE_ABOVE,
 };
+pub use retention::{supports_retention, Retention, RETENTION_PATTERN};
 pub use spec::{
     Codec, FieldType, IndexingSpec, RefreshInterval, MAX_FIELD_OVERRIDES, MAX_REPLICAS, MAX_SHARDS,
     SERVER_FIELDS,

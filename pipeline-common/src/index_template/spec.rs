@@ -1,6 +1,7 @@
 //! The `indexing` object of a pipeline definition: index settings and per-field mapping
 //! overrides, validated when the definition is built.
 
+use super::retention::Retention;
 use crate::model::reader::{type_name, Fields};
 use crate::model::{FieldPath, ValidationErrors};
 use serde::{Deserialize, Serialize};
@@ -187,6 +188,13 @@ pub struct IndexingSpec {
     /// Stored-field compression.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub codec: Option<Codec>,
+    /// How long a dated index is kept after the period it holds has ended: whole hours or days
+    /// (`48h`, `14d`), from 1h to 3650d; only for an index name with a date pattern that runs
+    /// from the year down. Absent: kept forever.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "14d",
+        pattern = "^[1-9][0-9]*[hd]$"))]
+    pub retention: Option<Retention>,
     /// Mapping overrides: dotted field path → type (`null` counts as absent, as everywhere in a
     /// definition).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -198,7 +206,14 @@ impl IndexingSpec {
     /// Validates the `indexing` object at `prefix`, one error per offending entry.
     pub(crate) fn parse(f: &Fields<'_>, errs: &mut ValidationErrors) -> IndexingSpec {
         f.deny_unknown(
-            &["shards", "replicas", "refreshInterval", "codec", "fields"],
+            &[
+                "shards",
+                "replicas",
+                "refreshInterval",
+                "codec",
+                "retention",
+                "fields",
+            ],
             &[],
             errs,
         );
@@ -221,6 +236,12 @@ impl IndexingSpec {
                 f.path("codec"),
                 "must be \"default\" or \"best_compression\"",
             ),
+        }
+        if let Some(s) = f.str("retention", errs) {
+            match Retention::parse(s) {
+                Ok(r) => spec.retention = Some(r),
+                Err(e) => errs.push(f.path("retention"), e),
+            }
         }
         if let Some(v) = f.get("fields") {
             spec.fields = parse_overrides(v, &f.path("fields"), errs);
@@ -318,7 +339,7 @@ mod tests {
     #[test]
     fn a_full_object_round_trips_through_its_json_form() {
         let v = json!({"shards": 2, "replicas": 0, "refreshInterval": "30s",
-                       "codec": "best_compression",
+                       "codec": "best_compression", "retention": "14d",
                        "fields": {"parsed.path": "text+keyword", "geo": "none"}});
         let spec = parse(v.clone()).unwrap();
         assert_eq!(spec.shards, Some(2));
@@ -330,7 +351,7 @@ mod tests {
     #[test]
     fn every_bad_entry_is_its_own_error() {
         let errs = parse(json!({"shards": 0, "replicas": 17, "refreshInterval": "1d",
-                                "codec": "zstd", "retention": "14d",
+                                "codec": "zstd", "retention": "14 days",
                                 "fields": {"a": "txt", "b..c": "text", "@timestamp": "keyword",
                                            "pipeline.name": "text", "d": 1, "_id": "keyword",
                                            "e": "keyword", "e.f": "long"}}))

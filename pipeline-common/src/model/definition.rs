@@ -1,8 +1,8 @@
 //! The validated pipeline definition of DESIGN §2 and its canonical REST form.
 
+use super::flush::{FlushPolicy, FlushSpec};
 use super::reader::Fields;
 use super::{IndexName, PipelineName, ValidationContext, ValidationErrors};
-use crate::config::FlushDefaults;
 use crate::index_template::IndexingSpec;
 use crate::stages::StageSpec;
 use serde::{Deserialize, Serialize};
@@ -69,28 +69,6 @@ impl Default for TopicSpec {
             partitions: DEFAULT_PARTITIONS,
             replication_factor: 1,
             retention_ms: None,
-        }
-    }
-}
-
-/// Bulk flush thresholds a pipeline overrides; unset ones use the server defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct FlushSpec {
-    /// Flush when the bulk body reaches this many bytes.
-    pub max_bytes: Option<u64>,
-    /// Flush when this many documents are buffered.
-    pub max_items: Option<u64>,
-    /// Flush when the oldest buffered document is this many milliseconds old.
-    pub interval_ms: Option<u64>,
-}
-
-impl FlushSpec {
-    /// These thresholds, with `defaults` for the unset ones.
-    pub fn resolve(&self, defaults: &FlushDefaults) -> FlushDefaults {
-        FlushDefaults {
-            max_bytes: self.max_bytes.unwrap_or(defaults.max_bytes),
-            max_items: self.max_items.unwrap_or(defaults.max_items),
-            interval_ms: self.interval_ms.unwrap_or(defaults.interval_ms),
         }
     }
 }
@@ -244,7 +222,7 @@ impl PipelineDefinition {
             (spec != FlushSpec::default()).then_some(spec)
         });
 
-        let indexing = parse_indexing(&f, stages.as_deref(), ctx, &mut errs);
+        let indexing = parse_indexing(&f, stages.as_deref(), index.as_ref(), ctx, &mut errs);
 
         let mut output = OutputSpec::default();
         if let Some(v) = f.get("output") {
@@ -356,7 +334,7 @@ impl PipelineDefinition {
     }
 
     /// The effective flush thresholds given the server defaults.
-    pub fn effective_flush(&self, defaults: &FlushDefaults) -> FlushDefaults {
+    pub fn effective_flush(&self, defaults: &FlushPolicy) -> FlushPolicy {
         self.flush.unwrap_or_default().resolve(defaults)
     }
 
@@ -382,10 +360,12 @@ impl PipelineDefinition {
     }
 }
 
-/// Reads `indexing` and checks its field overrides against the fields the chain writes.
+/// Reads `indexing`, checks its field overrides against the fields the chain writes and its
+/// retention against the index name (`index` is `None` when the name itself is invalid).
 fn parse_indexing(
     f: &Fields<'_>,
     stages: Option<&[StageSpec]>,
+    index: Option<&IndexName>,
     ctx: &ValidationContext,
     errs: &mut ValidationErrors,
 ) -> IndexingSpec {
@@ -396,6 +376,17 @@ fn parse_indexing(
         return IndexingSpec::default();
     };
     let spec = IndexingSpec::parse(&ix, errs);
+    if let (Some(_), Some(index)) = (&spec.retention, index) {
+        if !crate::index_template::supports_retention(index) {
+            errs.push(
+                "indexing.retention",
+                format!(
+                    "applies to dated indices only: index {index} needs a date pattern that \
+                     runs from the year down, such as logs-{{yyyy.MM.dd}}"
+                ),
+            );
+        }
+    }
     let defaults;
     let stages = match stages {
         Some(s) => s,

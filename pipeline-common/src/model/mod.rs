@@ -7,6 +7,7 @@
 mod counters;
 mod definition;
 mod errors;
+pub(crate) mod flush;
 mod names;
 mod path;
 pub(crate) mod reader;
@@ -21,6 +22,7 @@ pub use crate::stages::{StageSpec, MAX_STAGE_LIST};
 pub use counters::Counters;
 pub use definition::*;
 pub use errors::{FieldError, ValidationErrors};
+pub use flush::{FlushPolicy, FlushSpec};
 pub use names::{IndexName, PipelineName, PipelineTopics};
 pub use path::{FieldPath, UserRegex, MAX_PATH_SEGMENTS, MAX_REGEX_SOURCE};
 

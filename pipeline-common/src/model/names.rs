@@ -293,6 +293,39 @@ impl IndexName {
         (year.is_some() && self.resolve(start) == index).then_some(start)
     }
 
+    /// The period a concrete index of this pattern holds, `[start, end)`: a day for
+    /// `{yyyy.MM.dd}`, an hour for `{yyyy.MM.dd.HH}`, a month for `{yyyy.MM}`. `None` when `index`
+    /// does not parse back to the pattern ([`IndexName::date_of`]), or when the pattern skips a
+    /// unit (`{yyyy.dd}`, `{yyyy.MM.HH}`), whose indices hold no single contiguous period.
+    pub fn period_of(&self, index: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        let start = self.date_of(index)?;
+        let end = match self.finest_contiguous_unit()? {
+            DatePart::Year => start.checked_add_months(chrono::Months::new(12))?,
+            DatePart::Month => start.checked_add_months(chrono::Months::new(1))?,
+            DatePart::Day => start.checked_add_days(chrono::Days::new(1))?,
+            _ => start.checked_add_signed(chrono::TimeDelta::hours(1))?,
+        };
+        Some((start, end))
+    }
+
+    /// The finest date unit of the pattern when its units run from the year down without a gap
+    /// (year; year and month; year, month and day; all four), in any order and with any
+    /// separators; `None` otherwise.
+    fn finest_contiguous_unit(&self) -> Option<DatePart> {
+        let has = |unit: DatePart| self.pattern.contains(&unit);
+        let units = [
+            DatePart::Year,
+            DatePart::Month,
+            DatePart::Day,
+            DatePart::Hour,
+        ];
+        let present = units.iter().take_while(|u| has(**u)).count();
+        if present == 0 || units[present..].iter().any(|u| has(*u)) {
+            return None;
+        }
+        Some(units[present - 1])
+    }
+
     /// The wildcard covering every index of a pattern (`web-logs-*`), e.g. for an index template;
     /// the name itself when it is not a pattern.
     pub fn wildcard(&self) -> String {
@@ -403,6 +436,37 @@ mod tests {
             Some(Utc.with_ymd_and_hms(2026, 3, 7, 23, 0, 0).unwrap())
         );
         assert_eq!(IndexName::parse("web").unwrap().date_of("web"), None);
+    }
+
+    #[test]
+    fn a_dated_index_holds_one_period_of_its_finest_unit() {
+        let at = |y, m, d, h| Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap();
+        let day = IndexName::parse("web-{yyyy.MM.dd}").unwrap();
+        assert_eq!(
+            day.period_of("web-2026.02.28"),
+            Some((at(2026, 2, 28, 0), at(2026, 3, 1, 0)))
+        );
+        let hour = IndexName::parse("web-{yyyy.MM.dd-HH}").unwrap();
+        assert_eq!(
+            hour.period_of("web-2026.12.31-23"),
+            Some((at(2026, 12, 31, 23), at(2027, 1, 1, 0)))
+        );
+        let month = IndexName::parse("web-{MM_yyyy}").unwrap();
+        assert_eq!(
+            month.period_of("web-01_2026"),
+            Some((at(2026, 1, 1, 0), at(2026, 2, 1, 0)))
+        );
+        let year = IndexName::parse("web-{yyyy}").unwrap();
+        assert_eq!(
+            year.period_of("web-2026"),
+            Some((at(2026, 1, 1, 0), at(2027, 1, 1, 0)))
+        );
+        for gap in ["web-{yyyy.dd}", "web-{yyyy.MM.HH}", "web-{MM.dd}"] {
+            let n = IndexName::parse(gap).unwrap();
+            let index = n.resolve(at(2026, 3, 7, 5));
+            assert_eq!(n.period_of(&index), None, "{gap}");
+        }
+        assert_eq!(day.period_of("web-foo"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use super::*;
 use serde_json::json;
+use std::time::Duration;
 
 fn ctx() -> ValidationContext {
     ValidationContext::new(true)
@@ -187,13 +188,19 @@ fn every_stage_round_trips() {
 fn flush_resolves_against_server_defaults() {
     let d =
         PipelineDefinition::parse(&json!({"name": "a", "flush": {"maxItems": 5}}), &ctx()).unwrap();
-    let defaults = crate::config::FlushDefaults {
+    let defaults = FlushPolicy {
         max_bytes: 10,
         max_items: 20,
-        interval_ms: 30,
+        interval: Duration::from_millis(30),
     };
     let eff = d.effective_flush(&defaults);
-    assert_eq!((eff.max_bytes, eff.max_items, eff.interval_ms), (10, 5, 30));
+    assert_eq!(
+        eff,
+        FlushPolicy {
+            max_items: 5,
+            ..defaults
+        }
+    );
 }
 
 #[test]
@@ -228,4 +235,18 @@ fn output_topic_is_on_by_default_and_can_be_switched_off() {
         let e = PipelineDefinition::parse(&json!({"name": "a", "output": v}), &ctx()).unwrap_err();
         assert_eq!(fields(&e), vec![field], "{v}");
     }
+}
+
+#[test]
+fn retention_needs_a_dated_index() {
+    let with = |index: &str, retention: &str| json!({"name": "web", "index": index, "indexing": {"retention": retention}});
+    let d = PipelineDefinition::parse(&with("web-{yyyy.MM.dd}", "14d"), &ctx()).unwrap();
+    assert_eq!(d.indexing().retention.as_ref().unwrap().as_str(), "14d");
+    assert_eq!(d.to_json()["indexing"]["retention"], "14d");
+    for index in ["web", "web-{MM.dd}"] {
+        let e = PipelineDefinition::parse(&with(index, "14d"), &ctx()).unwrap_err();
+        assert_eq!(fields(&e), ["indexing.retention"], "{index}");
+    }
+    let e = PipelineDefinition::parse(&with("web-{yyyy.MM.dd}", "two weeks"), &ctx()).unwrap_err();
+    assert_eq!(fields(&e), ["indexing.retention"]);
 }

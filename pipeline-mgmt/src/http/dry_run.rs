@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::Json;
 use pipeline_common::failure::FailedAt;
 use pipeline_common::model::PipelineDefinition;
+use pipeline_common::store::pipelines::PipelineRow;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -152,7 +153,7 @@ pub async fn dry_run_stored(
     PipelineId(id): PipelineId,
     ApiObject(body): ApiObject<StoredDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
-    let row = find(&state, &id).await?;
+    let row = find(&state, id).await?;
     let definition = match &body.definition {
         Some(proposed) => PipelineDefinition::parse(proposed, &state.validation)
             .map_err(|errors| prefix(invalid(errors), "definition"))?,
@@ -161,7 +162,7 @@ pub async fn dry_run_stored(
     };
     match (body.events, body.from_errors) {
         (Some(events), None) => run(&state, definition, events).await.map(Json),
-        (None, Some(from)) => from_errors(&state, &id, definition, from).await.map(Json),
+        (None, Some(from)) => from_errors(&state, &row, definition, from).await.map(Json),
         _ => Err(ApiError::Unprocessable {
             detail: "send either events or fromErrors".into(),
             errors: vec![FieldProblem {
@@ -176,7 +177,7 @@ pub async fn dry_run_stored(
 /// fails at `decode` as it did in the worker), each result tagged with its source.
 async fn from_errors(
     state: &AppState,
-    id: &str,
+    row: &PipelineRow,
     definition: PipelineDefinition,
     from: FromErrors,
 ) -> Result<DryRunResults, ApiError> {
@@ -213,7 +214,7 @@ async fn from_errors(
         stage,
         reason: from.reason,
     };
-    let page = service::dead_letter_page(state, id, limit, selector, after).await?;
+    let page = service::dead_letter_page(state, row, limit, selector, after).await?;
     let events = page
         .items
         .iter()

@@ -232,7 +232,8 @@ pub async fn list_errors(
         stage: parse_stage(params.stage.as_deref()).map_err(ApiError::BadRequest)?,
         reason: params.reason,
     };
-    let page = service::dead_letter_page(&state, &id, limit, selector, after).await?;
+    let row = service::find(&state, id).await?;
+    let page = service::dead_letter_page(&state, &row, limit, selector, after).await?;
     Ok(Json(ErrorPage {
         items: page.items.iter().map(DeadLetterView::from).collect(),
         next: page.next.map(|c| c.render()),

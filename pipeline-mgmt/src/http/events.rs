@@ -85,9 +85,6 @@ pub async fn ingest(
     headers: HeaderMap,
     LimitedBody(body): LimitedBody,
 ) -> Result<(StatusCode, Json<Accepted>), ApiError> {
-    // `PipelineId` holds the text of a UUID it has parsed already.
-    let id = uuid::Uuid::try_parse(&id)
-        .map_err(|_| ApiError::NotFound("no pipeline with this id".into()))?;
     ingest_into(&state, PipelineRef::Id(id), &headers, &body).await
 }
 

@@ -136,28 +136,27 @@ where
     }
 }
 
-/// Path parameter `name` parsed as a UUID, in the canonical hyphenated lowercase form ids are
-/// stored in; 404 with `missing` when it is absent or not a UUID.
+/// Path parameter `name` parsed as a UUID (any form `Uuid::try_parse` reads; stores bind the
+/// hyphenated lowercase form); 404 with `missing` when it is absent or not a UUID.
 async fn uuid_param(
     parts: &mut Parts,
     name: &str,
     missing: &'static str,
-) -> Result<String, ApiError> {
+) -> Result<uuid::Uuid, ApiError> {
     let ApiPath(params) =
         ApiPath::<std::collections::HashMap<String, String>>::from_request_parts(parts, &())
             .await?;
     params
         .get(name)
         .and_then(|raw| uuid::Uuid::try_parse(raw).ok())
-        .map(|id| id.hyphenated().to_string())
         .ok_or_else(|| ApiError::NotFound(missing.into()))
 }
 
 /// The `{id}` of a pipeline route, parsed as a UUID before anything else: a path that is not one
 /// names no pipeline, so it is 404 without a database round trip (and never sends arbitrary
-/// bytes to a query). Holds the canonical hyphenated lowercase form, as ids are stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PipelineId(pub String);
+/// bytes to a query).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipelineId(pub uuid::Uuid);
 
 impl<S: Send + Sync> FromRequestParts<S> for PipelineId {
     type Rejection = ApiError;
@@ -170,8 +169,8 @@ impl<S: Send + Sync> FromRequestParts<S> for PipelineId {
 }
 
 /// The `{jobId}` of a replay job route, a UUID like [`PipelineId`] (404 otherwise).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReplayJobId(pub String);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayJobId(pub uuid::Uuid);
 
 impl<S: Send + Sync> FromRequestParts<S> for ReplayJobId {
     type Rejection = ApiError;

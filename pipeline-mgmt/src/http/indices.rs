@@ -38,6 +38,6 @@ pub async fn indices(
     State(state): State<AppState>,
     PipelineId(id): PipelineId,
 ) -> Result<Json<PipelineIndices>, ApiError> {
-    let row = find(&state, &id).await?;
+    let row = find(&state, id).await?;
     Ok(Json(service::indices::list(&state, &row).await?))
 }

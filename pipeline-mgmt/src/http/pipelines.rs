@@ -182,7 +182,7 @@ pub async fn get_one(
     State(state): State<AppState>,
     PipelineId(id): PipelineId,
 ) -> Result<Response, ApiError> {
-    let row = find(&state, &id).await?;
+    let row = find(&state, id).await?;
     Ok(pipeline_response(&state, StatusCode::OK, &row))
 }
 
@@ -228,7 +228,7 @@ pub async fn replace(
     let definition =
         PipelineDefinition::parse(&body, &state.validation).map_err(lifecycle::invalid)?;
     let with_state = body.get("state").is_some();
-    let row = lifecycle::replace(&state, &id, expected, definition, with_state, &who.name).await?;
+    let row = lifecycle::replace(&state, id, expected, definition, with_state, &who.name).await?;
     Ok(pipeline_response(&state, StatusCode::OK, &row))
 }
 
@@ -272,7 +272,7 @@ pub async fn change_state(
         IfMatch::Version(v) => Some(v),
         IfMatch::Absent | IfMatch::Any => None,
     };
-    let row = lifecycle::change_state(&state, &id, expected, body.state, &who.name).await?;
+    let row = lifecycle::change_state(&state, id, expected, body.state, &who.name).await?;
     Ok(pipeline_response(&state, StatusCode::OK, &row))
 }
 
@@ -291,7 +291,7 @@ pub async fn status(
     State(state): State<AppState>,
     PipelineId(id): PipelineId,
 ) -> Result<Json<PipelineStatus>, ApiError> {
-    let row = find(&state, &id).await?;
+    let row = find(&state, id).await?;
     Ok(Json(service::status::observed(&state, &row).await?))
 }
 
@@ -324,6 +324,6 @@ pub async fn delete(
     PipelineId(id): PipelineId,
     ApiQuery(params): ApiQuery<DeleteParams>,
 ) -> Result<StatusCode, ApiError> {
-    lifecycle::delete(&state, &id, params.force.unwrap_or(false), &who.name).await?;
+    lifecycle::delete(&state, id, params.force.unwrap_or(false), &who.name).await?;
     Ok(StatusCode::NO_CONTENT)
 }

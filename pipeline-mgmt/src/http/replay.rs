@@ -74,7 +74,7 @@ pub async fn start_replay(
             "expected Content-Type: application/json".into(),
         ));
     };
-    let job = service::start_replay(&state, &id, filter, &who.name).await?;
+    let job = service::replay::start(&state, id, filter, &who.name).await?;
     let location = format!("/api/v1/pipelines/{}/replays/{}", job.pipeline_id, job.id);
     let mut response = (StatusCode::ACCEPTED, Json(job)).into_response();
     if let Ok(location) = HeaderValue::from_str(&location) {
@@ -122,7 +122,7 @@ pub async fn list_replays(
             "limit must be between 1 and {MAX_JOBS}"
         )));
     }
-    let jobs = service::replay_jobs(&state, &id, limit).await?;
+    let jobs = service::replay::jobs(&state, id, limit).await?;
     Ok(Json(JobList { items: jobs }))
 }
 
@@ -144,6 +144,6 @@ pub async fn get_replay(
     PipelineId(id): PipelineId,
     ReplayJobId(job_id): ReplayJobId,
 ) -> Result<Json<crate::service::replay::JobRow>, ApiError> {
-    let job = service::replay_job(&state, &id, &job_id).await?;
+    let job = service::replay::job(&state, id, job_id).await?;
     Ok(Json(job))
 }

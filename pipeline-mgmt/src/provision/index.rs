@@ -1,7 +1,9 @@
 //! The pipeline's OpenSearch index.
 
 use anyhow::{anyhow, Context};
-use opensearch::indices::{IndicesCreateParts, IndicesExistsParts};
+use opensearch::cat::CatIndicesParts;
+use opensearch::indices::{IndicesCreateParts, IndicesDeleteParts, IndicesExistsParts};
+use opensearch::params::ExpandWildcards;
 use opensearch::OpenSearch;
 use std::time::Duration;
 
@@ -71,6 +73,85 @@ pub async fn ensure(client: &OpenSearch, name: &str) -> Result<(), EnsureError> 
         ));
     }
     Err(anyhow!("OpenSearch index creation answered {status}: {body}").into())
+}
+
+/// The names of the indices (open or closed) matching `patterns`; none is an empty list.
+pub async fn list_names(client: &OpenSearch, patterns: &[String]) -> anyhow::Result<Vec<String>> {
+    let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
+    let response = tokio::time::timeout(
+        CALL_TIMEOUT,
+        client
+            .cat()
+            .indices(CatIndicesParts::Index(&patterns))
+            .expand_wildcards(&[ExpandWildcards::Open, ExpandWildcards::Closed])
+            .h(&["index"])
+            .format("json")
+            .send(),
+    )
+    .await
+    .context("OpenSearch index listing timed out")?
+    .context("OpenSearch index listing")?;
+    match response.status_code().as_u16() {
+        200..=299 => {}
+        404 => return Ok(Vec::new()),
+        status @ (401 | 403) => {
+            return Err(anyhow!(super::search_access::CredentialsRejected(status)))
+        }
+        status => {
+            let body = response.text().await.unwrap_or_default();
+            return Err(anyhow!(
+                "OpenSearch index listing answered {status}: {body}"
+            ));
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct Row {
+        index: String,
+    }
+    let rows: Vec<Row> = response
+        .json()
+        .await
+        .context("OpenSearch index listing: unreadable body")?;
+    Ok(rows.into_iter().map(|r| r.index).collect())
+}
+
+/// What deleting an index did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// This call deleted it.
+    Now,
+    /// It was gone already (deleted by hand, or by another replica in a takeover).
+    AlreadyGone,
+}
+
+/// Deletes the concrete index `name` (never a pattern: the name is checked to hold no wildcard).
+pub async fn delete(client: &OpenSearch, name: &str) -> anyhow::Result<Deleted> {
+    if name.contains(['*', '?', ',']) || name.starts_with('_') {
+        return Err(anyhow!(
+            "refusing to delete {name:?}: not one concrete index name"
+        ));
+    }
+    let response = tokio::time::timeout(
+        CALL_TIMEOUT,
+        client
+            .indices()
+            .delete(IndicesDeleteParts::Index(&[name]))
+            .send(),
+    )
+    .await
+    .context("OpenSearch index deletion timed out")?
+    .context("OpenSearch index deletion")?;
+    match response.status_code().as_u16() {
+        200..=299 => Ok(Deleted::Now),
+        404 => Ok(Deleted::AlreadyGone),
+        status @ (401 | 403) => Err(anyhow!(super::search_access::CredentialsRejected(status))),
+        status => {
+            let body = response.text().await.unwrap_or_default();
+            Err(anyhow!(
+                "OpenSearch refused to delete index {name}: {status}: {body}"
+            ))
+        }
+    }
 }
 
 /// Pings the cluster: the readiness check.

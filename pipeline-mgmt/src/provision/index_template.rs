@@ -29,10 +29,10 @@ impl PipelineTemplate {
         prefix: &str,
         definition: &PipelineDefinition,
         defaults: &TemplateDefaults,
-        id: &str,
+        id: uuid::Uuid,
         version: i64,
     ) -> PipelineTemplate {
-        let meta = TemplateMeta::new(id, definition.name(), version);
+        let meta = TemplateMeta::new(&id.hyphenated().to_string(), definition.name(), version);
         PipelineTemplate {
             name: template_name(prefix, definition.name()),
             body: template_body(definition, defaults, &meta),

@@ -28,6 +28,11 @@ pub struct PipelineIndex {
     /// The pipeline version whose template the index was created under; `null` when it was
     /// created without one (before templates, or by hand).
     pub template_version: Option<i64>,
+    /// When retention deletes the index (the end of its period plus `indexing.retention`);
+    /// `null` when it is kept: no retention, or a name that does not parse back to the pattern.
+    pub retention_deletes_at: Option<DateTime<Utc>>,
+    /// Whether the next retention sweep deletes it (its deletion time has passed).
+    pub retention_deletes_next: bool,
 }
 
 /// The indices of a pipeline, oldest date first (undated ones last, by name).
@@ -42,18 +47,25 @@ pub async fn list(state: &AppState, row: &PipelineRow) -> Result<PipelineIndices
     let definition =
         PipelineDefinition::parse(&row.definition, &state.validation).map_err(invalid)?;
     let claim = IndexClaim::of(definition.index());
+    let retention = definition.indexing().retention.as_ref();
+    let now = Utc::now();
     let facts = index_stats::facts(&state.search, &claim.patterns())
         .await
         .map_err(|e| ApiError::bad_gateway(Dependency::OpenSearch, e))?;
     let mut items: Vec<PipelineIndex> = facts
         .into_iter()
         .filter(|(name, _)| claim.covers(name))
-        .map(|(name, f)| PipelineIndex {
-            date: definition.index().date_of(&name),
-            name,
-            documents: f.documents,
-            store_bytes: f.store_bytes,
-            template_version: f.template_version,
+        .map(|(name, f)| {
+            let deletes_at = retention.and_then(|r| r.deletes_at(definition.index(), &name));
+            PipelineIndex {
+                date: definition.index().date_of(&name),
+                documents: f.documents,
+                store_bytes: f.store_bytes,
+                template_version: f.template_version,
+                retention_deletes_at: deletes_at,
+                retention_deletes_next: deletes_at.is_some_and(|at| at <= now),
+                name,
+            }
         })
         .collect();
     items.sort_by(|a, b| {

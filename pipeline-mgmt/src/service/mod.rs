@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod ingest_cache;
 pub mod pipelines;
 pub mod replay;
+pub mod retention;
 pub mod samples;
 pub mod status;
 pub mod templates;
@@ -20,17 +21,7 @@ use pipeline_common::store::pipelines::{
 use uuid::Uuid;
 
 /// The row of `id`, or 404.
-/// An id that is not a UUID names no pipeline: 404 without a query (the HTTP handlers parse it
-/// first with `PipelineId`; the console's pages come here with the raw path).
-pub async fn find(state: &AppState, id: &str) -> Result<PipelineRow, ApiError> {
-    match Uuid::try_parse(id) {
-        Ok(id) => find_id(state, id).await,
-        Err(_) => Err(not_found()),
-    }
-}
-
-/// The row of `id`, or 404.
-pub async fn find_id(state: &AppState, id: Uuid) -> Result<PipelineRow, ApiError> {
+pub async fn find(state: &AppState, id: Uuid) -> Result<PipelineRow, ApiError> {
     rows::get(&state.db, id).await?.ok_or_else(not_found)
 }
 
@@ -45,6 +36,27 @@ pub fn usable(decoded: Decoded) -> Vec<PipelineRow> {
         .into_iter()
         .filter_map(|row| row.map_err(log_corrupt).ok())
         .collect()
+}
+
+/// Rows read per page when every pipeline is walked.
+const PAGE: u32 = 500;
+
+/// Every pipeline that decodes, walked in pages by name (templates reconcile, retention).
+pub async fn all_rows(state: &AppState) -> Result<Vec<PipelineRow>, sqlx::Error> {
+    let mut out = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = rows::list_page(&state.db, None, after.as_deref(), PAGE).await?;
+        let full = page.len() == PAGE as usize;
+        after = page.last().map(|row| match row {
+            Ok(row) => row.name.as_str().to_owned(),
+            Err(bad) => bad.name.clone(),
+        });
+        out.extend(usable(page));
+        if !full {
+            return Ok(out);
+        }
+    }
 }
 
 /// Logs a stored row that does not decode, with its raw id and what is wrong.
@@ -67,17 +79,16 @@ pub fn provisioned_topics(state: &AppState, row: &PipelineRow) -> Result<Pipelin
     ))
 }
 
-/// The newest dead letters of pipeline `id` (the errors endpoint, dry-run `fromErrors`), reading
-/// at most the configured scan budget.
+/// The newest dead letters of pipeline `row` (the errors endpoint, dry-run `fromErrors`, the
+/// console), reading at most the configured scan budget.
 pub async fn dead_letter_page(
     state: &AppState,
-    id: &str,
+    row: &PipelineRow,
     limit: usize,
     selector: dead_letters::Selector,
     after: Option<dead_letters::Cursor>,
 ) -> Result<dead_letters::Page, ApiError> {
-    let row = find(state, id).await?;
-    let topics = provisioned_topics(state, &row)?;
+    let topics = provisioned_topics(state, row)?;
     let settings = state.settings.clone();
     tokio::task::spawn_blocking(move || {
         let reader = dead_letters::TopicReader::open(&settings, &topics.error)?;
@@ -87,62 +98,4 @@ pub async fn dead_letter_page(
     .await
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| ApiError::bad_gateway(Dependency::Kafka, e))
-}
-
-/// Starts a replay job of pipeline `id` (its row and audit row first, then the task).
-pub async fn start_replay(
-    state: &AppState,
-    id: &str,
-    filter: replay::ReplayFilter,
-    actor: &str,
-) -> Result<replay::JobRow, ApiError> {
-    let problems = filter.problems();
-    if !problems.is_empty() {
-        return Err(ApiError::Unprocessable {
-            detail: "the replay filter is invalid".into(),
-            errors: problems
-                .into_iter()
-                .map(|(field, message)| crate::error::FieldProblem { field, message })
-                .collect(),
-        });
-    }
-    let row = find(state, id).await?;
-    let topics = provisioned_topics(state, &row)?;
-    let pipeline_id = row.id.hyphenated().to_string();
-    let job = replay::insert(&state.db, (&pipeline_id, row.name.as_str()), &filter, actor).await?;
-    let ctx = replay::ReplayContext {
-        settings: state.settings.clone(),
-        db: state.db.clone(),
-        producer: state.producer.clone(),
-    };
-    tokio::spawn(replay::run(
-        ctx,
-        job.id.clone(),
-        topics.error,
-        topics.input,
-        filter,
-    ));
-    Ok(job)
-}
-
-/// Replay job `job_id` of pipeline `id`, or 404.
-pub async fn replay_job(
-    state: &AppState,
-    id: &str,
-    job_id: &str,
-) -> Result<replay::JobRow, ApiError> {
-    let row = find(state, id).await?;
-    replay::get(&state.db, &row.id.hyphenated().to_string(), job_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no replay job with this id".into()))
-}
-
-/// The newest replay jobs of pipeline `id`.
-pub async fn replay_jobs(
-    state: &AppState,
-    id: &str,
-    limit: u32,
-) -> Result<Vec<replay::JobRow>, ApiError> {
-    let row = find(state, id).await?;
-    Ok(replay::list(&state.db, &row.id.hyphenated().to_string(), limit).await?)
 }

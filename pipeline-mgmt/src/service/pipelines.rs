@@ -2,8 +2,8 @@
 //! The only writer of the `pipelines` table (through `crate::store`); the HTTP handlers and the
 //! console translate requests into these calls.
 
+use super::find;
 use super::templates;
-use super::{find, find_id};
 use crate::error::{ApiError, Dependency, FieldProblem};
 use crate::provision;
 use crate::provision::index_template::PipelineTemplate;
@@ -93,13 +93,12 @@ async fn create_saga(
     }
     templates::check_claim(state, definition, None).await?;
     let id = Uuid::new_v4();
-    let id_text = id.hyphenated().to_string();
     let stored = definition.to_json();
     // The row first: its unique name makes this create the only one installing the template.
     store::insert(
         &state.db,
         &NewPipeline {
-            id: &id_text,
+            id,
             name,
             definition: &stored,
             created_by: actor,
@@ -111,21 +110,21 @@ async fn create_saga(
     let template = templates::template_for(state, definition, id, 1);
     let spec = topic_spec(state, definition);
     if let Err(err) = provision_search(state, definition, &template).await {
-        undo_create(state, &id_text, &[], &template.name).await;
+        undo_create(state, id, &[], &template.name).await;
         return Err(err);
     }
     if let Err(failure) = state.topics.create(&spec).await {
-        undo_create(state, &id_text, &failure.created, &template.name).await;
+        undo_create(state, id, &failure.created, &template.name).await;
         return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
     }
     if let Err(err) =
-        store::set_provisioning_state(&state.db, &id_text, desired(definition.state()), None).await
+        store::set_provisioning_state(&state.db, id, desired(definition.state()), None).await
     {
-        undo_create(state, &id_text, &spec.names, &template.name).await;
+        undo_create(state, id, &spec.names, &template.name).await;
         return Err(err.into());
     }
     state.ingest.forget(id, definition.name());
-    find_id(state, id).await
+    find(state, id).await
 }
 
 /// The template, then the index under it. A date pattern gets today's index; later days are
@@ -142,11 +141,11 @@ async fn provision_search(
 
 /// Best effort: delete what the saga created. Failures are logged; the row goes in any case so
 /// the name can be used again (a retry treats existing topics as its own).
-async fn undo_create(state: &AppState, id: &str, topics: &[String], template: &str) {
+async fn undo_create(state: &AppState, id: Uuid, topics: &[String], template: &str) {
     if !topics.is_empty() {
         if let Err(err) = state.topics.delete(topics).await {
             tracing::warn!(
-                pipeline = id,
+                pipeline = %id,
                 ?topics,
                 error = format!("{err:#}"),
                 "undo: deleting topics failed"
@@ -155,7 +154,7 @@ async fn undo_create(state: &AppState, id: &str, topics: &[String], template: &s
     }
     templates::remove_quietly(state, template).await;
     if let Err(err) = store::remove_unprovisioned(&state.db, id).await {
-        tracing::error!(pipeline = id, error = %err, "undo: removing the row failed");
+        tracing::error!(pipeline = %id, error = %err, "undo: removing the row failed");
     }
 }
 
@@ -166,7 +165,7 @@ pub type Expected = Option<i64>;
 /// the definition's `state` the desired state.
 pub async fn replace(
     state: &AppState,
-    id: &str,
+    id: Uuid,
     expected: Expected,
     definition: PipelineDefinition,
     with_state: bool,
@@ -259,7 +258,7 @@ async fn replace_row(
 /// Sets the desired state of `id`; the row unchanged when it already is `target`.
 pub async fn change_state(
     state: &AppState,
-    id: &str,
+    id: Uuid,
     expected: Expected,
     target: DesiredState,
     actor: &str,
@@ -292,7 +291,7 @@ pub async fn change_state(
 /// Deletes `id`: 409 while running unless `force`; otherwise mark it `deleting` (so workers stop
 /// it), delete its three topics and its index template, then the row. The indices are kept:
 /// they hold data.
-pub async fn delete(state: &AppState, id: &str, force: bool, actor: &str) -> Result<(), ApiError> {
+pub async fn delete(state: &AppState, id: Uuid, force: bool, actor: &str) -> Result<(), ApiError> {
     let row = find(state, id).await?;
     if matches!(
         row.state,
@@ -330,24 +329,22 @@ async fn guarded(state: &AppState, change: &Change<'_>) -> Result<PipelineRow, A
 
 async fn delete_flow(state: &AppState, row: PipelineRow, actor: &str) -> Result<(), ApiError> {
     // Workers run only `running` pipelines: this stops them at their next reconciliation.
-    let id = row.id.hyphenated().to_string();
-    store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, None).await?;
+    let id = row.id;
+    store::set_provisioning_state(&state.db, id, PipelineState::Deleting, None).await?;
     state.ingest.forget(row.id, &row.name);
     // The row decoded, so its name is valid and names exactly this pipeline's topics.
     let names = PipelineTopics::new(&state.settings.kafka.topic_prefix, &row.name);
     let topics = names.topics().map(str::to_owned);
     if let Err(err) = state.topics.delete(&topics).await {
         let reason = "deleting the topics failed; retry DELETE";
-        store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, Some(reason))
-            .await?;
+        store::set_provisioning_state(&state.db, id, PipelineState::Deleting, Some(reason)).await?;
         return Err(ApiError::bad_gateway(Dependency::Kafka, err));
     }
     // The indices stay (they hold data); the template goes, so no new index takes its mapping.
     let template = templates::name_of(state, &row.name);
     if let Err(err) = provision::index_template::delete(&state.search, &template).await {
         let reason = "removing the index template failed; retry DELETE";
-        store::set_provisioning_state(&state.db, &id, PipelineState::Deleting, Some(reason))
-            .await?;
+        store::set_provisioning_state(&state.db, id, PipelineState::Deleting, Some(reason)).await?;
         return Err(ApiError::bad_gateway(Dependency::OpenSearch, err));
     }
     store::delete(&state.db, &row, actor).await?;

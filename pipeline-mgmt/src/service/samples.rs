@@ -8,6 +8,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, DurationRound, Utc};
 use sqlx::MySqlPool;
 use std::time::Duration;
+use uuid::Uuid;
 
 /// How often the live reports are copied.
 pub const SAMPLE_EVERY: Duration = Duration::from_secs(10);
@@ -67,13 +68,13 @@ pub struct MinutePoint {
 /// The last hour of `pipeline_id`, oldest first. A minute's rate is the growth of each task's
 /// counters since its previous sample; a counter that went down (the task restarted) counts
 /// from zero.
-pub async fn last_hour(db: &MySqlPool, pipeline_id: &str) -> Result<Vec<MinutePoint>, sqlx::Error> {
+pub async fn last_hour(db: &MySqlPool, pipeline_id: Uuid) -> Result<Vec<MinutePoint>, sqlx::Error> {
     let since = Utc::now() - ChronoDuration::minutes(WINDOW_MINUTES + 1);
     let rows: Vec<(String, chrono::NaiveDateTime, i64, i64, Option<i64>)> = sqlx::query_as(
         "SELECT worker_id, minute, indexed, dead_lettered, lag FROM worker_samples \
          WHERE pipeline_id = ? AND minute >= ? ORDER BY minute, worker_id",
     )
-    .bind(pipeline_id)
+    .bind(pipeline_id.hyphenated().to_string())
     .bind(since.naive_utc())
     .fetch_all(db)
     .await?;

@@ -1,17 +1,14 @@
 //! Index templates in the pipeline life cycle: which template a definition gets, the rule that
 //! no two pipelines claim the same index, and the start-up reconcile of existing pipelines.
 
-use super::usable;
+use super::all_rows;
 use crate::error::{ApiError, Dependency};
 use crate::provision::index_template::{self, PipelineTemplate};
 use crate::state::AppState;
 use pipeline_common::index_template::{template_name, IndexClaim, TemplateDefaults};
 use pipeline_common::model::{PipelineDefinition, PipelineName};
-use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
+use pipeline_common::store::pipelines::PipelineState;
 use uuid::Uuid;
-
-/// Rows read per page when every pipeline is walked.
-const PAGE: u32 = 500;
 
 /// The template of `definition` for pipeline `id` at definition `version`.
 pub fn template_for(
@@ -24,7 +21,7 @@ pub fn template_for(
         &state.settings.kafka.topic_prefix,
         definition,
         &TemplateDefaults::from_settings(&state.settings),
-        &id.hyphenated().to_string(),
+        id,
         version,
     )
 }
@@ -63,23 +60,6 @@ pub async fn remove_quietly(state: &AppState, name: &str) {
 pub async fn restore_quietly(state: &AppState, template: &PipelineTemplate) {
     if let Err(err) = index_template::put(&state.search, template).await {
         tracing::warn!(template = %template.name, error = format!("{err:#}"), "undo: restoring the index template failed");
-    }
-}
-
-async fn all_rows(state: &AppState) -> Result<Vec<PipelineRow>, sqlx::Error> {
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = rows::list_page(&state.db, None, after.as_deref(), PAGE).await?;
-        let full = page.len() == PAGE as usize;
-        after = page.last().map(|row| match row {
-            Ok(row) => row.name.as_str().to_owned(),
-            Err(bad) => bad.name.clone(),
-        });
-        out.extend(usable(page));
-        if !full {
-            return Ok(out);
-        }
     }
 }
 

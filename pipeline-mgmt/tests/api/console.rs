@@ -78,6 +78,24 @@ async fn console_signs_in_with_a_token_and_forwards_to_the_api_as_that_token() {
         let r = client.get(app.url(asset)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{asset}");
     }
+    // A page's `{id}` that is not a UUID, or names no pipeline, is a 404 page, not a problem.
+    let unknown = uuid::Uuid::new_v4();
+    for id in ["not-a-uuid".to_owned(), unknown.to_string()] {
+        for page in ["", "/errors"] {
+            let r = client
+                .get(app.url(&format!("/console/pipelines/{id}{page}")))
+                .header(COOKIE, &session)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{id}{page}");
+            let html = r.text().await.unwrap();
+            assert!(
+                html.contains("no pipeline with this id"),
+                "{id}{page}: {html}"
+            );
+        }
+    }
 
     // The API behind /console/api/: only with the console's header, and as the session's role.
     let api = |method: Method, path: &str| {
@@ -275,7 +293,9 @@ async fn samples_turn_worker_heartbeats_into_per_minute_rates() {
     samples::sample(&app.db, 60_000).await.unwrap();
     heartbeat("w1", 150, 6, 4).await.unwrap();
     samples::sample(&app.db, 60_000).await.unwrap(); // same minute: its last report wins
-    let points = samples::last_hour(&app.db, &pipeline).await.unwrap();
+    let points = samples::last_hour(&app.db, pipeline.parse().unwrap())
+        .await
+        .unwrap();
     let now = points.last().unwrap();
     assert_eq!(now.minute, minute);
     assert_eq!(now.indexed, 50 + 10, "{points:?}");

@@ -16,6 +16,7 @@ mod ingest;
 mod ops;
 mod read;
 mod replay;
+mod retention;
 mod templates;
 mod tls;
 mod update;

@@ -1,6 +1,6 @@
 //! Request building: the body of a bulk request for all of a batch or for the items to retry.
 
-use super::encoder::Batch;
+use super::buffer::Batch;
 use bytes::Bytes;
 
 /// The body for the items at `indexes` (in request order). The whole batch is sent without
@@ -21,7 +21,7 @@ pub fn body_for(batch: &Batch, indexes: &[usize]) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bulk::encoder::{BulkBuffer, Original};
+    use crate::bulk::buffer::{BulkBuffer, Original};
     use crate::offsets::OffsetTracker;
     use crate::processor::Processed;
 

@@ -1,9 +1,9 @@
 //! Retrying a batch until every item is done or dead-lettered, with exponential backoff and
 //! jitter, resending only what is retryable.
 
+use super::buffer::Batch;
 use super::classify::{classify_response, ItemOutcome, RequestFailure};
 use super::credentials::{self, CredentialAlarm};
-use super::encoder::Batch;
 use super::request::body_for;
 use super::service::BulkService;
 use crate::metrics::BulkMetrics;

@@ -1,7 +1,7 @@
 //! The bulk service: one HTTP `_bulk` request, answered or failed.
 //!
 //! Plain `reqwest` rather than the `opensearch` crate: the body is already NDJSON bytes encoded
-//! once by the encoder, and `opensearch`'s bulk API wants one serde value per operation, which
+//! once, straight into the buffer, and `opensearch`'s bulk API wants one serde value per operation, which
 //! would serialize every document a second time. We need the raw status and body bytes, a
 //! timeout per request, and nothing else.
 

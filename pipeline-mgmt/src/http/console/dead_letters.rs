@@ -9,9 +9,10 @@ use super::html::{esc, frame, message, page_response};
 use super::Session;
 use crate::error::ApiError;
 use crate::http::errors::{DeadLetterView, ScanReport};
+use crate::http::extract::PipelineId;
 use crate::service::{self, dead_letters, replay};
 use crate::state::AppState;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pipeline_common::chain::default_stages;
@@ -19,6 +20,7 @@ use pipeline_common::failure::FailedAt;
 use pipeline_common::model::PipelineDefinition;
 use pipeline_common::store::pipelines::PipelineRow;
 use serde::Deserialize;
+use uuid::Uuid;
 
 /// Dead letters per console page.
 const LETTERS_PER_PAGE: usize = 50;
@@ -40,7 +42,7 @@ pub struct LettersQuery {
 
 /// Where this page is and how to reach its neighbours.
 struct Paging {
-    pid: String,
+    pid: Uuid,
     stage: Option<FailedAt>,
     after: Option<String>,
     trail: Vec<String>,
@@ -84,11 +86,15 @@ impl Paging {
 pub async fn page(
     session: Session,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<PipelineId, ApiError>,
     query: Result<Query<LettersQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    match render(&session, &state, &id, query).await {
+    let row = match super::find_row(&state, id).await {
+        Ok(row) => row,
+        Err(err) => return message(err.status(), Some(&session), &err.problem().detail),
+    };
+    match render(&session, &state, &row, query).await {
         Ok(body) => body,
         Err(err) => message(err.status(), Some(&session), &err.problem().detail),
     }
@@ -97,10 +103,9 @@ pub async fn page(
 async fn render(
     session: &Session,
     state: &AppState,
-    id: &str,
+    row: &PipelineRow,
     query: LettersQuery,
 ) -> Result<Response, ApiError> {
-    let row = service::find(state, id).await?;
     let after = query.after.filter(|s| !s.is_empty());
     let cursor = after
         .as_deref()
@@ -117,9 +122,9 @@ async fn render(
         stage,
         reason: None,
     };
-    let page = service::dead_letter_page(state, id, LETTERS_PER_PAGE, selector, cursor).await?;
+    let page = service::dead_letter_page(state, row, LETTERS_PER_PAGE, selector, cursor).await?;
     let paging = Paging {
-        pid: row.id.hyphenated().to_string(),
+        pid: row.id,
         stage,
         after,
         trail: query
@@ -128,10 +133,8 @@ async fn render(
             .map(|t| t.split(TRAIL_SEPARATOR).map(str::to_owned).collect())
             .unwrap_or_default(),
     };
-    let jobs = replay::list(&state.db, &paging.pid, 10)
-        .await
-        .unwrap_or_default();
-    let mut body = heading(&row, &paging, &stages_of(state, &row));
+    let jobs = replay::jobs(state, row.id, 10).await.unwrap_or_default();
+    let mut body = heading(row, &paging, &stages_of(state, row));
     if session.can_edit() {
         body.push_str(&replay_form(&paging));
     }
@@ -195,7 +198,7 @@ fn heading(row: &PipelineRow, paging: &Paging, stages: &[FailedAt]) -> String {
          <select id=\"stage-filter\" name=\"stage\"><option value=\"\">any</option>{options}</select>\
          <button type=\"submit\">Filter</button></form>",
         esc(row.name.as_str()),
-        pid = esc(&paging.pid),
+        pid = paging.pid,
     )
 }
 
@@ -206,7 +209,7 @@ fn replay_form(paging: &Paging) -> String {
          <label for=\"replay-reason\">Reason contains</label><input id=\"replay-reason\" name=\"reason\">\
          <button id=\"replay-start\" type=\"submit\">Replay matching dead letters</button></form>\
          <div id=\"job\" aria-live=\"polite\"></div>",
-        esc(&paging.pid),
+        paging.pid,
         paging.stage.map_or("", FailedAt::as_str),
     )
 }
@@ -330,7 +333,7 @@ mod tests {
     #[test]
     fn newer_walks_back_along_the_trail() {
         let first = Paging {
-            pid: "p".into(),
+            pid: Uuid::nil(),
             stage: Some(FailedAt::Parse),
             after: None,
             trail: vec![],
@@ -338,17 +341,17 @@ mod tests {
         assert_eq!(first.newer(), None);
         assert_eq!(
             first.older("0:10"),
-            "/console/pipelines/p/errors?stage=parse&amp;after=0:10&amp;trail=-"
+            "/console/pipelines/00000000-0000-0000-0000-000000000000/errors?stage=parse&amp;after=0:10&amp;trail=-"
         );
         let third = Paging {
-            pid: "p".into(),
+            pid: Uuid::nil(),
             stage: None,
             after: Some("0:5".into()),
             trail: vec!["-".into(), "0:10".into()],
         };
         assert_eq!(
             third.newer().as_deref(),
-            Some("/console/pipelines/p/errors?after=0:10&amp;trail=-")
+            Some("/console/pipelines/00000000-0000-0000-0000-000000000000/errors?after=0:10&amp;trail=-")
         );
         let second = Paging {
             trail: vec!["-".into()],
@@ -356,7 +359,7 @@ mod tests {
         };
         assert_eq!(
             second.newer().as_deref(),
-            Some("/console/pipelines/p/errors")
+            Some("/console/pipelines/00000000-0000-0000-0000-000000000000/errors")
         );
     }
 

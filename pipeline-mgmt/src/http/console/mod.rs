@@ -16,6 +16,7 @@ mod pages;
 
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::http::extract::PipelineId;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Request, State};
@@ -24,6 +25,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{any, get, post};
 use axum::{Form, Router};
 use pipeline_common::config::Role;
+use pipeline_common::store::pipelines::PipelineRow;
 use serde::Deserialize;
 use tower::ServiceExt;
 
@@ -116,6 +118,14 @@ impl FromRequestParts<AppState> for Session {
         }
         Ok(Session { principal })
     }
+}
+
+/// The row a console page's `{id}` names; a path that is not a UUID is 404 as in the API.
+async fn find_row(
+    state: &AppState,
+    id: Result<PipelineId, ApiError>,
+) -> Result<PipelineRow, ApiError> {
+    crate::service::find(state, id?.0).await
 }
 
 async fn sign_in_page() -> Response {

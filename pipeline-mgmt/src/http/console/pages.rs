@@ -4,9 +4,10 @@ use super::chart::{self, Series};
 use super::html::{esc, frame, message, page_response};
 use super::Session;
 use crate::error::ApiError;
-use crate::service::{self, samples, status};
+use crate::http::extract::PipelineId;
+use crate::service::{samples, status};
 use crate::state::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use pipeline_common::store::pipelines::{self as rows, PipelineRow};
@@ -59,7 +60,7 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
     );
     for row in &found {
         let observed = status::observed(&state, row).await;
-        let last = samples::last_hour(&state.db, &row.id.hyphenated().to_string())
+        let last = samples::last_hour(&state.db, row.id)
             .await
             .ok()
             .and_then(|points| points.last().copied());
@@ -84,7 +85,7 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
              <td class=\"desired\">{desired}</td><td class=\"observed state-{observed}\">{observed}</td>\
              <td>{workers}</td><td>{lag}</td><td>{indexed}</td><td>{dead}</td></tr>",
             name = esc(row.name.as_str()),
-            id = esc(&row.id.hyphenated().to_string()),
+            id = row.id,
             desired = row.state,
             observed = esc(&observed),
             indexed = fmt_opt(last.map(|p| p.indexed)),
@@ -102,9 +103,9 @@ pub async fn pipelines(session: Session, State(state): State<AppState>) -> Respo
 pub async fn pipeline(
     session: Session,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<PipelineId, ApiError>,
 ) -> Response {
-    let row = match service::find(&state, &id).await {
+    let row = match super::find_row(&state, id).await {
         Ok(row) => row,
         Err(err) => return failed(&session, &err),
     };
@@ -112,10 +113,10 @@ pub async fn pipeline(
         Ok(s) => s,
         Err(err) => return failed(&session, &err),
     };
-    let points = samples::last_hour(&state.db, &row.id.hyphenated().to_string())
+    let points = samples::last_hour(&state.db, row.id)
         .await
         .unwrap_or_default();
-    let id = esc(&row.id.hyphenated().to_string());
+    let id = row.id;
     let mut body = format!(
         "<h1>{name}</h1><dl class=\"facts\">\
          <dt>Desired</dt><dd id=\"desired\">{desired}</dd>\
@@ -232,8 +233,7 @@ fn editor(row: Option<&PipelineRow>, definition: &Value) -> String {
             "<button id=\"dry-run-errors\" type=\"button\">Dry run on the latest dead letters</button>",
             format!(
                 "data-pipeline=\"{}\" data-version=\"{}\"",
-                esc(&row.id.hyphenated().to_string()),
-                row.version
+                row.id, row.version
             ),
         ),
         None => (
@@ -286,7 +286,7 @@ pub async fn new_pipeline(session: Session) -> Response {
 pub async fn edit_pipeline(
     session: Session,
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    id: Result<PipelineId, ApiError>,
 ) -> Response {
     if !session.can_edit() {
         return message(
@@ -295,7 +295,7 @@ pub async fn edit_pipeline(
             "your role may not edit pipelines",
         );
     }
-    let row = match service::find(&state, &id).await {
+    let row = match super::find_row(&state, id).await {
         Ok(row) => row,
         Err(err) => return failed(&session, &err),
     };

@@ -9,6 +9,7 @@
 use crate::offsets::Ticket;
 use crate::processor::Processed;
 use bytes::Bytes;
+use pipeline_common::model::FlushPolicy;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -20,39 +21,27 @@ const CAPACITY_SLACK: usize = 64 * 1024;
 /// events from becoming one bulk request per event: at most one request per task per this period.
 pub const CAUGHT_UP_LINGER: Duration = Duration::from_millis(200);
 
-/// Flush thresholds of one pipeline: whichever is reached first triggers a flush.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlushPolicy {
-    /// Body size in bytes.
-    pub max_bytes: usize,
-    /// Number of documents.
-    pub max_items: usize,
-    /// Age of the oldest buffered document.
-    pub interval: Duration,
-}
-
-impl FlushPolicy {
-    /// When a buffer whose oldest document came at `oldest` is flushed even if not full:
-    /// - once that document is `interval` old;
-    /// - once it is [`CAUGHT_UP_LINGER`] old, if the consumer has read every assigned partition
-    ///   to its end (`caught_up`);
-    /// - once it is [`CAUGHT_UP_LINGER`] old and no message has come for as long since
-    ///   `last_input`: librdkafka drops an end-of-partition report that was still queued when the
-    ///   partition was paused, so silence has to count as the end too.
-    pub fn deadline(
-        &self,
-        oldest: Instant,
-        caught_up: bool,
-        last_input: Option<Instant>,
-    ) -> Instant {
-        let linger = self.interval.min(CAUGHT_UP_LINGER);
-        let early = oldest + linger;
-        let interval_end = oldest + self.interval;
-        match last_input {
-            _ if caught_up => early,
-            Some(last) => interval_end.min(early.max(last + linger)),
-            None => interval_end,
-        }
+/// When a buffer under `policy` whose oldest document came at `oldest` is flushed even if not
+/// full:
+/// - once that document is `interval` old;
+/// - once it is [`CAUGHT_UP_LINGER`] old, if the consumer has read every assigned partition
+///   to its end (`caught_up`);
+/// - once it is [`CAUGHT_UP_LINGER`] old and no message has come for as long since
+///   `last_input`: librdkafka drops an end-of-partition report that was still queued when the
+///   partition was paused, so silence has to count as the end too.
+pub fn flush_deadline(
+    policy: &FlushPolicy,
+    oldest: Instant,
+    caught_up: bool,
+    last_input: Option<Instant>,
+) -> Instant {
+    let linger = policy.interval.min(CAUGHT_UP_LINGER);
+    let early = oldest + linger;
+    let interval_end = oldest + policy.interval;
+    match last_input {
+        _ if caught_up => early,
+        Some(last) => interval_end.min(early.max(last + linger)),
+        None => interval_end,
     }
 }
 
@@ -473,16 +462,19 @@ mod tests {
         let ms = Duration::from_millis;
         let busy = Some(oldest + ms(2_500));
         assert_eq!(
-            policy(3000).deadline(oldest, false, busy),
+            flush_deadline(&policy(3000), oldest, false, busy),
             oldest + ms(2_700)
         );
         assert_eq!(
-            policy(3000).deadline(oldest, true, busy),
+            flush_deadline(&policy(3000), oldest, true, busy),
             oldest + CAUGHT_UP_LINGER
         );
-        assert_eq!(policy(50).deadline(oldest, true, busy), oldest + ms(50));
         assert_eq!(
-            policy(3000).deadline(oldest, false, None),
+            flush_deadline(&policy(50), oldest, true, busy),
+            oldest + ms(50)
+        );
+        assert_eq!(
+            flush_deadline(&policy(3000), oldest, false, None),
             oldest + ms(3000)
         );
     }
@@ -493,17 +485,17 @@ mod tests {
         let ms = Duration::from_millis;
         // The last message came with the oldest: flush once it is the linger old.
         assert_eq!(
-            policy(3000).deadline(oldest, false, Some(oldest)),
+            flush_deadline(&policy(3000), oldest, false, Some(oldest)),
             oldest + CAUGHT_UP_LINGER
         );
         // Messages kept coming for a while: the linger after the last one.
         assert_eq!(
-            policy(3000).deadline(oldest, false, Some(oldest + ms(700))),
+            flush_deadline(&policy(3000), oldest, false, Some(oldest + ms(700))),
             oldest + ms(900)
         );
         // Never later than the interval, however busy the input.
         assert_eq!(
-            policy(3000).deadline(oldest, false, Some(oldest + ms(10_000))),
+            flush_deadline(&policy(3000), oldest, false, Some(oldest + ms(10_000))),
             oldest + ms(3000)
         );
     }
