@@ -167,6 +167,12 @@ const TIME_KEYS: [&str; 4] = ["@timestamp", "timestamp", "time", "ts"];
 /// A parsed line: the `parsed` object and the time found in it.
 type Parsed = (Object, Option<DateTime<Utc>>);
 
+/// [`ParseStage::parse_line`]'s answer: the `parsed` object as JSON, and the time found in it.
+pub type ParsedLine = (
+    serde_json::Map<String, serde_json::Value>,
+    Option<DateTime<Utc>>,
+);
+
 impl ParseStage {
     /// Builds the stage; `max_depth` bounds the nesting of JSON log lines.
     pub fn new(spec: &ParseSpec, max_depth: usize) -> Self {
@@ -211,14 +217,7 @@ impl ParseStage {
     }
 
     /// Parses one line on its own, as the stage would: the `parsed` object and the time.
-    pub fn parse_line(
-        &self,
-        line: &str,
-        reference: DateTime<Utc>,
-    ) -> Option<(
-        serde_json::Map<String, serde_json::Value>,
-        Option<DateTime<Utc>>,
-    )> {
+    pub fn parse_line(&self, line: &str, reference: DateTime<Utc>) -> Option<ParsedLine> {
         let mut fields = Fields::from_map(&serde_json::Map::from_iter([(
             "line".to_owned(),
             serde_json::Value::from(line),
