@@ -55,48 +55,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
     let start = Instant::now();
     let progress = (!cli.quiet).then(|| stats::spawn_progress(stats.clone(), start));
-    let deadline = cli.duration.map(|d| start + d);
+    let pace = Pace {
+        start,
+        rate,
+        deadline: cli.duration.map(|d| start + d),
+        count: cli.count,
+    };
     let mut n: u64 = 0;
-    loop {
-        if stop.requested()
-            || stats.gave_up()
-            || cli.count.is_some_and(|c| n >= c)
-            || deadline.is_some_and(|d| Instant::now() >= d)
-        {
-            break;
-        }
-        let mut chunk = match rate {
-            None => CHUNK,
-            Some(r) => {
-                let due = (start.elapsed().as_secs_f64() * r) as u64 + 1;
-                if n >= due {
-                    // Ahead of the rate: sleep until the next event is due (or a stop).
-                    let next = start + Duration::from_secs_f64(n as f64 / r);
-                    let mut until = next.min(Instant::now() + Duration::from_millis(100));
-                    if let Some(d) = deadline {
-                        until = until.min(d);
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(until.into()) => {}
-                        _ = stop.notified() => {}
-                    }
-                    sink.tick().await;
-                    continue;
+    while !stop.requested() && !stats.gave_up() {
+        match pace.step(n, Instant::now()) {
+            Step::Done => break,
+            Step::Wait(until) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until.into()) => {}
+                    _ = stop.notified() => {}
                 }
-                (due - n).min(CHUNK)
             }
-        };
-        if let Some(c) = cli.count {
-            chunk = chunk.min(c - n);
-        }
-        for _ in 0..chunk {
-            let event = generator.next_event();
-            Stats::add(&stats.generated, 1);
-            if event.is_malformed() {
-                Stats::add(&stats.malformed, 1);
+            Step::Send(chunk) => {
+                send_chunk(&mut generator, &mut sink, &stats, chunk).await;
+                n += chunk;
             }
-            sink.send(event).await;
-            n += 1;
         }
         sink.tick().await;
         tokio::task::yield_now().await;
@@ -109,6 +87,69 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!();
         }
     }
+    Ok(summarize(&stats, start, seed, landed))
+}
+
+/// When and how many events to send: at `rate` per second (as fast as possible without one),
+/// until `deadline` or `count` events.
+struct Pace {
+    start: Instant,
+    rate: Option<f64>,
+    deadline: Option<Instant>,
+    count: Option<u64>,
+}
+
+/// What to do next.
+#[derive(Debug, PartialEq)]
+enum Step {
+    /// Generate and send this many events.
+    Send(u64),
+    /// Ahead of the rate: wait until then (or a stop).
+    Wait(Instant),
+    /// The count or the duration is reached.
+    Done,
+}
+
+impl Pace {
+    /// The next step at `now`, `sent` events in.
+    fn step(&self, sent: u64, now: Instant) -> Step {
+        if self.count.is_some_and(|c| sent >= c) || self.deadline.is_some_and(|d| now >= d) {
+            return Step::Done;
+        }
+        let chunk = match self.rate {
+            None => CHUNK,
+            Some(r) => {
+                let due = ((now - self.start).as_secs_f64() * r) as u64 + 1;
+                if sent >= due {
+                    let next = self.start + Duration::from_secs_f64(sent as f64 / r);
+                    let mut until = next.min(now + Duration::from_millis(100));
+                    if let Some(d) = self.deadline {
+                        until = until.min(d);
+                    }
+                    return Step::Wait(until);
+                }
+                (due - sent).min(CHUNK)
+            }
+        };
+        Step::Send(self.count.map_or(chunk, |c| chunk.min(c - sent)))
+    }
+}
+
+/// Generates and sends `chunk` events, counting them.
+async fn send_chunk(generator: &mut Generator, sink: &mut Sink, stats: &Stats, chunk: u64) {
+    for _ in 0..chunk {
+        let event = generator.next_event();
+        Stats::add(&stats.generated, 1);
+        if event.is_malformed() {
+            Stats::add(&stats.malformed, 1);
+        }
+        sink.send(event).await;
+    }
+}
+
+/// Prints the summary line; the exit code is 1 when an event failed, stayed unacknowledged or
+/// the sink gave up.
+fn summarize(stats: &Stats, start: Instant, seed: u64, landed: bool) -> ExitCode {
     let s = stats.snapshot();
     eprintln!("{}", stats::summary_line(start.elapsed(), seed, &s));
     if !landed {
@@ -117,11 +158,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             s.in_flight
         );
     }
-    Ok(if s.errors > 0 || !landed || stats.gave_up() {
+    if s.errors > 0 || !landed || stats.gave_up() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Writes `n` events to stdout, one per line. A closed pipe (`| head`) ends it quietly.
@@ -195,4 +236,44 @@ async fn signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pace_sends_what_is_due_waits_when_ahead_and_stops_at_count_or_deadline() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        let paced = Pace {
+            start,
+            rate: Some(100.0),
+            deadline: Some(start + ms(10_000)),
+            count: Some(250),
+        };
+        // One event is due at once, 101 after a second.
+        assert_eq!(paced.step(0, start), Step::Send(1));
+        assert_eq!(paced.step(1, start + ms(1_000)), Step::Send(100));
+        // Ahead of the rate: wait until the next one is due, but look again within 100 ms.
+        assert_eq!(
+            paced.step(150, start + ms(1_000)),
+            Step::Wait(start + ms(1_100))
+        );
+        assert_eq!(
+            paced.step(101, start + ms(1_000)),
+            Step::Wait(start + ms(1_010))
+        );
+        // Never more than the count, nothing after it or after the deadline.
+        assert_eq!(paced.step(200, start + ms(5_000)), Step::Send(50));
+        assert_eq!(paced.step(250, start + ms(5_000)), Step::Done);
+        assert_eq!(paced.step(10, start + ms(10_000)), Step::Done);
+        let flat_out = Pace {
+            start,
+            rate: None,
+            deadline: None,
+            count: None,
+        };
+        assert_eq!(flat_out.step(1_000_000, start), Step::Send(CHUNK));
+    }
 }

@@ -131,45 +131,68 @@ impl ApiError {
 
     /// The status code of this error.
     pub fn status(&self) -> StatusCode {
+        self.class().0
+    }
+
+    /// Status, problem type slug and title: one row per variant.
+    fn class(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::PreconditionRequired(_) => StatusCode::PRECONDITION_REQUIRED,
-            ApiError::BadGateway { .. } => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad-request", "Bad request"),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", "Forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not-found", "Not found"),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            ApiError::PreconditionFailed(_) => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition-failed",
+                "Precondition failed",
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload-too-large",
+                "Payload too large",
+            ),
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::Unprocessable { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid request",
+            ),
+            ApiError::PreconditionRequired(_) => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "Precondition required",
+            ),
+            ApiError::BadGateway { .. } => (
+                StatusCode::BAD_GATEWAY,
+                "bad-gateway",
+                "Upstream dependency failed",
+            ),
+            ApiError::Unavailable { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal server error",
+            ),
         }
     }
 
     /// The client-safe body.
     pub fn problem(&self) -> Problem {
-        let status = self.status();
-        let (slug, title) = match self {
-            ApiError::BadRequest(_) => ("bad-request", "Bad request"),
-            ApiError::Unauthorized => ("unauthorized", "Unauthorized"),
-            ApiError::Forbidden(_) => ("forbidden", "Forbidden"),
-            ApiError::NotFound(_) => ("not-found", "Not found"),
-            ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed"),
-            ApiError::Conflict(_) => ("conflict", "Conflict"),
-            ApiError::PreconditionFailed(_) => ("precondition-failed", "Precondition failed"),
-            ApiError::PayloadTooLarge(_) => ("payload-too-large", "Payload too large"),
-            ApiError::UnsupportedMediaType(_) => {
-                ("unsupported-media-type", "Unsupported media type")
-            }
-            ApiError::Unprocessable { .. } => ("validation", "Invalid request"),
-            ApiError::PreconditionRequired(_) => ("precondition-required", "Precondition required"),
-            ApiError::BadGateway { .. } => ("bad-gateway", "Upstream dependency failed"),
-            ApiError::Unavailable { .. } => ("unavailable", "Service unavailable"),
-            ApiError::Internal(_) => ("internal", "Internal server error"),
-        };
+        let (status, slug, title) = self.class();
         let detail = match self {
             ApiError::BadRequest(d)
             | ApiError::Forbidden(d)
@@ -244,9 +267,7 @@ impl From<pipeline_common::store::pipelines::ReadError> for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                ApiError::Conflict("a pipeline with this name already exists".to_owned())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => unique_violation(&**db),
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 ApiError::Unavailable {
                     detail: Dependency::Database.unreachable().to_owned(),
@@ -256,6 +277,42 @@ impl From<sqlx::Error> for ApiError {
             _ => ApiError::Internal(err.into()),
         }
     }
+}
+
+/// The unique keys a request can run into, by the key's name, and what the client is told.
+const UNIQUE_KEYS: [(&str, &str); 1] = [(
+    "uq_pipelines_name",
+    "a pipeline with this name already exists",
+)];
+
+/// A unique violation as a 409 naming what collided (the key's name, as realworld's
+/// `on_constraint` does); one on a key no request should reach is a 409 without detail.
+fn unique_violation(db: &dyn sqlx::error::DatabaseError) -> ApiError {
+    let key = db
+        .constraint()
+        .map(str::to_owned)
+        .or_else(|| duplicate_key(db.message()));
+    let known = UNIQUE_KEYS.iter().find(|(name, _)| {
+        key.as_deref()
+            .is_some_and(|k| k == *name || k.ends_with(&format!(".{name}")))
+    });
+    match known {
+        Some((_, message)) => ApiError::Conflict((*message).to_owned()),
+        None => {
+            tracing::warn!(
+                key = key.as_deref().unwrap_or("?"),
+                "unexpected unique violation"
+            );
+            ApiError::Conflict("the request conflicts with a stored record".to_owned())
+        }
+    }
+}
+
+/// The key of MariaDB's "Duplicate entry '…' for key '<key>'", which sqlx does not expose as a
+/// constraint name.
+fn duplicate_key(message: &str) -> Option<String> {
+    let rest = &message[message.rfind("for key '")? + "for key '".len()..];
+    Some(rest[..rest.find('\'')?].to_owned())
 }
 
 impl IntoResponse for ApiError {
@@ -282,5 +339,35 @@ impl IntoResponse for ApiError {
             headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_duplicate_key_is_read_from_mariadbs_message() {
+        assert_eq!(
+            duplicate_key("Duplicate entry 'web' for key 'pipelines.uq_pipelines_name'").as_deref(),
+            Some("pipelines.uq_pipelines_name")
+        );
+        assert_eq!(
+            duplicate_key("Duplicate entry 'x' for key 'PRIMARY'").as_deref(),
+            Some("PRIMARY")
+        );
+        assert_eq!(duplicate_key("Deadlock found"), None);
+    }
+
+    #[test]
+    fn each_variant_has_its_status_and_problem_type() {
+        let conflict = ApiError::Conflict("taken".into());
+        assert_eq!(conflict.status(), StatusCode::CONFLICT);
+        let problem = conflict.problem();
+        assert_eq!(problem.kind, "https://flow-stream.dev/problems/conflict");
+        assert_eq!((problem.status, problem.detail.as_str()), (409, "taken"));
+        let internal = ApiError::Internal(anyhow::anyhow!("secret driver text"));
+        assert_eq!(internal.problem().status, 500);
+        assert!(!internal.problem().detail.contains("secret"));
     }
 }

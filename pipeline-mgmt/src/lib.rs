@@ -12,6 +12,7 @@ pub mod http;
 pub mod lease;
 pub mod metrics;
 pub mod provision;
+pub mod rfc3339;
 pub mod service;
 pub mod state;
 pub mod store;

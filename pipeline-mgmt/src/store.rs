@@ -295,11 +295,10 @@ pub async fn record_retention_delete(
     row: &PipelineRow,
     index: &str,
 ) -> Result<(), sqlx::Error> {
-    let id = row.id.hyphenated().to_string();
     let mut tx = pool.begin().await?;
     audit(
         &mut tx,
-        (&id, row.name.as_str()),
+        (row.id, row.name.as_str()),
         RETENTION_ACTOR,
         AuditAction::RetentionDelete,
         Some(row.version),

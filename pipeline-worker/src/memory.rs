@@ -14,8 +14,8 @@
 //!   gives every new thread an arena of its own, up to eight per core, and the worker has a dozen
 //!   threads (tokio's, librdkafka's). What `malloc_trim` cannot return are the pages that free
 //!   chunks share with live ones; each burst left such fragments in whichever arenas it touched,
-//!   so the resident size moved up or down by about a megabyte at every outage. In one arena the
-//!   fragments are reused by the next burst instead. Small blocks are served from each thread's
+//!   so the resident size moved up or down at every outage (the operator guide has the figure).
+//!   In one arena the fragments are reused by the next burst instead. Small blocks are served from each thread's
 //!   cache without the arena's lock, so sharing it costs little.
 //!
 //! An operator who sets `MALLOC_ARENA_MAX` or `GLIBC_TUNABLES` keeps those settings.

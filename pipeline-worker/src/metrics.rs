@@ -130,10 +130,7 @@ impl TaskMetrics {
     /// One event acknowledged on the error topic, failed at `stage`.
     pub fn dead_lettered(&self, stage: pipeline_common::failure::FailedAt) {
         TaskStats::add(&self.stats.dead_lettered, 1);
-        let mut by_stage = match self.dead_lettered.lock() {
-            Ok(guard) => guard,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut by_stage = crate::consumer::lock(&self.dead_lettered);
         by_stage
             .entry(stage)
             .or_insert_with(|| {

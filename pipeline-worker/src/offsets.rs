@@ -147,15 +147,9 @@ impl OffsetTracker {
     }
 
     /// Number of messages tracked and not yet done (or done behind an unfinished one).
-    pub fn in_flight(&self) -> usize {
+    #[cfg(test)]
+    fn in_flight(&self) -> usize {
         self.partitions.values().map(|p| p.pending.len()).sum()
-    }
-
-    /// Partitions currently tracked.
-    pub fn partitions(&self) -> Vec<i32> {
-        let mut partitions: Vec<i32> = self.partitions.keys().copied().collect();
-        partitions.sort_unstable();
-        partitions
     }
 }
 

@@ -3,8 +3,8 @@
 //!
 //! The producer is polled by the task itself ([`serve_deliveries`]), not by a thread of its own:
 //! each report then completes its ticket in place, with no channel, future or wake-up per record
-//! (measured with scripts/bench-worker, rdkafka's `FutureProducer` spent about 0.8 µs per record
-//! in its polling thread alone).
+//! (what rdkafka's `FutureProducer` cost in its polling thread is in the operator guide,
+//! "Measurements behind some choices").
 
 use crate::consumer::{lock, Shared};
 use crate::metrics::TaskMetrics;
@@ -45,8 +45,8 @@ pub fn create_producer(
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
         // Java's partitioner (what Kafka Connect and Streams use for the same key), and cheaper
-        // than librdkafka's default CRC32 of the 64-byte `_id`: that CRC was about 1 % of the
-        // worker's CPU in a profile of scripts/bench-worker.
+        // than librdkafka's default CRC32 of the 64-byte `_id` (the operator guide has the
+        // profile's figure).
         .set("partitioner", "murmur2_random")
         // A record that times out fails the task, which then waits for the watcher, while a
         // record still waiting costs nothing: its offset stays uncommitted. So the producer
@@ -87,7 +87,19 @@ pub struct DeliveryContext {
     /// Records handed to the producer and not reported yet.
     pending: AtomicUsize,
     /// The first record the broker did not take; the task fails on it.
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<DeliveryFailure>>,
+}
+
+/// A record the broker did not take: the task fails, and the offset stays uncommitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the broker did not take a record for offset {offset} of partition {partition}: {error}")]
+pub struct DeliveryFailure {
+    /// Partition of the input record.
+    pub partition: i32,
+    /// Offset of the input record.
+    pub offset: i64,
+    /// The delivery report's error.
+    pub error: KafkaError,
 }
 
 impl ClientContext for DeliveryContext {}
@@ -101,11 +113,10 @@ impl ProducerContext for DeliveryContext {
         if let Err((error, _)) = result {
             // Never completed, so never committed: the message is consumed again after the
             // task restarts.
-            lock(&self.failure).get_or_insert_with(|| {
-                format!(
-                    "the broker did not take a record for offset {} of partition {}: {error}",
-                    ticket.offset, ticket.partition
-                )
+            lock(&self.failure).get_or_insert_with(|| DeliveryFailure {
+                partition: ticket.partition,
+                offset: ticket.offset,
+                error: error.clone(),
             });
             return;
         }
@@ -124,7 +135,7 @@ pub fn pending(producer: &OutputProducer) -> usize {
 
 /// Runs the delivery reports that have arrived (without waiting for more); `Err` once the broker
 /// refused a record.
-pub fn serve_deliveries(producer: &OutputProducer) -> Result<(), String> {
+pub fn serve_deliveries(producer: &OutputProducer) -> Result<(), DeliveryFailure> {
     for _ in 0..MAX_EVENTS_PER_SERVE {
         let before = pending(producer);
         if before == 0 {

@@ -240,32 +240,23 @@ impl Supervisor {
                 return;
             }
         };
-        let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));
-        let mut handle = TaskHandle {
-            row,
-            spec_tx: Some(spec_tx),
-            shared: Arc::new(Shared::default()),
-            stats: Arc::new(TaskStats::default()),
-            run: Run::Failed {
-                reason: String::new(),
-            },
-            generation: 0,
-        };
-        self.spawn(&mut handle, spec_rx);
+        let handle = self.launch(row, Arc::new(TaskStats::default()), spec);
         self.tasks.insert(handle.row.id, handle);
     }
 
-    fn spawn(&mut self, handle: &mut TaskHandle, spec_rx: watch::Receiver<Arc<TaskSpec>>) {
+    /// Starts a task for `row` with `spec`; `stats` carry over from an earlier run.
+    fn launch(&mut self, row: PipelineRow, stats: Arc<TaskStats>, spec: TaskSpec) -> TaskHandle {
         self.next_generation += 1;
         let generation = self.next_generation;
+        let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));
         // A fresh run starts from the committed offsets with empty bookkeeping.
-        handle.shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared::default());
         let stop = CancellationToken::new();
         let env = TaskEnv {
             settings: self.settings.clone(),
             worker_id: self.worker_id.clone(),
-            pipeline: handle.row.name.to_string(),
-            topics: PipelineTopics::new(&self.settings.kafka.topic_prefix, &handle.row.name),
+            pipeline: row.name.to_string(),
+            topics: PipelineTopics::new(&self.settings.kafka.topic_prefix, &row.name),
             bulk: self.bulk.clone(),
             retry: RetryPolicy {
                 initial_backoff: Duration::from_millis(
@@ -274,18 +265,15 @@ impl Supervisor {
                 max_backoff: Duration::from_millis(self.settings.worker.retry_max_backoff_ms),
                 failure_threshold: self.settings.server.failure_threshold,
             },
-            metrics: Arc::new(TaskMetrics::new(
-                handle.row.name.as_str(),
-                handle.stats.clone(),
-            )),
-            shared: handle.shared.clone(),
+            metrics: Arc::new(TaskMetrics::new(row.name.as_str(), stats.clone())),
+            shared: shared.clone(),
             shutdown_grace: Duration::from_millis(self.settings.worker.shutdown_grace_ms),
         };
         let exits = self.exits_tx.clone();
-        let pipeline_id = handle.row.id;
+        let pipeline_id = row.id;
         let token = stop.clone();
-        tracing::info!(pipeline = %handle.row.name, version = handle.row.version, "starting task");
-        let pipeline = handle.row.name.clone();
+        tracing::info!(pipeline = %row.name, version = row.version, "starting task");
+        let pipeline = row.name.clone();
         let join = tokio::spawn(async move {
             // A panic in the task must not pass unnoticed: it becomes the task's failure, which
             // the watcher restarts like any other. (The panic hook has logged where it was.)
@@ -301,8 +289,14 @@ impl Supervisor {
                     "task ended after the supervisor stopped");
             }
         });
-        handle.generation = generation;
-        handle.run = Run::Running { stop, join };
+        TaskHandle {
+            row,
+            spec_tx: Some(spec_tx),
+            shared,
+            stats,
+            run: Run::Running { stop, join },
+            generation,
+        }
     }
 
     async fn on_exit(&mut self, exit: Exit) {
@@ -330,15 +324,13 @@ impl Supervisor {
             .map(|(id, _)| *id)
             .collect();
         for id in failed {
-            let Some(mut handle) = self.tasks.remove(&id) else {
+            let Some(handle) = self.tasks.remove(&id) else {
                 continue;
             };
             match build_spec(&handle.row, &self.settings, &self.engine) {
                 Ok(spec) => {
                     tracing::info!(pipeline = %handle.row.name, "restarting failed task");
-                    let (spec_tx, spec_rx) = watch::channel(Arc::new(spec));
-                    handle.spec_tx = Some(spec_tx);
-                    self.spawn(&mut handle, spec_rx);
+                    let handle = self.launch(handle.row, handle.stats, spec);
                     if let Err(error) =
                         worker_tasks::clear_failure(&self.pool, handle.row.id, &self.worker_id)
                             .await

@@ -21,7 +21,10 @@
 //! behind.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)] // test harness: fail loudly
 
+mod in_process;
 pub mod tls;
+
+pub use in_process::InProcess;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

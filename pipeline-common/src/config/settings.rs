@@ -311,6 +311,20 @@ impl Settings {
     /// Checks ranges and formats that the types alone do not express.
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_index_defaults()?;
+        self.validate_positive()?;
+        self.validate_addresses()?;
+        self.validate_tokens()?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log.log_level).is_err() {
+            return Err(ConfigError::key(
+                "log.logLevel",
+                "is not a valid level or filter directive",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts, sizes and durations that must not be 0.
+    fn validate_positive(&self) -> Result<(), ConfigError> {
         let positive = [
             ("server.flushMiB", self.server.flush_mib as u64),
             ("server.flushItems", self.server.flush_items as u64),
@@ -369,11 +383,14 @@ impl Settings {
             ("deadLetters.scanRecords", self.dead_letters.scan_records),
             ("deadLetters.scanMs", self.dead_letters.scan_ms),
         ];
-        for (key, value) in positive {
-            if value == 0 {
-                return Err(ConfigError::key(key, "must be greater than 0"));
-            }
+        match positive.into_iter().find(|(_, value)| *value == 0) {
+            Some((key, _)) => Err(ConfigError::key(key, "must be greater than 0")),
+            None => Ok(()),
         }
+    }
+
+    /// The topic prefix, the broker, database and OpenSearch addresses.
+    fn validate_addresses(&self) -> Result<(), ConfigError> {
         let prefix = &self.kafka.topic_prefix;
         let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         if prefix.is_empty() || prefix.len() > 100 || !prefix.chars().all(legal) {
@@ -408,6 +425,11 @@ impl Settings {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Each token has a name and the hex sha256 of its secret.
+    fn validate_tokens(&self) -> Result<(), ConfigError> {
         for (i, token) in self.auth.tokens.iter().enumerate() {
             if token.name.trim().is_empty() {
                 return Err(ConfigError::key(
@@ -424,12 +446,6 @@ impl Settings {
                      (`pipeline-mgmt token hash <token>` prints it)",
                 ));
             }
-        }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.log_level).is_err() {
-            return Err(ConfigError::key(
-                "log.logLevel",
-                "is not a valid level or filter directive",
-            ));
         }
         Ok(())
     }

@@ -40,15 +40,6 @@ impl ValidationErrors {
     pub fn errors(&self) -> &[FieldError] {
         &self.0
     }
-
-    /// `Ok(value)` when nothing was recorded, else `Err(self)`.
-    pub fn into_result<T>(self, value: T) -> Result<T, ValidationErrors> {
-        if self.is_empty() {
-            Ok(value)
-        } else {
-            Err(self)
-        }
-    }
 }
 
 impl fmt::Display for ValidationErrors {

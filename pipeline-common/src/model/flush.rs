@@ -1,6 +1,7 @@
 //! Bulk flush thresholds: what a pipeline overrides ([`FlushSpec`]) and what a worker applies
 //! ([`FlushPolicy`]: the overrides resolved against the server's `server.flush*`).
 
+use serde::Serialize;
 use std::time::Duration;
 
 /// The flush thresholds a worker applies to one pipeline: whichever is reached first triggers
@@ -15,14 +16,26 @@ pub struct FlushPolicy {
     pub interval: Duration,
 }
 
-/// Bulk flush thresholds a pipeline overrides; unset ones use the server defaults.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Bulk flush thresholds a pipeline overrides (`flush` in the definition); absent ones use the
+/// server defaults (`server.flush*`).
+//
+// The schema's bounds are `MAX_FLUSH_BYTES`, `MAX_FLUSH_ITEMS` and `MAX_FLUSH_INTERVAL_MS` as
+// literals (attributes take no constants; a unit test of pipeline-mgmt compares them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = Flush))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct FlushSpec {
     /// Flush when the bulk body reaches this many bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 104857600, format = Int64))]
     pub max_bytes: Option<u64>,
     /// Flush when this many documents are buffered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100000, format = Int64))]
     pub max_items: Option<u64>,
     /// Flush when the oldest buffered document is this many milliseconds old.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 3600000, format = Int64))]
     pub interval_ms: Option<u64>,
 }
 

@@ -11,6 +11,9 @@ use std::fmt;
 pub struct PipelineName(String);
 
 impl PipelineName {
+    /// What [`PipelineName::parse`] accepts, as a regular expression (for schemas).
+    pub const PATTERN: &'static str = "^[a-z0-9][a-z0-9-]{0,62}$";
+
     /// Validates `s` as a pipeline name.
     pub fn parse(s: &str) -> Result<PipelineName, String> {
         let b = s.as_bytes();
@@ -155,6 +158,13 @@ fn check_concrete_index(s: &str) -> Result<(), String> {
 }
 
 impl IndexName {
+    /// OpenSearch's index rules, as far as a regular expression can state them (for schemas):
+    /// not starting with `_`, `-` or `+`; not `.` or `..`; none of `\ / * ? " < > | , # :`, space
+    /// or control characters. Lowercase and a well-formed trailing date pattern are checked by
+    /// [`IndexName::parse`] only.
+    pub const PATTERN: &'static str =
+        "^(?![_+-])(?!\\.\\.?$)[^\\\\/*?\"<>|,#: \\u0000-\\u001f\\u007f-\\u009f]+$";
+
     /// Validates `s` as an index name or index name pattern.
     pub fn parse(s: &str) -> Result<IndexName, String> {
         let Some(open) = s.find('{') else {

@@ -57,7 +57,7 @@ fn minimal_definition_takes_defaults() {
     assert!(j.get("flush").is_none());
     assert_eq!(
         j["topics"],
-        json!({"partitions": 3, "replicationFactor": 1})
+        json!({"partitions": 3, "replicationFactor": 1, "retentionMs": null})
     );
     assert_eq!(PipelineDefinition::parse(&j, &ctx()).unwrap(), d);
     let empty = PipelineDefinition::parse(&json!({"name": "a", "stages": []}), &ctx()).unwrap();
@@ -134,6 +134,32 @@ fn errors_are_collected_per_field() {
     assert!(e.to_string().contains("name:"));
     let body = serde_json::to_value(&e).unwrap();
     assert_eq!(body[0]["field"], "name");
+}
+
+/// A definition nested in a larger body (a dry run's `definition`) reports the same errors, each
+/// under that path: the top-level members, nested objects, stages and mapping overrides alike.
+#[test]
+fn errors_of_a_nested_definition_carry_its_path() {
+    let j = json!({
+        "name": "Bad_Name",
+        "colour": "blue",
+        "topics": {"partitions": 0, "retentionMs": 0},
+        "stages": [{"type": "nope"}, {"type": "parse", "onFailure": "explode"}],
+        "flush": {"intervalMs": "soon"},
+        "output": {"enabled": 1},
+        "indexing": {"fields": {"parsed.message": "long"}},
+        "state": "paused"
+    });
+    let top = PipelineDefinition::parse(&j, &ctx()).unwrap_err();
+    let nested = PipelineDefinition::parse_at(&j, "definition", &ctx()).unwrap_err();
+    let expected: Vec<String> = fields(&top)
+        .iter()
+        .map(|f| format!("definition.{f}"))
+        .collect();
+    assert_eq!(fields(&nested), expected);
+    assert!(expected.len() >= 9, "{expected:?}");
+    let not_an_object = PipelineDefinition::parse_at(&json!([]), "definition", &ctx()).unwrap_err();
+    assert_eq!(fields(&not_an_object), ["definition"]);
 }
 
 #[test]

@@ -10,6 +10,8 @@ pub mod hash;
 pub mod mask;
 pub mod parse;
 pub mod rename;
+#[cfg(feature = "openapi")]
+mod schema;
 pub mod spec;
 
 pub use spec::{StageSpec, MAX_STAGE_LIST};

@@ -10,6 +10,7 @@ use super::rename::RenameSpec;
 use crate::failure::FailedAt;
 use crate::model::reader::Fields;
 use crate::model::{FieldPath, ValidationContext, ValidationErrors};
+use serde::{Serialize, Serializer};
 use serde_json::Value;
 
 /// Most custom patterns, mask rules or listed fields one stage may hold.
@@ -96,6 +97,13 @@ impl StageSpec {
         } else {
             spec
         }
+    }
+}
+
+/// A stage serializes to its canonical REST form ([`StageSpec::to_json`]).
+impl Serialize for StageSpec {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
     }
 }
 

@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct DefinitionDryRun {
     /// A pipeline definition (DESIGN §2), not stored.
-    #[schema(value_type = crate::http::schema::PipelineDefinition)]
+    #[schema(value_type = PipelineDefinition)]
     pub definition: Value,
     /// Events: CloudEvents structured envelopes or plain objects.
     #[schema(value_type = Vec<Value>, max_items = 1000)]
@@ -57,7 +57,7 @@ pub struct StoredDryRun {
     #[serde(default, deserialize_with = "crate::strict_json::optional_object")]
     pub from_errors: Option<FromErrors>,
     /// A proposed definition, not stored; the stored one when absent.
-    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
+    #[schema(value_type = Option<PipelineDefinition>)]
     pub definition: Option<Value>,
 }
 
@@ -99,8 +99,7 @@ pub struct DryRunResults {
     /// spelled out (what `GET …/{id}` shows, less the members the server adds). `flowctl
     /// pipelines apply` compares it with the stored one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::http::schema::PipelineDefinition>)]
-    pub definition: Option<Value>,
+    pub definition: Option<PipelineDefinition>,
 }
 
 /// Run events through a definition that is not stored.
@@ -120,9 +119,10 @@ pub async fn dry_run_definition(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<DefinitionDryRun>,
 ) -> Result<Json<DryRunResults>, ApiError> {
-    let definition = PipelineDefinition::parse(&body.definition, &state.validation)
-        .map_err(|errors| prefix(invalid(errors), "definition"))?;
-    let canonical = definition.to_json();
+    let definition =
+        PipelineDefinition::parse_at(&body.definition, "definition", &state.validation)
+            .map_err(invalid)?;
+    let canonical = definition.clone();
     let mut results = run(&state, definition, body.events).await?;
     results.definition = Some(canonical);
     Ok(Json(results))
@@ -155,8 +155,8 @@ pub async fn dry_run_stored(
 ) -> Result<Json<DryRunResults>, ApiError> {
     let row = find(&state, id).await?;
     let definition = match &body.definition {
-        Some(proposed) => PipelineDefinition::parse(proposed, &state.validation)
-            .map_err(|errors| prefix(invalid(errors), "definition"))?,
+        Some(proposed) => PipelineDefinition::parse_at(proposed, "definition", &state.validation)
+            .map_err(invalid)?,
         None => PipelineDefinition::parse(&row.definition, &state.validation)
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored definition invalid: {e}")))?,
     };
@@ -238,25 +238,21 @@ async fn from_errors(
     Ok(results)
 }
 
-/// Field paths of a nested definition start with `definition.`.
-fn prefix(err: ApiError, field: &str) -> ApiError {
-    match err {
-        ApiError::Unprocessable { detail, errors } => ApiError::Unprocessable {
-            detail,
-            errors: errors
-                .into_iter()
-                .map(|mut e| {
-                    e.field = if e.field.is_empty() {
-                        field.to_owned()
-                    } else {
-                        format!("{field}.{}", e.field)
-                    };
-                    e
-                })
-                .collect(),
+/// The `oneOf` of a stored dry run's body: `events` or `fromErrors`, exactly one of them not
+/// absent or `null`, which utoipa's derive cannot state.
+pub fn stored_dry_run_one_of() -> Value {
+    serde_json::json!([
+        {
+            "title": "events",
+            "required": ["events"],
+            "properties": {"events": {"type": "array"}, "fromErrors": {"type": "null"}},
         },
-        other => other,
-    }
+        {
+            "title": "fromErrors",
+            "required": ["fromErrors"],
+            "properties": {"fromErrors": {"type": "object"}, "events": {"type": "null"}},
+        },
+    ])
 }
 
 async fn run(

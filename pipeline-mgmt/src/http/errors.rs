@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;
 use base64::Engine;
-use chrono::{SecondsFormat, TimeZone, Utc};
+use chrono::{TimeZone, Utc};
 use pipeline_common::failure::FailedAt;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -185,7 +185,7 @@ impl From<&dead_letters::DeadLetter> for DeadLetterView {
 fn rfc3339_millis(ms: i64) -> Option<String> {
     Utc.timestamp_millis_opt(ms)
         .single()
-        .map(|t| t.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .map(|t| crate::rfc3339::text(&t))
 }
 
 /// The `stage` of a query or body, parsed; `Err` lists the accepted values.

@@ -63,8 +63,8 @@ pub struct Accepted {
         headers are kept as attributes).",
         content(
             (Object = "application/json"),
-            (crate::http::schema::CloudEvent = "application/cloudevents+json"),
-            (Vec<crate::http::schema::CloudEvent> = "application/cloudevents-batch+json"),
+            (Attributes = "application/cloudevents+json"),
+            (Vec<Attributes> = "application/cloudevents-batch+json"),
             (String = "application/x-ndjson"))),
     responses(
         (status = 202, description = "every event acknowledged by the broker", body = Accepted),
@@ -96,8 +96,8 @@ pub async fn ingest(
     request_body(description = "As for `POST /api/v1/pipelines/{id}/events`.",
         content(
             (Object = "application/json"),
-            (crate::http::schema::CloudEvent = "application/cloudevents+json"),
-            (Vec<crate::http::schema::CloudEvent> = "application/cloudevents-batch+json"),
+            (Attributes = "application/cloudevents+json"),
+            (Vec<Attributes> = "application/cloudevents-batch+json"),
             (String = "application/x-ndjson"))),
     responses(
         (status = 202, description = "every event acknowledged by the broker", body = Accepted),
@@ -245,19 +245,35 @@ fn binary_mode(headers: &HeaderMap, body: &[u8]) -> Result<Record, ApiError> {
     Ok(record)
 }
 
-/// The attributes of a structured CloudEvent that ingest reads, borrowed from the envelope; the
-/// rest of it is only checked to be valid JSON, never built into a tree.
-#[derive(Deserialize)]
+/// A structured-mode CloudEvent (`application/cloudevents+json`): the four required context
+/// attributes, the optional `partitionkey` (the Kafka record key), `data` and any others.
+//
+// The attributes ingest reads, borrowed from the envelope; the rest of it is only checked to be
+// valid JSON, never built into a tree. They are `Option`s so that a missing or non-string one is
+// a 400 naming it (`missing`), hence the schema's `required`.
+#[derive(Deserialize, ToSchema)]
+#[schema(as = CloudEvent)]
 struct Attributes<'a> {
+    /// CloudEvents version, e.g. `1.0`.
     #[serde(borrow)]
+    #[schema(value_type = String, required = true)]
     specversion: Option<&'a RawValue>,
+    /// Event id; kept in the document as `cloudevent.id`.
     #[serde(borrow)]
+    #[schema(value_type = String, required = true)]
     id: Option<&'a RawValue>,
+    /// Event source.
     #[serde(borrow)]
+    #[schema(value_type = String, required = true)]
     source: Option<&'a RawValue>,
+    /// Event type.
     #[serde(borrow, rename = "type")]
+    #[schema(value_type = String, required = true)]
     kind: Option<&'a RawValue>,
+    /// The Kafka record key (CloudEvents partitioning extension) when it is a string; any other
+    /// value is kept in the envelope but not used as the key.
     #[serde(borrow)]
+    #[schema(value_type = Option<serde_json::Value>)]
     partitionkey: Option<&'a RawValue>,
 }
 

@@ -10,7 +10,6 @@ pub mod ops;
 pub mod pipelines;
 pub mod replay;
 pub mod responses;
-pub mod schema;
 pub mod view;
 
 use crate::error::{ApiError, FieldProblem, Problem};
@@ -82,9 +81,11 @@ pub fn openapi() -> serde_json::Value {
     document_json(&routes().split_for_parts().1)
 }
 
-/// `openapi` as JSON, with the `Stage` schema of [`schema::stage_schema`], the `oneOf` of a stored
-/// dry run ([`schema::stored_dry_run_one_of`]) and two corrections of
-/// what utoipa writes:
+/// `openapi` as JSON, with what utoipa's derive cannot state: the `Stage` schema
+/// ([`StageSpec::json_schema`](pipeline_common::model::StageSpec::json_schema)), the `oneOf` of a
+/// stored dry run ([`dry_run::stored_dry_run_one_of`]) and the members of a definition that the
+/// server sets and ignores on input ([`server_set_members`]); and two corrections of what
+/// utoipa writes:
 /// - a Link's members are in snake case (`operation_id`), which no client reads: renamed to the
 ///   OpenAPI names;
 /// - an optional parameter (`Option<T>`) gets the type `[T, "null"]`, but a query string or a
@@ -92,11 +93,12 @@ pub fn openapi() -> serde_json::Value {
 pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut doc = serde_json::to_value(openapi).unwrap_or_default();
     if let Some(stage) = doc.pointer_mut("/components/schemas/Stage") {
-        *stage = schema::stage_schema();
+        *stage = pipeline_common::model::StageSpec::json_schema();
     }
     if let Some(body) = doc.pointer_mut("/components/schemas/StoredDryRun") {
-        body["oneOf"] = schema::stored_dry_run_one_of();
+        body["oneOf"] = dry_run::stored_dry_run_one_of();
     }
+    server_set_members(&mut doc);
     let operations = doc
         .get_mut("paths")
         .and_then(serde_json::Value::as_object_mut)
@@ -143,6 +145,31 @@ pub fn document_json(openapi: &utoipa::openapi::OpenApi) -> serde_json::Value {
     doc
 }
 
+/// Lists the members the server adds to a pipeline ([`SERVER_KEYS`], and [`TOPIC_NAME_KEYS`] in
+/// `topics`) in the definition's schema: `PipelineDefinition::parse` accepts and ignores them, so
+/// that a GET body can be sent back in a PUT.
+///
+/// [`SERVER_KEYS`]: pipeline_common::model::SERVER_KEYS
+/// [`TOPIC_NAME_KEYS`]: pipeline_common::model::TOPIC_NAME_KEYS
+fn server_set_members(doc: &mut serde_json::Value) {
+    use pipeline_common::model::{SERVER_KEYS, TOPIC_NAME_KEYS};
+    let ignored = serde_json::json!({"description": "server-set; ignored on input"});
+    for (schema, keys) in [
+        ("PipelineDefinition", SERVER_KEYS),
+        ("Topics", TOPIC_NAME_KEYS.as_slice()),
+    ] {
+        let pointer = format!("/components/schemas/{schema}/properties");
+        if let Some(properties) = doc
+            .pointer_mut(&pointer)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            for key in keys {
+                properties.insert((*key).to_owned(), ignored.clone());
+            }
+        }
+    }
+}
+
 /// The router with every route, plus its OpenAPI document.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let max_body = state.settings.server.max_request_bytes;
@@ -182,8 +209,8 @@ fn panicked(_: Box<dyn Any + Send + 'static>) -> Response {
 #[cfg(test)]
 mod tests {
     use pipeline_common::model::{
-        ValidationContext, MAX_DESCRIPTION_CHARS, MAX_FLUSH_BYTES, MAX_FLUSH_INTERVAL_MS,
-        MAX_FLUSH_ITEMS, PARTITIONS, REPLICATION_FACTOR,
+        IndexName, PipelineName, ValidationContext, MAX_DESCRIPTION_CHARS, MAX_FLUSH_BYTES,
+        MAX_FLUSH_INTERVAL_MS, MAX_FLUSH_ITEMS, PARTITIONS, REPLICATION_FACTOR,
     };
     use serde_json::{json, Value};
 
@@ -200,8 +227,8 @@ mod tests {
         }
         let schemas = &doc["components"]["schemas"];
         let def = &schemas["PipelineDefinition"]["properties"];
-        assert_eq!(def["name"]["pattern"], super::schema::NAME_PATTERN);
-        assert_eq!(def["index"]["pattern"], super::schema::INDEX_PATTERN);
+        assert_eq!(def["name"]["pattern"], PipelineName::PATTERN);
+        assert_eq!(def["index"]["pattern"], IndexName::PATTERN);
         assert_eq!(
             def["description"]["maxLength"],
             json!(MAX_DESCRIPTION_CHARS)

@@ -7,7 +7,7 @@ use crate::http::responses::{
     BadGateway, BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, PreconditionFailed,
     PreconditionRequired, Unauthorized, Unavailable, UnprocessableEntity, UnsupportedMediaType,
 };
-use crate::http::view::{self, IfMatch};
+use crate::http::view::{self, IfMatch, PipelineView};
 pub use crate::service::status::{PipelineStatus, WorkerStatus};
 use crate::service::{self, find, pipelines as lifecycle};
 use crate::state::AppState;
@@ -16,7 +16,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use pipeline_common::model::{DesiredState, PipelineDefinition};
-use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState};
+use pipeline_common::store::pipelines::{self as rows, PipelineRow, PipelineState, ReadError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -37,17 +37,21 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(status))
 }
 
-fn pipeline_response(state: &AppState, status: StatusCode, row: &PipelineRow) -> Response {
-    let body = view::pipeline_json(row, &state.settings.kafka.topic_prefix);
-    (status, view::etag(row.version), Json(body)).into_response()
+fn pipeline_response(
+    state: &AppState,
+    status: StatusCode,
+    row: &PipelineRow,
+) -> Result<Response, ApiError> {
+    let body = PipelineView::of(row, state).map_err(ReadError::Corrupt)?;
+    Ok((status, view::etag(row.version), Json(body)).into_response())
 }
 
 /// Create a pipeline: validate, check or create the index, insert it as `provisioning`, create
 /// its three topics, then set it `running` or `stopped`. A failure undoes what was done.
 #[utoipa::path(post, path = "/api/v1/pipelines", tag = "pipelines",
-    request_body = crate::http::schema::PipelineDefinition,
+    request_body = PipelineDefinition,
     responses(
-        (status = 201, description = "created", body = crate::http::schema::Pipeline,
+        (status = 201, description = "created", body = PipelineView,
             headers(("Location" = String, description = "/api/v1/pipelines/{id}"),
                     ("ETag" = String, description = "the version, e.g. \"1\"")),
             links(
@@ -82,7 +86,7 @@ pub async fn create(
     let definition =
         PipelineDefinition::parse(&body, &state.validation).map_err(lifecycle::invalid)?;
     let row = lifecycle::create(&state, definition, &who.name).await?;
-    let mut response = pipeline_response(&state, StatusCode::CREATED, &row);
+    let mut response = pipeline_response(&state, StatusCode::CREATED, &row)?;
     if let Ok(location) = HeaderValue::from_str(&format!("/api/v1/pipelines/{}", row.id)) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -94,7 +98,7 @@ pub async fn create(
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// Only pipelines in this state.
-    #[param(value_type = Option<crate::http::schema::PipelineState>)]
+    #[param(value_type = Option<PipelineState>)]
     pub state: Option<String>,
     /// Page size (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -107,8 +111,7 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page {
     /// Pipelines, ordered by name.
-    #[schema(value_type = Vec<crate::http::schema::Pipeline>)]
-    pub items: Vec<Value>,
+    pub items: Vec<PipelineView>,
     /// Cursor of the next page (pass it as `after`), `null` on the last.
     #[schema(pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
     pub next: Option<String>,
@@ -155,22 +158,19 @@ pub async fn list(
     } else {
         None
     };
-    let found = crate::service::usable(found);
-    let prefix = &state.settings.kafka.topic_prefix;
-    Ok(Json(Page {
-        items: found
-            .iter()
-            .map(|r| view::pipeline_json(r, prefix))
-            .collect(),
-        next,
-    }))
+    let items = crate::service::usable(found)
+        .iter()
+        .map(|row| PipelineView::of(row, &state))
+        .filter_map(|view| view.map_err(crate::service::log_corrupt).ok())
+        .collect();
+    Ok(Json(Page { items, next }))
 }
 
 /// One pipeline.
 #[utoipa::path(get, path = "/api/v1/pipelines/{id}", tag = "pipelines",
     params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)")),
     responses(
-        (status = 200, description = "the pipeline", body = crate::http::schema::Pipeline,
+        (status = 200, description = "the pipeline", body = PipelineView,
             headers(("ETag" = String, description = "the version, e.g. \"3\""))),
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
@@ -183,7 +183,7 @@ pub async fn get_one(
     PipelineId(id): PipelineId,
 ) -> Result<Response, ApiError> {
     let row = find(&state, id).await?;
-    Ok(pipeline_response(&state, StatusCode::OK, &row))
+    pipeline_response(&state, StatusCode::OK, &row)
 }
 
 /// Replace a definition. `If-Match: "<version>"` is required (428 without it, 412 when stale;
@@ -192,9 +192,9 @@ pub async fn get_one(
 #[utoipa::path(put, path = "/api/v1/pipelines/{id}", tag = "pipelines",
     params(("id" = String, Path, format = Uuid, description = "pipeline id (a UUID; anything else is 404)"),
            ("If-Match" = String, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$"#, description = "the version being replaced, as sent in ETag (e.g. \"3\"), or * for any")),
-    request_body = crate::http::schema::PipelineDefinition,
+    request_body = PipelineDefinition,
     responses(
-        (status = 200, description = "replaced", body = crate::http::schema::Pipeline,
+        (status = 200, description = "replaced", body = PipelineView,
             headers(("ETag" = String, description = "the new version"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
@@ -229,7 +229,7 @@ pub async fn replace(
         PipelineDefinition::parse(&body, &state.validation).map_err(lifecycle::invalid)?;
     let with_state = body.get("state").is_some();
     let row = lifecycle::replace(&state, id, expected, definition, with_state, &who.name).await?;
-    Ok(pipeline_response(&state, StatusCode::OK, &row))
+    pipeline_response(&state, StatusCode::OK, &row)
 }
 
 /// Body of `PATCH …/state`.
@@ -237,7 +237,7 @@ pub async fn replace(
 #[serde(deny_unknown_fields)]
 pub struct StateChange {
     /// The desired state.
-    #[schema(value_type = crate::http::schema::DesiredState, example = "stopped")]
+    #[schema(example = "stopped")]
     pub state: DesiredState,
 }
 
@@ -248,7 +248,7 @@ pub struct StateChange {
            ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,18}"|[0-9]{1,18})$"#, description = "optional: the version being changed; 412 when stale")),
     request_body = StateChange,
     responses(
-        (status = 200, description = "the pipeline", body = crate::http::schema::Pipeline,
+        (status = 200, description = "the pipeline", body = PipelineView,
             headers(("ETag" = String, description = "the version"))),
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
@@ -273,7 +273,7 @@ pub async fn change_state(
         IfMatch::Absent | IfMatch::Any => None,
     };
     let row = lifecycle::change_state(&state, id, expected, body.state, &who.name).await?;
-    Ok(pipeline_response(&state, StatusCode::OK, &row))
+    pipeline_response(&state, StatusCode::OK, &row)
 }
 
 /// Desired vs observed state and per-worker tasks, from the workers' heartbeats.

@@ -1,53 +1,120 @@
-//! The REST representation of a stored pipeline.
+//! The REST representation of a stored pipeline, and its version headers.
 
+use crate::state::AppState;
 use axum::http::{header, HeaderMap, HeaderValue};
-use chrono::SecondsFormat;
-use pipeline_common::model::PipelineTopics;
-use pipeline_common::store::pipelines::PipelineRow;
-use serde_json::{Map, Value};
+use chrono::{DateTime, Utc};
+use pipeline_common::index_template::IndexingSpec;
+use pipeline_common::model::{
+    FlushSpec, IndexName, OutputSpec, PipelineDefinition, PipelineName, PipelineTopics, StageSpec,
+    TopicSpec, ValidationContext,
+};
+use pipeline_common::store::pipelines::{CorruptRow, PipelineRow, PipelineState};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
 
-/// The definition plus what the server adds (DESIGN §2): `id`, topic names, `state`,
-/// `stateReason`, `version`, `createdBy`, `createdAt`, `updatedAt`.
-pub fn pipeline_json(row: &PipelineRow, topic_prefix: &str) -> Value {
-    let mut body = match &row.definition {
-        Value::Object(map) => map.clone(),
-        _ => Map::new(),
-    };
-    let mut topics = match body.remove("topics") {
-        Some(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    topics.entry("retentionMs").or_insert(Value::Null);
-    let names = PipelineTopics::new(topic_prefix, &row.name);
-    topics.insert("input".into(), names.input.into());
-    topics.insert("output".into(), names.output.into());
-    topics.insert("error".into(), names.error.into());
-    // Rows stored before `output` existed take its default.
-    body.entry("output")
-        .or_insert_with(|| serde_json::json!({"enabled": true}));
-    body.insert("id".into(), row.id.hyphenated().to_string().into());
-    body.insert("name".into(), row.name.as_str().into());
-    body.insert("topics".into(), Value::Object(topics));
-    body.insert("state".into(), row.state.as_str().into());
-    body.insert(
-        "stateReason".into(),
-        row.state_reason.clone().map_or(Value::Null, Value::from),
-    );
-    body.insert("version".into(), row.version.into());
-    body.insert("createdBy".into(), row.created_by.clone().into());
-    body.insert(
-        "createdAt".into(),
-        row.created_at
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
-            .into(),
-    );
-    body.insert(
-        "updatedAt".into(),
-        row.updated_at
-            .to_rfc3339_opts(SecondsFormat::Millis, true)
-            .into(),
-    );
-    Value::Object(body)
+/// A stored pipeline: its definition in canonical form plus what the server adds (DESIGN §2):
+/// `id`, topic names, the stored `state`, `stateReason`, `version`, `createdBy`, `createdAt`,
+/// `updatedAt`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(as = Pipeline)]
+pub struct PipelineView {
+    /// Its id, used in every `{id}` path.
+    pub id: Uuid,
+    /// Unique name.
+    #[schema(value_type = String, pattern = "^[a-z0-9][a-z0-9-]{0,62}$")]
+    pub name: PipelineName,
+    /// Free text.
+    pub description: String,
+    /// Target index or index pattern.
+    #[schema(value_type = String)]
+    pub index: IndexName,
+    /// Topic settings and names.
+    pub topics: StoredTopics,
+    /// Explicit stages; absent when the default chain runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<StageSpec>>,
+    /// Flush overrides; absent when the server defaults apply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flush: Option<FlushSpec>,
+    /// The output topic.
+    pub output: OutputSpec,
+    /// Index settings and mapping overrides; absent when the server defaults and the derived
+    /// mapping apply.
+    #[serde(skip_serializing_if = "IndexingSpec::is_default")]
+    #[schema(required = false)]
+    pub indexing: IndexingSpec,
+    /// Stored state.
+    pub state: PipelineState,
+    /// Why the pipeline is in its state, when something went wrong.
+    pub state_reason: Option<String>,
+    /// Incremented by every change; the `ETag`, and what `If-Match` names.
+    #[schema(minimum = 1)]
+    pub version: i64,
+    /// The principal that created it.
+    pub created_by: String,
+    /// Creation time.
+    #[serde(serialize_with = "crate::rfc3339::millis")]
+    pub created_at: DateTime<Utc>,
+    /// Time of the last change.
+    #[serde(serialize_with = "crate::rfc3339::millis")]
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The topics of a stored pipeline: their settings and names.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoredTopics {
+    /// Partitions, replication factor and retention.
+    #[serde(flatten)]
+    pub settings: TopicSpec,
+    /// `<prefix>.<name>.input`.
+    pub input: String,
+    /// `<prefix>.<name>.output`.
+    pub output: String,
+    /// `<prefix>.<name>.error`.
+    pub error: String,
+}
+
+impl PipelineView {
+    /// The view of `row`. Its stored definition is parsed again, with geoip taken as available:
+    /// a pipeline stays readable after `geoip.database` is unset (its worker reports that it
+    /// cannot run it). A definition that does not parse is a corrupt row.
+    pub fn of(row: &PipelineRow, state: &AppState) -> Result<PipelineView, CorruptRow> {
+        let stored = ValidationContext {
+            geoip_available: true,
+            ..(*state.validation).clone()
+        };
+        let definition =
+            PipelineDefinition::parse(&row.definition, &stored).map_err(|e| CorruptRow {
+                id: row.id.hyphenated().to_string(),
+                name: row.name.to_string(),
+                problem: format!("stored definition does not validate: {e}"),
+            })?;
+        let names = PipelineTopics::new(&state.settings.kafka.topic_prefix, &row.name);
+        Ok(PipelineView {
+            id: row.id,
+            name: row.name.clone(),
+            description: definition.description().to_owned(),
+            index: definition.index().clone(),
+            topics: StoredTopics {
+                settings: *definition.topics(),
+                input: names.input,
+                output: names.output,
+                error: names.error,
+            },
+            stages: definition.stages().map(<[StageSpec]>::to_vec),
+            flush: definition.flush(),
+            output: definition.output(),
+            indexing: definition.indexing().clone(),
+            state: row.state,
+            state_reason: row.state_reason.clone(),
+            version: row.version,
+            created_by: row.created_by.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
 }
 
 /// `ETag: "<version>"`.

@@ -60,7 +60,7 @@ pub async fn all_rows(state: &AppState) -> Result<Vec<PipelineRow>, sqlx::Error>
 }
 
 /// Logs a stored row that does not decode, with its raw id and what is wrong.
-fn log_corrupt(bad: CorruptRow) {
+pub fn log_corrupt(bad: CorruptRow) {
     tracing::error!(pipeline_id = %bad.id, name = %bad.name, problem = %bad.problem,
         "skipping a corrupt pipeline row; repair or remove it in the database");
 }

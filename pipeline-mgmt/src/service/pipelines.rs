@@ -1,6 +1,6 @@
 //! The life cycle of a pipeline: create (with its undo steps), replace, change state, delete.
-//! The only writer of the `pipelines` table (through `crate::store`); the HTTP handlers and the
-//! console translate requests into these calls.
+//! mgmt's only writer of the `pipelines` table (through `crate::store`; workers write a row's
+//! `state_reason` only); the HTTP handlers and the console translate requests into these calls.
 
 use super::find;
 use super::templates;

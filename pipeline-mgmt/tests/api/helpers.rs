@@ -237,8 +237,6 @@ impl TestApp {
         resp.body
     }
 
-    /// Topic names present on `brokers`, read with a plain rdkafka metadata request (not the
-    /// app's code), with their partition counts.
     /// Asserts that the broker at `brokers` lists the three topics of pipeline `name`.
     pub fn assert_topics_exist(&self, brokers: &str, name: &str) {
         let topics: Vec<String> = TestApp::topics_on(brokers)
@@ -250,6 +248,8 @@ impl TestApp {
         }
     }
 
+    /// Topic names present on `brokers`, read with a plain rdkafka metadata request (not the
+    /// app's code), with their partition counts.
     pub fn topics_on(brokers: &str) -> Vec<(String, usize)> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", brokers)
@@ -312,4 +312,16 @@ pub fn definition(name: &str, partitions: i32) -> Value {
             {"type": "hash", "target": "event_hash"}
         ],
     })
+}
+
+/// Asserts that the dead-letter view `letter` (an item of `GET …/errors`) has header `name`; its
+/// value.
+pub fn assert_header<'a>(letter: &'a Value, name: &str) -> &'a str {
+    letter["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == name)
+        .and_then(|h| h["value"].as_str())
+        .unwrap_or_else(|| panic!("no header {name} in {letter}"))
 }

@@ -443,7 +443,11 @@ async fn the_documented_ingest_examples_run() {
         .collect();
 
     let app = spawn_app().await;
-    let created = app.create_ok(&definition("web-logs", 1)).await;
+    // The examples name the pipeline `web-logs`; its index is this run's own, so that a
+    // template another run left behind (same name, another topic prefix) does not claim it.
+    let mut web_logs = definition("web-logs", 1);
+    web_logs["index"] = json!(test_support::unique_name("web-logs"));
+    let created = app.create_ok(&web_logs).await;
     let output = tokio::process::Command::new("bash")
         .args(["-euo", "pipefail", "-c", script])
         .env("FLOW_URL", &app.base)

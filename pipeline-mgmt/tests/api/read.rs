@@ -149,3 +149,56 @@ async fn output_topic_switched_off_is_stored_and_returned() {
         resp.text
     );
 }
+
+/// The view is built from the stored definition, parsed again. One that a hand edit left
+/// invalid is a corrupt row (409, left out of lists, never a 500); a geoip stage stays readable
+/// on a server without a GeoIP database (its worker is what cannot run it).
+#[tokio::test]
+async fn a_stored_definition_that_no_longer_validates_reads_as_corrupt() {
+    let app = spawn_app().await;
+    let name = test_support::unique_name("p");
+    let created = app.create_ok(&definition(&name, 1)).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/api/v1/pipelines/{id}");
+    let store = |definition: serde_json::Value| {
+        let (db, id) = (app.db.clone(), id.to_owned());
+        async move {
+            sqlx::query("UPDATE pipelines SET definition = ? WHERE id = ?")
+                .bind(sqlx::types::Json(definition))
+                .bind(id)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+    };
+
+    let mut edited = created.clone();
+    edited["stages"] = json!([{"type": "geoip"}]);
+    store(edited).await;
+    let geoip = app.get(&path, &app.tokens.viewer).await;
+    assert_eq!(geoip.status, StatusCode::OK, "{}", geoip.text);
+    assert_eq!(geoip.body["stages"][0]["type"], "geoip", "{}", geoip.text);
+
+    let mut broken = created.clone();
+    broken["stages"] = json!([{"type": "teleport"}]);
+    store(broken).await;
+    let read = app.get(&path, &app.tokens.viewer).await;
+    assert_eq!(read.status, StatusCode::CONFLICT, "{}", read.text);
+    assert!(read.body["detail"].as_str().unwrap().contains("corrupt"));
+    let list = app
+        .get("/api/v1/pipelines?limit=1000", &app.tokens.viewer)
+        .await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let names: Vec<&str> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert!(!names.contains(&name.as_str()), "{names:?}");
+
+    store(created.clone()).await;
+    let repaired = app.get(&path, &app.tokens.viewer).await;
+    assert_eq!(repaired.status, StatusCode::OK, "{}", repaired.text);
+    assert_eq!(repaired.body["stages"], created["stages"]);
+}

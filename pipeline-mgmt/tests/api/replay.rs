@@ -1,7 +1,7 @@
 //! Dead letters over the API, end to end with a real worker: events fail a stage, are listed with
 //! their headers, pass a dry run of the fixed definition, are replayed, and end up indexed once.
 
-use crate::helpers::{spawn_app, TestApp};
+use crate::helpers::{assert_header, spawn_app, TestApp};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -9,24 +9,21 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+use test_support::InProcess;
 
 const EVENTS: usize = 50;
 const PARTITIONS: i32 = 2;
 
 /// A worker of this app's database, broker, OpenSearch and topic prefix, in this process.
-pub struct Worker {
-    stop: CancellationToken,
-    join: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+pub struct Worker;
 
 impl Worker {
-    pub async fn start(app: &TestApp) -> Worker {
+    pub async fn start(app: &TestApp) -> InProcess {
         Worker::start_with(app, &[]).await
     }
 
     /// [`Worker::start`] with extra `FLOW__…` variables.
-    pub async fn start_with(app: &TestApp, extra: &[(&str, &str)]) -> Worker {
+    pub async fn start_with(app: &TestApp, extra: &[(&str, &str)]) -> InProcess {
         let (host, port) = app.brokers.rsplit_once(':').unwrap();
         let vars: Vec<(String, String)> = [
             ("FLOW__DATABASE__URL", app.db_url.as_str()),
@@ -55,18 +52,7 @@ impl Worker {
             })
             .unwrap();
         let worker = pipeline_worker::WorkerApp::build(settings).await.unwrap();
-        let stop = CancellationToken::new();
-        let join = tokio::spawn(worker.run_until(stop.clone().cancelled_owned()));
-        Worker { stop, join }
-    }
-
-    pub async fn shutdown(self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(60), self.join)
-            .await
-            .expect("worker stops within 60 s")
-            .unwrap()
-            .unwrap();
+        InProcess::spawn(|stop| worker.run_until(stop.cancelled_owned()))
     }
 }
 
@@ -149,16 +135,6 @@ pub async fn wait_job(app: &TestApp, location: &str) -> Value {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-fn header<'a>(letter: &'a Value, name: &str) -> &'a str {
-    letter["headers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|h| h["name"] == name)
-        .and_then(|h| h["value"].as_str())
-        .unwrap_or_else(|| panic!("no header {name} in {letter}"))
 }
 
 async fn count(app: &TestApp, index: &str) -> u64 {
@@ -325,13 +301,13 @@ async fn failed_events_are_listed_fixed_dry_run_replayed_and_indexed_once() {
     let letters = wait_errors(&app, &id, EVENTS).await;
     let mut ns = BTreeSet::new();
     for letter in &letters {
-        assert_eq!(header(letter, "error.stage"), "parse", "{letter}");
-        assert!(!header(letter, "error.reason").is_empty());
-        assert_eq!(header(letter, "source.topic"), input);
-        assert_eq!(header(letter, "pipeline.name"), name);
-        header(letter, "source.partition");
-        header(letter, "source.offset");
-        header(letter, "failed.at");
+        assert_eq!(assert_header(letter, "error.stage"), "parse", "{letter}");
+        assert!(!assert_header(letter, "error.reason").is_empty());
+        assert_eq!(assert_header(letter, "source.topic"), input);
+        assert_eq!(assert_header(letter, "pipeline.name"), name);
+        assert_header(letter, "source.partition");
+        assert_header(letter, "source.offset");
+        assert_header(letter, "failed.at");
         assert_eq!(letter["stage"], "parse");
         assert_eq!(letter["valueEncoding"], "utf8");
         let value: Value = serde_json::from_str(letter["value"].as_str().unwrap()).unwrap();

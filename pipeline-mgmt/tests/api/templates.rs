@@ -3,7 +3,7 @@
 //! theirs), removed on DELETE (indices kept), reconciled at start-up; documents the worker writes
 //! get the derived types, and a type conflict still dead-letters.
 
-use crate::helpers::{spawn_app, spawn_app_with, Options, TestApp};
+use crate::helpers::{assert_header, spawn_app, spawn_app_with, Options, TestApp};
 use crate::replay::{ingest, wait_errors, Worker};
 use flow_loadgen::gen::{Generator, Timestamps};
 use reqwest::{Method, StatusCode};
@@ -373,16 +373,7 @@ async fn a_type_conflict_still_dead_letters() {
     let letters = wait_errors(&app, id, 1).await;
     wait_count(&app, &name, 2).await;
     worker.shutdown().await;
-    let header = |name: &str| {
-        letters[0]["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|h| h["name"] == name)
-            .and_then(|h| h["value"].as_str())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let header = |name: &str| assert_header(&letters[0], name);
     assert_eq!(header("error.stage"), "index");
     assert_eq!(header("error.status"), "400");
     assert!(

@@ -48,22 +48,49 @@ fn main() -> anyhow::Result<()> {
     };
     let count: u64 = count.parse().context("COUNT")?;
     let settings = Settings::load(&ConfigSource::from_process(None))?;
+    let (consumer, producer) = clients(&settings)?;
+    consumer.subscribe(&[input.as_str()])?;
+    let first_ms = pipe(&consumer, &producer, output, count)?;
+    producer.flush(Duration::from_secs(60))?;
+    let refused = producer.context().0.load(Ordering::Relaxed);
+    if refused > 0 {
+        anyhow::bail!("the broker refused {refused} output records");
+    }
+    let last_ms = now_ms();
+    println!(
+        "{}",
+        serde_json::json!({"records": count, "firstMs": first_ms, "lastMs": last_ms})
+    );
+    // The caller reads /proc while the process still exists, then closes stdin.
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    Ok(())
+}
 
+/// A consumer in a fresh group reading from the beginning, and the worker's output producer
+/// (src/producer.rs) without its delivery bookkeeping.
+fn clients(settings: &Settings) -> anyhow::Result<(BaseConsumer, BaseProducer<Refusals>)> {
     let group = format!("kafka-pipe-{}-{}", std::process::id(), now_ms());
-    let consumer: BaseConsumer = consumer_config(&settings, &group, "kafka-pipe")
+    let consumer: BaseConsumer = consumer_config(settings, &group, "kafka-pipe")
         .set("auto.offset.reset", "earliest")
         .create()?;
-    // The worker's output producer (src/producer.rs), without its delivery bookkeeping.
     let queue_kib = (u64::from(settings.server.flush_mib) * 1024 * 2).max(16 * 1024);
-    let producer: BaseProducer<Refusals> = kafka_producer_config(&settings)
+    let producer: BaseProducer<Refusals> = kafka_producer_config(settings)
         .set("queue.buffering.max.kbytes", queue_kib.to_string())
         .set("linger.ms", "200")
         .set("batch.num.messages", "10000")
         .set("batch.size", "1000000")
         .set("partitioner", "murmur2_random")
         .create_with_context(Refusals::default())?;
-    consumer.subscribe(&[input.as_str()])?;
+    Ok((consumer, producer))
+}
 
+/// Produces the first `count` records `consumer` reads to `output`; the Unix ms of the first.
+fn pipe(
+    consumer: &BaseConsumer,
+    producer: &BaseProducer<Refusals>,
+    output: &str,
+    count: u64,
+) -> anyhow::Result<i64> {
     let mut records = 0u64;
     let mut first_ms = 0i64;
     let mut last_input = Instant::now();
@@ -84,44 +111,46 @@ fn main() -> anyhow::Result<()> {
             first_ms = now_ms();
         }
         last_input = Instant::now();
-        // A key as long as the worker's `_id` (64 hex digits), spread over the partitions like
-        // it, but without hashing the value: the pipe does no processing.
-        let offset = message.offset() as u64;
-        let partition = message.partition() as u64;
-        let key = format!(
-            "{partition:016x}{offset:016x}{:016x}{:016x}",
-            offset.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            offset ^ 0x5bd1_e995
-        );
+        let key = key_of(message.partition(), message.offset());
         let payload = message.payload().unwrap_or_default();
-        let mut record = BaseRecord::<[u8], [u8]>::to(output)
-            .key(key.as_bytes())
-            .payload(payload);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(5));
-                }
-                Err((error, _)) => return Err(error.into()),
-            }
-        }
-        producer.poll(Duration::ZERO);
+        send(producer, output, key.as_bytes(), payload)?;
         records += 1;
     }
-    producer.flush(Duration::from_secs(60))?;
-    let refused = producer.context().0.load(Ordering::Relaxed);
-    if refused > 0 {
-        anyhow::bail!("the broker refused {refused} output records");
+    Ok(first_ms)
+}
+
+/// A key as long as the worker's `_id` (64 hex digits), spread over the partitions like it, but
+/// without hashing the value: the pipe does no processing.
+fn key_of(partition: i32, offset: i64) -> String {
+    let (partition, offset) = (partition as u64, offset as u64);
+    format!(
+        "{partition:016x}{offset:016x}{:016x}{:016x}",
+        offset.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        offset ^ 0x5bd1_e995
+    )
+}
+
+/// Enqueues one record, waiting while the producer's queue is full.
+fn send(
+    producer: &BaseProducer<Refusals>,
+    output: &str,
+    key: &[u8],
+    payload: &[u8],
+) -> anyhow::Result<()> {
+    let mut record = BaseRecord::<[u8], [u8]>::to(output)
+        .key(key)
+        .payload(payload);
+    loop {
+        match producer.send(record) {
+            Ok(()) => break,
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                record = back;
+                producer.poll(Duration::from_millis(5));
+            }
+            Err((error, _)) => return Err(error.into()),
+        }
     }
-    let last_ms = now_ms();
-    println!(
-        "{}",
-        serde_json::json!({"records": records, "firstMs": first_ms, "lastMs": last_ms})
-    );
-    // The caller reads /proc while the process still exists, then closes stdin.
-    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    producer.poll(Duration::ZERO);
     Ok(())
 }
 

@@ -150,7 +150,8 @@ impl BulkBuffer {
     }
 
     /// Body size in bytes.
-    pub fn body_bytes(&self) -> usize {
+    #[cfg(test)]
+    fn body_bytes(&self) -> usize {
         self.body.len()
     }
 

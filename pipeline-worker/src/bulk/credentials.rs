@@ -3,6 +3,7 @@
 //! it takes (never dead-lettered, never given up on, so nothing is committed past it), and the
 //! task's report says `degraded` with a reason naming the credential, until a request succeeds.
 
+use crate::consumer::lock;
 use std::sync::Mutex;
 
 /// The current credential failure of one task, read by the heartbeat.
@@ -11,9 +12,7 @@ pub struct CredentialAlarm(Mutex<Option<String>>);
 
 impl CredentialAlarm {
     fn set(&self, reason: Option<String>) {
-        // A poisoned lock only means a panic elsewhere mid-write; the value is still a reason.
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        *slot = reason;
+        *lock(&self.0) = reason;
     }
 
     /// Records `reason` as the current failure.
@@ -28,7 +27,7 @@ impl CredentialAlarm {
 
     /// The current failure, if any.
     pub fn reason(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        lock(&self.0).clone()
     }
 }
 

@@ -78,105 +78,214 @@ pub async fn flush(
     ];
     let mut pending: Vec<usize> = (0..batch.len()).collect();
     loop {
-        let body = body_for(batch, &pending);
-        metrics.bytes(body.len());
-        let started = Instant::now();
-        let response = tokio::select! {
-            response = service.send(body) => response,
-            () = cancel.cancelled() => {
-                return FlushReport { outcomes, end: FlushEnd::Interrupted, consecutive_failures };
-            }
+        let report = |outcomes, end, consecutive_failures| FlushReport {
+            outcomes,
+            end,
+            consecutive_failures,
         };
-        let result = response.and_then(|r| classify_response(r.status, &r.body, pending.len()));
-        metrics.duration(started.elapsed());
-        let (last_error, credential_failure) = match result {
-            Ok(items) => {
-                let mut retry = Vec::new();
-                let mut first_reason = None;
-                // Set while every retried item so far failed on a credential (401/403).
-                let mut credential = None;
-                let mut all_credential = true;
-                for (&index, outcome) in pending.iter().zip(items) {
-                    if let ItemOutcome::Retry { status, reason } = &outcome {
-                        retry.push(index);
-                        first_reason.get_or_insert_with(|| format!("HTTP {status}: {reason}"));
-                        match credentials::credential_failure(*status, reason, service.credential())
-                        {
-                            Some(why) => {
-                                credential.get_or_insert(why);
-                            }
-                            None => all_credential = false,
-                        }
-                    }
-                    outcomes[index] = outcome;
-                }
-                if retry.is_empty() {
+        let Some(result) = send(batch, &pending, service, metrics, cancel).await else {
+            return report(outcomes, FlushEnd::Interrupted, consecutive_failures);
+        };
+        let failed = match result {
+            Ok(items) => match settle(&pending, items, &mut outcomes, service.credential()) {
+                Settled::All => {
                     alarm.clear();
                     metrics.request("success");
-                    return FlushReport {
-                        outcomes,
-                        end: FlushEnd::Complete,
-                        consecutive_failures: 0,
-                    };
+                    return report(outcomes, FlushEnd::Complete, 0);
                 }
-                metrics.request("partial");
-                let message = format!(
-                    "{} of {} bulk items retryable, first: {}",
-                    retry.len(),
-                    pending.len(),
-                    first_reason.unwrap_or_default()
-                );
-                pending = retry;
-                (message, credential.filter(|_| all_credential))
-            }
+                Settled::Some { retry, failed } => {
+                    metrics.request("partial");
+                    pending = retry;
+                    failed
+                }
+            },
             Err(failure) => {
                 metrics.request("failed");
-                let credential = match &failure {
-                    RequestFailure::Status { status, body } => {
-                        credentials::credential_failure(*status, body, service.credential())
-                    }
-                    _ => None,
-                };
-                (failure.to_string(), credential)
+                Failed::request(&failure, service.credential())
             }
         };
         consecutive_failures = consecutive_failures.saturating_add(1);
         // A credential failure never gives up: giving up would restart the task into the same
         // refusal, while waiting keeps the batch (and the offsets behind it) until an operator
         // restores the credential or role.
-        let credential = credential_failure.is_some();
-        if let Some(reason) = credential_failure {
+        let credential = failed.credential.is_some();
+        if let Some(reason) = failed.credential {
             alarm.raise(reason);
         }
         if !credential && consecutive_failures >= policy.failure_threshold {
             let reason = format!(
-                "{consecutive_failures} consecutive failed bulk requests; last: {last_error}"
+                "{consecutive_failures} consecutive failed bulk requests; last: {}",
+                failed.message
             );
-            return FlushReport {
-                outcomes,
-                end: FlushEnd::GaveUp(reason),
-                consecutive_failures,
-            };
+            return report(outcomes, FlushEnd::GaveUp(reason), consecutive_failures);
         }
         let delay = policy.backoff(consecutive_failures);
         tracing::warn!(
             attempt = consecutive_failures,
             delay_ms = delay.as_millis() as u64,
-            error = %last_error,
+            error = %failed.message,
             "bulk request failed, retrying"
         );
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = cancel.cancelled() => {
-                return FlushReport { outcomes, end: FlushEnd::Interrupted, consecutive_failures };
+                return report(outcomes, FlushEnd::Interrupted, consecutive_failures);
             }
         }
+    }
+}
+
+/// Sends the `pending` items of `batch` once: their outcomes in `pending` order, the request's
+/// failure, or `None` when `cancel` fired first.
+async fn send(
+    batch: &Batch,
+    pending: &[usize],
+    service: &BulkService,
+    metrics: &BulkMetrics,
+    cancel: &CancellationToken,
+) -> Option<Result<Vec<ItemOutcome>, RequestFailure>> {
+    let body = body_for(batch, pending);
+    metrics.bytes(body.len());
+    let started = Instant::now();
+    let response = tokio::select! {
+        response = service.send(body) => response,
+        () = cancel.cancelled() => return None,
+    };
+    let result = response.and_then(|r| classify_response(r.status, &r.body, pending.len()));
+    metrics.duration(started.elapsed());
+    Some(result)
+}
+
+/// What went wrong with an attempt: for the log and the give-up reason, and the credential
+/// refusal behind it, if that is the whole story.
+struct Failed {
+    message: String,
+    credential: Option<String>,
+}
+
+impl Failed {
+    /// A request that failed as a whole.
+    fn request(failure: &RequestFailure, credential: &str) -> Failed {
+        let refused = match failure {
+            RequestFailure::Status { status, body } => {
+                credentials::credential_failure(*status, body, credential)
+            }
+            _ => None,
+        };
+        Failed {
+            message: failure.to_string(),
+            credential: refused,
+        }
+    }
+}
+
+/// An answered request's items, recorded.
+enum Settled {
+    /// Every item is done or dead-lettered.
+    All,
+    /// `retry` (batch indexes) must be sent again.
+    Some { retry: Vec<usize>, failed: Failed },
+}
+
+/// Records the answer `items` to the `pending` items in `outcomes`. The failure is a credential
+/// refusal only when every retried item was refused its credential (401/403).
+fn settle(
+    pending: &[usize],
+    items: Vec<ItemOutcome>,
+    outcomes: &mut [ItemOutcome],
+    credential: &str,
+) -> Settled {
+    let mut retry = Vec::new();
+    let mut first_reason = None;
+    let mut refused = None;
+    let mut all_refused = true;
+    for (&index, outcome) in pending.iter().zip(items) {
+        if let ItemOutcome::Retry { status, reason } = &outcome {
+            retry.push(index);
+            first_reason.get_or_insert_with(|| format!("HTTP {status}: {reason}"));
+            match credentials::credential_failure(*status, reason, credential) {
+                Some(why) => {
+                    refused.get_or_insert(why);
+                }
+                None => all_refused = false,
+            }
+        }
+        outcomes[index] = outcome;
+    }
+    if retry.is_empty() {
+        return Settled::All;
+    }
+    let message = format!(
+        "{} of {} bulk items retryable, first: {}",
+        retry.len(),
+        pending.len(),
+        first_reason.unwrap_or_default()
+    );
+    Settled::Some {
+        retry,
+        failed: Failed {
+            message,
+            credential: refused.filter(|_| all_refused),
+        },
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn retry(status: u16, reason: &str) -> ItemOutcome {
+        ItemOutcome::Retry {
+            status,
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// The answer's items land at their batch indexes; only the retryable ones are sent again,
+    /// and a refused credential is the cause only when every retried item was refused.
+    #[test]
+    fn settling_records_outcomes_and_names_a_credential_refusal_only_when_it_is_all() {
+        let mut outcomes = vec![retry(0, "not sent"); 4];
+        let refused = retry(403, "no permissions for [indices:data/write/bulk[s]]");
+        let Settled::Some {
+            retry: again,
+            failed,
+        } = settle(
+            &[1, 2, 3],
+            vec![ItemOutcome::Done, refused.clone(), refused.clone()],
+            &mut outcomes,
+            "opensearch.username `flow_worker`",
+        )
+        else {
+            panic!("two items are retryable")
+        };
+        assert_eq!(again, [2, 3]);
+        assert_eq!(outcomes[1], ItemOutcome::Done);
+        assert_eq!(outcomes[2], refused);
+        assert!(failed
+            .message
+            .starts_with("2 of 3 bulk items retryable, first: HTTP 403"));
+        assert!(failed.credential.unwrap().contains("flow_worker"));
+
+        let Settled::Some { failed, .. } = settle(
+            &[2, 3],
+            vec![refused, retry(429, "too many requests")],
+            &mut outcomes,
+            "x",
+        ) else {
+            panic!("both items are retryable")
+        };
+        assert_eq!(failed.credential, None, "a 429 is not a credential problem");
+
+        let all = settle(&[2, 3], vec![ItemOutcome::Done; 2], &mut outcomes, "x");
+        assert!(matches!(all, Settled::All));
+        assert_eq!(
+            outcomes[0],
+            retry(0, "not sent"),
+            "not pending, not touched"
+        );
+        assert!(outcomes[1..].iter().all(|o| *o == ItemOutcome::Done));
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {

@@ -9,10 +9,7 @@ use rdkafka::{Offset, TopicPartitionList};
 impl TaskState {
     /// Completes the offsets of the records the broker has acknowledged since the last call.
     pub(super) fn serve_deliveries(&self) -> Result<(), TaskFailure> {
-        producer::serve_deliveries(&self.producer).map_err(|error| TaskFailure::Produce {
-            doing: "producing to the output or error topic",
-            error,
-        })
+        producer::serve_deliveries(&self.producer).map_err(TaskFailure::Undelivered)
     }
 
     /// Commits the contiguous done offsets (only those that moved, unless synchronous).

@@ -3,9 +3,13 @@
 use super::flights::{wait_flight, MAX_FLIGHTS};
 use super::hold::HOLD_BEFORE_PAUSE;
 use super::{Consumer_, TaskFailure, TaskSpec, TaskState};
+use crate::consumer::TaskContext;
 use crate::producer;
 use futures::{FutureExt, StreamExt};
-use rdkafka::consumer::CommitMode;
+use rdkafka::consumer::{CommitMode, MessageStream};
+use rdkafka::error::KafkaResult;
+use rdkafka::message::BorrowedMessage;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -83,31 +87,43 @@ impl TaskState {
                 () = tokio::time::sleep_until(pause_at.unwrap_or_else(far)), if holding && pause_at.is_some() => {}
                 _ = commit_tick.tick() => self.commit(consumer, CommitMode::Async),
                 event = messages.next(), if !holding => {
-                    if self.on_consumer_event(event).await?.is_break() {
+                    if self.take_messages(event, &mut messages).await?.is_break() {
                         return Ok(());
                     }
-                    // Take what is already fetched without a trip round the loop per message (which
-                    // polls every branch again), until the buffer is full.
-                    for _ in 1..MESSAGE_BURST {
-                        if self.buffer.is_full(&self.spec.flush) {
-                            break;
-                        }
-                        // While input keeps coming this loop never waits, so it must yield now
-                        // and then by itself: a flush it has just spawned (and the HTTP
-                        // connection that writes its body) waits in this thread's queue, where no
-                        // other thread may take it, until the loop yields.
-                        tokio::task::coop::consume_budget().await;
-                        let Some(event) = messages.next().now_or_never() else {
-                            break;
-                        };
-                        if self.on_consumer_event(event).await?.is_break() {
-                            return Ok(());
-                        }
-                    }
-                    self.end.input_seen(std::time::Instant::now());
                 }
             }
         }
+    }
+
+    /// Handles `first`, then takes what is already fetched without a trip round the loop per
+    /// message (which polls every branch again), until the buffer is full. `Break` when the
+    /// stream has ended.
+    async fn take_messages(
+        &mut self,
+        first: Option<KafkaResult<BorrowedMessage<'_>>>,
+        messages: &mut MessageStream<'_, TaskContext>,
+    ) -> Result<ControlFlow<()>, TaskFailure> {
+        if self.on_consumer_event(first).await?.is_break() {
+            return Ok(ControlFlow::Break(()));
+        }
+        for _ in 1..MESSAGE_BURST {
+            if self.buffer.is_full(&self.spec.flush) {
+                break;
+            }
+            // While input keeps coming the task loop never waits, so it must yield now and then
+            // by itself: a flush it has just spawned (and the HTTP connection that writes its
+            // body) waits in this thread's queue, where no other thread may take it, until the
+            // loop yields.
+            tokio::task::coop::consume_budget().await;
+            let Some(event) = messages.next().now_or_never() else {
+                break;
+            };
+            if self.on_consumer_event(event).await?.is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        self.end.input_seen(std::time::Instant::now());
+        Ok(ControlFlow::Continue(()))
     }
 
     /// Graceful end: flush what is buffered, wait for the broker's acknowledgements, commit.

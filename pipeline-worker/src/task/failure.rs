@@ -1,7 +1,9 @@
 //! Why a task stopped on its own, and the panic catcher the supervisor shares.
 
+use crate::producer::DeliveryFailure;
 use futures::FutureExt;
 use pipeline_common::startup::panic_message;
+use rdkafka::error::KafkaError;
 use std::panic::AssertUnwindSafe;
 
 /// Why a task stopped on its own. Its text is what `stateReason` and `lastError` show.
@@ -13,16 +15,19 @@ pub enum TaskFailure {
         /// The step, e.g. "creating the consumer".
         doing: &'static str,
         /// librdkafka's error.
-        error: String,
+        error: KafkaError,
     },
-    /// The broker refused or lost a record we must not lose (a dead letter, an output record).
+    /// A record we must not lose (a dead letter, an output record) could not be enqueued.
     #[error("{doing}: {error}")]
     Produce {
         /// What was being produced.
         doing: &'static str,
-        /// The delivery error.
-        error: String,
+        /// The producer's error.
+        error: KafkaError,
     },
+    /// The broker refused or lost an output record or a dead letter.
+    #[error("producing to the output or error topic: {0}")]
+    Undelivered(DeliveryFailure),
     /// `failureThreshold` consecutive flushes failed.
     #[error("{0}")]
     BulkGaveUp(String),

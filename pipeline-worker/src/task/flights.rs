@@ -111,9 +111,9 @@ impl TaskState {
                 // committed.
                 ItemOutcome::Retry { .. } => continue,
             };
-            sent.map_err(|e| TaskFailure::Produce {
+            sent.map_err(|error| TaskFailure::Produce {
                 doing: "producing to the output or error topic",
-                error: e.to_string(),
+                error,
             })?;
         }
         self.buffer.recycle(batch);

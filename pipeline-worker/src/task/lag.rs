@@ -28,39 +28,45 @@ pub(super) async fn report_lag(
         }
         let consumer = consumer.clone();
         let topic = topic.clone();
-        let lag = tokio::task::spawn_blocking(move || -> Option<i64> {
-            let positions = consumer.position().ok()?;
-            let mut total = 0i64;
-            for element in positions.elements() {
-                let (_, high) = consumer
-                    .fetch_watermarks(&topic, element.partition(), Duration::from_secs(2))
-                    .ok()?;
-                let position = match element.offset() {
-                    Offset::Offset(o) => o,
-                    _ => match consumer.committed_offsets(
-                        {
-                            let mut one = TopicPartitionList::new();
-                            one.add_partition(&topic, element.partition());
-                            one
-                        },
-                        Duration::from_secs(2),
-                    ) {
-                        Ok(list) => list
-                            .elements()
-                            .first()
-                            .and_then(|e| e.offset().to_raw())
-                            .filter(|o| *o >= 0)
-                            .unwrap_or(0),
-                        Err(_) => return None,
-                    },
-                };
-                total += (high - position).max(0);
-            }
-            Some(total)
-        })
-        .await;
+        let lag = tokio::task::spawn_blocking(move || lag_of(&consumer, &topic)).await;
         if let Ok(Some(lag)) = lag {
             metrics.lag(lag);
         }
     }
+}
+
+/// Broker round trips of one lag reading wait at most this long each.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The summed lag of `topic`'s assigned partitions; `None` when the broker does not answer.
+/// Blocks on the broker.
+fn lag_of(consumer: &Consumer_, topic: &str) -> Option<i64> {
+    let positions = consumer.position().ok()?;
+    let mut total = 0i64;
+    for element in positions.elements() {
+        let partition = element.partition();
+        let (_, high) = consumer
+            .fetch_watermarks(topic, partition, QUERY_TIMEOUT)
+            .ok()?;
+        let position = match element.offset() {
+            Offset::Offset(o) => o,
+            _ => committed(consumer, topic, partition)?,
+        };
+        total += (high - position).max(0);
+    }
+    Some(total)
+}
+
+/// Where a partition without a position resumes: its committed offset, 0 when it has none.
+fn committed(consumer: &Consumer_, topic: &str, partition: i32) -> Option<i64> {
+    let mut one = TopicPartitionList::new();
+    one.add_partition(topic, partition);
+    let list = consumer.committed_offsets(one, QUERY_TIMEOUT).ok()?;
+    Some(
+        list.elements()
+            .first()
+            .and_then(|e| e.offset().to_raw())
+            .filter(|o| *o >= 0)
+            .unwrap_or(0),
+    )
 }

@@ -87,9 +87,9 @@ impl TaskState {
             Processed::Failed { stage, reason } => self
                 .dead_letter(ticket, original, stage, &reason, None)
                 .await
-                .map_err(|e| TaskFailure::Produce {
+                .map_err(|error| TaskFailure::Produce {
                     doing: "producing a dead letter",
-                    error: e.to_string(),
+                    error,
                 }),
         }
     }

@@ -93,20 +93,20 @@ pub async fn run(
             ))
             .map_err(|e| TaskFailure::KafkaSetup {
                 doing: "creating the consumer",
-                error: e.to_string(),
+                error: e,
             })?,
     );
     consumer
         .subscribe(&[&env.topics.input])
         .map_err(|e| TaskFailure::KafkaSetup {
             doing: "subscribing to the input topic",
-            error: e.to_string(),
+            error: e,
         })?;
     let producer =
         producer::create_producer(&env.settings, env.shared.clone(), env.metrics.clone()).map_err(
             |e| TaskFailure::KafkaSetup {
                 doing: "creating the producer",
-                error: e.to_string(),
+                error: e,
             },
         )?;
 

@@ -31,15 +31,6 @@ async fn assert_indexed_once(world: &World, total: usize) {
     assert_eq!(world.count().await, total as u64, "exactly once by `_id`");
 }
 
-fn assert_no_dead_letters(world: &World) {
-    assert!(
-        world
-            .read_topic("error", 1, Duration::from_secs(3))
-            .is_empty(),
-        "an outage is not bad data: nothing dead-lettered"
-    );
-}
-
 /// The broker is SIGKILLed mid-stream and restarted 10 s later on the same data: every event is
 /// indexed exactly once, none is dead-lettered for the outage, offsets are committed to the end.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,7 +59,7 @@ async fn a_broker_killed_mid_stream_and_restarted_loses_nothing() {
     world.wait_committed_at_end(Duration::from_secs(60)).await;
     assert!(at_kill < total as u64, "killed mid-stream ({at_kill})");
     assert_indexed_once(&world, total).await;
-    assert_no_dead_letters(&world);
+    world.assert_no_dead_letters("an outage is not bad data");
     worker.shutdown().await;
 }
 
@@ -90,7 +81,7 @@ async fn a_worker_started_while_the_broker_is_down_recovers_when_it_comes_up() {
     assert_eq!(world.produce(&batch(0, 1_000)), 1_000);
     world.wait_count(1_000, Duration::from_secs(120)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
-    assert_no_dead_letters(&world);
+    world.assert_no_dead_letters("an outage is not bad data");
     worker.terminate_gracefully();
 }
 
@@ -125,7 +116,7 @@ async fn opensearch_killed_mid_stream_and_restarted_loses_nothing() {
         .await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     assert_indexed_once(&world, total).await;
-    assert_no_dead_letters(&world);
+    world.assert_no_dead_letters("an outage is not bad data");
     worker.shutdown().await;
 }
 
@@ -167,7 +158,7 @@ async fn a_vanished_input_topic_fails_the_task_until_the_topic_is_back() {
             .map(|_| ())
     })
     .await;
-    assert_no_dead_letters(&world);
+    world.assert_no_dead_letters("an outage is not bad data");
     worker.shutdown().await;
 }
 
@@ -216,7 +207,7 @@ async fn sigterm_during_a_flush_exits_in_time_and_commits_only_what_is_done() {
     world.wait_count(1_000, Duration::from_secs(120)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     assert_indexed_once(&world, 1_000).await;
-    assert_no_dead_letters(&world);
+    world.assert_no_dead_letters("an outage is not bad data");
     second.shutdown().await;
 }
 
@@ -253,7 +244,7 @@ async fn a_panicking_task_fails_its_pipeline_and_the_watcher_restarts_it() {
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     fail::remove(format!("panic-{}", world.name));
     assert_indexed_once(&world, 300).await;
-    assert!(!worker.join.is_finished(), "the worker is still up");
+    assert!(worker.is_running(), "the worker is still up");
     worker.shutdown().await;
 }
 
@@ -300,6 +291,6 @@ async fn mariadb_down_for_30s_the_worker_keeps_processing_and_heartbeats_resume(
     world.wait_count(1_000, Duration::from_secs(60)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
     assert_indexed_once(&world, 1_000).await;
-    assert_no_dead_letters(&world);
+    world.assert_no_dead_letters("an outage is not bad data");
     worker.terminate_gracefully();
 }

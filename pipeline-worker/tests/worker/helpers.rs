@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
+
+/// How long [`World::assert_no_dead_letters`] watches the error topic.
+pub const NO_DEAD_LETTER_WINDOW: Duration = Duration::from_secs(3);
 
 pub const PREFIX: &str = "pipeline";
 
@@ -391,6 +393,13 @@ impl World {
             .map(|_| body["_source"].clone())
     }
 
+    /// Asserts that the error topic stays empty for [`NO_DEAD_LETTER_WINDOW`]: a negative, so
+    /// it waits that long; `why` says why nothing may be there.
+    pub fn assert_no_dead_letters(&self, why: &str) {
+        let letters = self.read_topic("error", 1, NO_DEAD_LETTER_WINDOW);
+        assert!(letters.is_empty(), "nothing dead-lettered: {why}");
+    }
+
     /// Every record of the topic `<kind>`, reading until `expected` or `timeout`.
     pub fn read_topic(&self, kind: &str, expected: usize, timeout: Duration) -> Vec<Record> {
         read_topic(
@@ -625,26 +634,13 @@ pub fn seq_of(doc: &Value) -> Option<u64> {
 }
 
 /// A worker running inside the test process.
-pub struct InProcess {
-    pub stop: CancellationToken,
-    pub join: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
+pub struct InProcess;
 
 impl InProcess {
-    pub async fn start(settings: Settings) -> InProcess {
+    /// Builds a worker from `settings` and runs it as a task until its `shutdown`.
+    pub async fn start(settings: Settings) -> test_support::InProcess {
         let app = pipeline_worker::WorkerApp::build(settings).await.unwrap();
-        let stop = CancellationToken::new();
-        let join = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-        InProcess { stop, join }
-    }
-
-    pub async fn shutdown(self) {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(60), self.join)
-            .await
-            .expect("worker stops within 60 s")
-            .unwrap()
-            .unwrap();
+        test_support::InProcess::spawn(|stop| app.run_until(stop.cancelled_owned()))
     }
 }
 

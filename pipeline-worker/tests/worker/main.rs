@@ -17,10 +17,6 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
 
-fn shared() -> (String, String) {
-    shared_servers()
-}
-
 fn malformed(i: usize) -> Vec<u8> {
     match i % 4 {
         0 => format!("not json at all {i}").into_bytes(),
@@ -51,7 +47,7 @@ fn malformed(i: usize) -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_load_indexes_good_events_once_and_dead_letters_the_rest() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 3, json!({})).await;
     let mut records = Vec::new();
     let mut bad = Vec::new();
@@ -140,7 +136,7 @@ async fn mixed_load_indexes_good_events_once_and_dead_letters_the_rest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivered_events_overwrite_their_own_documents() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 3, json!({})).await;
     let records: Vec<_> = (0..1_000).map(|i| (None, good_event(i))).collect();
     assert_eq!(world.produce(&records), 1_000);
@@ -170,7 +166,7 @@ async fn redelivered_events_overwrite_their_own_documents() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_caught_up_worker_flushes_without_waiting_out_the_interval() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 3, json!({})).await;
     let worker =
         InProcess::start(world.settings("w1", &[("FLOW__SERVER__FLUSH_INTERVAL_SEC", "600")]))
@@ -190,7 +186,7 @@ async fn a_caught_up_worker_flushes_without_waiting_out_the_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corrupt_pipeline_rows_are_skipped_and_the_others_run() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 1, json!({})).await;
     let valid_id = uuid::Uuid::new_v4().to_string();
     for (id, name) in [
@@ -228,7 +224,7 @@ async fn corrupt_pipeline_rows_are_skipped_and_the_others_run() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 3, json!({})).await;
     // Enough events in small enough requests that the kill lands mid-stream: the count lags the
     // index by up to a refresh interval, and a worker that keeps its sink busy indexes a few
@@ -280,7 +276,7 @@ async fn a_killed_worker_loses_nothing_and_duplicates_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_sink_delays_but_loses_nothing() {
     let _slot = slot().await;
-    let (brokers, _) = shared();
+    let (brokers, _) = shared_servers();
     let mut search = test_support::OpenSearch::spawn();
     let world = World::new(&brokers, &search.url(), 3, json!({})).await;
     let overrides = [
@@ -311,12 +307,7 @@ async fn a_stalled_sink_delays_but_loses_nothing() {
 
     world.wait_count(1_000, Duration::from_secs(60)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
-    assert!(
-        world
-            .read_topic("error", 1, Duration::from_secs(2))
-            .is_empty(),
-        "nothing dead-lettered because of the stall"
-    );
+    world.assert_no_dead_letters("a stall is not bad data");
     let tasks = world.tasks().await;
     assert_eq!(tasks[0].report.status.as_str(), "running");
     worker.shutdown().await;
@@ -327,7 +318,7 @@ async fn a_stalled_sink_delays_but_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_stall_fails_the_task_and_the_watcher_restarts_it() {
     let _slot = slot().await;
-    let (brokers, _) = shared();
+    let (brokers, _) = shared_servers();
     let mut search = test_support::OpenSearch::spawn();
     let world = World::new(&brokers, &search.url(), 3, json!({})).await;
     let overrides = [
@@ -391,9 +382,7 @@ async fn a_long_stall_fails_the_task_and_the_watcher_restarts_it() {
         None,
         "the failure reason is cleared"
     );
-    assert!(world
-        .read_topic("error", 1, Duration::from_secs(2))
-        .is_empty());
+    world.assert_no_dead_letters("a long stall is not bad data");
     worker.shutdown().await;
 }
 
@@ -402,7 +391,7 @@ async fn a_long_stall_fails_the_task_and_the_watcher_restarts_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_mapping_conflict_dead_letters_only_the_rejected_document() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 1, json!({})).await;
     let event = |seq: usize, amount: Value| {
         serde_json::to_vec(
@@ -441,7 +430,7 @@ async fn a_mapping_conflict_dead_letters_only_the_rejected_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_one_of_two_workers_moves_its_partitions_without_loss() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 4, json!({})).await;
     let overrides = [("FLOW__SERVER__FLUSH_ITEMS", "200")];
     let one = InProcess::start(world.settings("w1", &overrides)).await;
@@ -482,7 +471,7 @@ async fn stopping_one_of_two_workers_moves_its_partitions_without_loss() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_changed_definition_applies_to_new_events_without_restart() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let v1 = json!({"stages": [
         {"type": "rename", "fields": {"msg": "message"}},
         {"type": "hash"}
@@ -575,7 +564,7 @@ async fn a_changed_definition_applies_to_new_events_without_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn per_item_rejections_are_retried_until_indexed_and_never_dead_lettered() {
     let _slot = slot().await;
-    let (brokers, _) = shared();
+    let (brokers, _) = shared_servers();
     let search = test_support::OpenSearch::spawn_with(&[
         "thread_pool.write.size=1",
         "thread_pool.write.queue_size=1",
@@ -619,12 +608,7 @@ async fn per_item_rejections_are_retried_until_indexed_and_never_dead_lettered()
         .map(|n| n["thread_pool"]["write"]["rejected"].as_u64().unwrap())
         .sum();
     assert!(rejected > 0, "the node rejected shard requests: {stats}");
-    assert!(
-        world
-            .read_topic("error", 1, Duration::from_secs(3))
-            .is_empty(),
-        "a rejection is not bad data: nothing dead-lettered"
-    );
+    world.assert_no_dead_letters("a rejection is not bad data");
     let outputs = world.read_topic("output", total, Duration::from_secs(30));
     let seqs: HashSet<u64> = outputs
         .iter()
@@ -646,7 +630,7 @@ async fn per_item_rejections_are_retried_until_indexed_and_never_dead_lettered()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_pipelines_under_load_leaves_the_others_whole_and_every_worker_up() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let steady = World::new(&brokers, &opensearch, 3, json!({})).await;
     let doomed = steady.sibling(2, json!({})).await;
     let reborn = steady.sibling(2, json!({})).await;
@@ -684,9 +668,7 @@ async fn deleting_pipelines_under_load_leaves_the_others_whole_and_every_worker_
             panic!("a worker died: {exit}");
         }
     }
-    assert!(steady
-        .read_topic("error", 1, Duration::from_secs(2))
-        .is_empty());
+    steady.assert_no_dead_letters("deleting other pipelines is not bad data");
     assert_eq!(
         steady.count().await,
         total as u64,
@@ -725,7 +707,7 @@ async fn deleting_pipelines_under_load_leaves_the_others_whole_and_every_worker_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(&brokers, &opensearch, 2, json!({})).await;
     let sasl = test_support::servers().kafka_sasl_brokers.clone();
     let (_, sasl_port) = sasl.rsplit_once(':').unwrap();
@@ -755,9 +737,7 @@ async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
     test_support::upsert_scram_user(&brokers, &user, password);
     world.wait_count(500, Duration::from_secs(90)).await;
     world.wait_committed_at_end(Duration::from_secs(30)).await;
-    assert!(world
-        .read_topic("error", 1, Duration::from_secs(2))
-        .is_empty());
+    world.assert_no_dead_letters("refused credentials are not bad data");
     worker.terminate_gracefully();
 }
 
@@ -766,7 +746,7 @@ async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudevent_attributes_are_kept_in_the_document() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(
         &brokers,
         &opensearch,
@@ -828,7 +808,7 @@ async fn cloudevent_attributes_are_kept_in_the_document() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_output_topic_off_indexed_means_done() {
     let _slot = slot().await;
-    let (brokers, opensearch) = shared();
+    let (brokers, opensearch) = shared_servers();
     let world = World::new(
         &brokers,
         &opensearch,

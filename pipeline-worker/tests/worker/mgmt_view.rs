@@ -14,8 +14,7 @@ pub struct MgmtView {
     base: String,
     token: String,
     client: reqwest::Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    server: test_support::InProcess,
 }
 
 impl MgmtView {
@@ -43,10 +42,8 @@ impl MgmtView {
         .expect("mgmt settings");
         let app = Application::build(settings).await.expect("build mgmt");
         let base = format!("http://127.0.0.1:{}", app.port());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(app.run_with_shutdown(async move {
-            let _ = rx.await;
-        }));
+        let server =
+            test_support::InProcess::spawn(|stop| app.run_with_shutdown(stop.cancelled_owned()));
         MgmtView {
             base,
             token,
@@ -54,8 +51,7 @@ impl MgmtView {
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap(),
-            stop: Some(tx),
-            server: Some(server),
+            server,
         }
     }
 
@@ -80,12 +76,7 @@ impl MgmtView {
     }
 
     /// Stops mgmt and waits for it.
-    pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(server) = self.server.take() {
-            server.await.unwrap().unwrap();
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }

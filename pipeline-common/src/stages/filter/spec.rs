@@ -98,3 +98,32 @@ impl FilterSpec {
         json!({"type": crate::failure::FailedAt::Filter.as_str(), "drop_if": cond})
     }
 }
+
+#[cfg(feature = "openapi")]
+impl FilterSpec {
+    /// The schema of a `filter` stage object.
+    pub(crate) fn json_schema() -> Value {
+        use crate::stages::schema::{path, stage, user_regex};
+        stage(
+            crate::failure::FailedAt::Filter,
+            "drops events whose `field` matches exactly one of eq, in, exists, regex",
+            json!({
+                "drop_if": {
+                    "type": "object", "additionalProperties": false, "required": ["field"],
+                    "properties": {
+                        "field": path(),
+                        "eq": {},
+                        "in": {"type": "array", "maxItems": 1024},
+                        "exists": {"type": "boolean"},
+                        "regex": user_regex(),
+                    },
+                    "oneOf": [
+                        {"required": ["eq"]}, {"required": ["in"]},
+                        {"required": ["exists"]}, {"required": ["regex"]},
+                    ],
+                },
+            }),
+            &["drop_if"],
+        )
+    }
+}

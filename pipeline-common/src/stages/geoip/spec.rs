@@ -41,3 +41,17 @@ impl GeoipSpec {
         json!({"type": crate::failure::FailedAt::Geoip.as_str(), "field": self.field.as_str(), "target": self.target.as_str()})
     }
 }
+
+#[cfg(feature = "openapi")]
+impl GeoipSpec {
+    /// The schema of a `geoip` stage object.
+    pub(crate) fn json_schema() -> Value {
+        use crate::stages::schema::{optional, path, stage};
+        stage(
+            crate::failure::FailedAt::Geoip,
+            "looks `field` up in the GeoIP database into `target`; needs geoip.database",
+            json!({"field": optional(path()), "target": optional(path())}),
+            &[],
+        )
+    }
+}

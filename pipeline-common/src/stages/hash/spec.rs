@@ -47,3 +47,17 @@ impl HashSpec {
         v
     }
 }
+
+#[cfg(feature = "openapi")]
+impl HashSpec {
+    /// The schema of a `hash` stage object.
+    pub(crate) fn json_schema() -> Value {
+        use crate::stages::schema::{optional, path, path_list, stage};
+        stage(
+            crate::failure::FailedAt::Hash,
+            "sha256 of the event as received (or of `fields`) into `target`, the document _id",
+            json!({"target": optional(path()), "fields": path_list()}),
+            &[],
+        )
+    }
+}

@@ -273,6 +273,54 @@ impl MaskSpec {
     }
 }
 
+#[cfg(feature = "openapi")]
+impl MaskSpec {
+    /// The schema of a `mask` stage object.
+    pub(crate) fn json_schema() -> Value {
+        use crate::stages::schema::{path_list, pattern_name, stage};
+        // One that matches the empty string would redact between every character: refused.
+        let regex = json!({
+            "type": "string", "minLength": 1, "maxLength": crate::model::MAX_REGEX_SOURCE,
+            "description": "a regex that does not match the empty string",
+        });
+        let built_in = [
+            MaskRule::Email,
+            MaskRule::Ipv4,
+            MaskRule::Ipv6,
+            MaskRule::CreditCard,
+        ];
+        let modes = [Ipv4Mode::Partial, Ipv4Mode::Redact, Ipv4Mode::Hash].map(Ipv4Mode::as_str);
+        stage(
+            crate::failure::FailedAt::Mask,
+            "redacts PII in every string field, or in `fields`",
+            json!({
+                "rules": {
+                    "type": ["array", "null"], "minItems": 1, "maxItems": MAX_STAGE_LIST,
+                    "uniqueItems": true,
+                    "items": {"oneOf": [
+                        {"type": "string", "enum": built_in.iter().map(MaskRule::name).collect::<Vec<_>>()},
+                        {
+                            "type": "object", "additionalProperties": false,
+                            "required": ["name", "regex"],
+                            "properties": {
+                                "name": pattern_name(), "regex": regex,
+                                "replacement": {
+                                    "type": ["string", "null"], "maxLength": 256,
+                                    "pattern": "^[^0-9@:]*$",
+                                },
+                            },
+                        },
+                    ]},
+                },
+                "ipv4": {"type": ["string", "null"], "enum": [modes[0], modes[1], modes[2], null]},
+                "salt": {"type": ["string", "null"], "description": "required, 8 bytes or more, with ipv4: hash"},
+                "fields": path_list(),
+            }),
+            &[],
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::model::{PipelineDefinition, ValidationContext};

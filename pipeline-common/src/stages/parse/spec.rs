@@ -195,3 +195,40 @@ impl ParseSpec {
         v
     }
 }
+
+#[cfg(feature = "openapi")]
+impl ParseSpec {
+    /// The schema of a `parse` stage object.
+    pub(crate) fn json_schema() -> Value {
+        use crate::failure::FailedAt;
+        use crate::stages::schema::{optional, path, pattern_name, stage};
+        // Its named groups become `parsed.<group>`, so a regex without any is refused.
+        let regex = json!({
+            "type": "string", "minLength": 5, "maxLength": crate::model::MAX_REGEX_SOURCE,
+            "pattern": "\\(\\?P?<[A-Za-z_][A-Za-z0-9_]*>",
+            "description": "a regex with at least one named group, e.g. (?P<message>.*)",
+        });
+        let failure = [OnFailure::Unknown, OnFailure::Error].map(OnFailure::as_str);
+        stage(
+            FailedAt::Parse,
+            "parses `field` into `parsed`, trying the formats, then the patterns",
+            json!({
+                "field": optional(path()),
+                "formats": {
+                    "type": ["array", "null"], "maxItems": MAX_STAGE_LIST, "uniqueItems": true,
+                    "items": {"type": "string", "enum": LogFormat::ALL.map(LogFormat::as_str)},
+                },
+                "patterns": {
+                    "type": ["array", "null"], "maxItems": MAX_STAGE_LIST,
+                    "items": {
+                        "type": "object", "additionalProperties": false,
+                        "required": ["name", "regex"],
+                        "properties": {"name": pattern_name(), "regex": regex},
+                    },
+                },
+                "onFailure": {"type": ["string", "null"], "enum": [failure[0], failure[1], null]},
+            }),
+            &[],
+        )
+    }
+}

@@ -89,3 +89,22 @@ impl RenameSpec {
         json!({"type": crate::failure::FailedAt::Rename.as_str(), "fields": fields})
     }
 }
+
+#[cfg(feature = "openapi")]
+impl RenameSpec {
+    /// The schema of a `rename` stage object.
+    pub(crate) fn json_schema() -> Value {
+        use crate::stages::schema::{path, stage};
+        stage(
+            crate::failure::FailedAt::Rename,
+            "renames fields: {from: to}",
+            json!({
+                "fields": {
+                    "type": ["object", "null"], "maxProperties": MAX_STAGE_LIST * 2,
+                    "propertyNames": path(), "additionalProperties": path(),
+                },
+            }),
+            &[],
+        )
+    }
+}

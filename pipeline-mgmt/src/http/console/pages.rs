@@ -5,13 +5,16 @@ use super::html::{esc, frame, message, page_response};
 use super::Session;
 use crate::error::ApiError;
 use crate::http::extract::PipelineId;
-use crate::service::{samples, status};
+use crate::http::view::PipelineView;
+use crate::service::samples::{self, MinutePoint};
+use crate::service::status::{self, PipelineStatus, WorkerStatus};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use pipeline_common::store::pipelines::{self as rows, PipelineRow};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 /// Most pipelines the list shows.
 const LIST_LIMIT: u32 = 1000;
@@ -116,8 +119,30 @@ pub async fn pipeline(
     let points = samples::last_hour(&state.db, row.id)
         .await
         .unwrap_or_default();
-    let id = row.id;
-    let mut body = format!(
+    let index =
+        PipelineView::of(&row, &state).map_or_else(|_| "-".to_owned(), |v| v.index.to_string());
+    let mut body = facts(&row, &observed, &index);
+    body.push_str(&actions(&session, row.id));
+    body.push_str(&workers_table(&observed.workers));
+    let last_error = observed
+        .workers
+        .iter()
+        .find_map(|w| w.last_error.clone())
+        .or(row.state_reason.clone());
+    body.push_str(&format!(
+        "<h2>Last error</h2><p id=\"last-error\">{}</p>",
+        esc(last_error.as_deref().unwrap_or("none"))
+    ));
+    body.push_str(&charts(&points));
+    page_response(
+        StatusCode::OK,
+        &frame(row.name.as_str(), Some(&session), &body),
+    )
+}
+
+/// The pipeline's name, states, reason, version and index.
+fn facts(row: &PipelineRow, observed: &PipelineStatus, index: &str) -> String {
+    format!(
         "<h1>{name}</h1><dl class=\"facts\">\
          <dt>Desired</dt><dd id=\"desired\">{desired}</dd>\
          <dt>Observed</dt><dd id=\"observed\" class=\"state-{observed}\">{observed}</dd>\
@@ -129,29 +154,37 @@ pub async fn pipeline(
         observed = observed.observed.as_str(),
         reason = esc(observed.reason.as_deref().unwrap_or("-")),
         version = row.version,
-        index = esc(row.definition["index"].as_str().unwrap_or("-")),
+        index = esc(index),
+    )
+}
+
+/// The way to the dead letters, and for editors edit, start and stop.
+fn actions(session: &Session, id: Uuid) -> String {
+    let mut html = format!(
+        "<p class=\"actions\"><a class=\"button\" id=\"dead-letters-link\" \
+         href=\"/console/pipelines/{id}/errors\">Dead letters</a>"
     );
-    body.push_str("<p class=\"actions\">");
-    body.push_str(&format!(
-        "<a class=\"button\" id=\"dead-letters-link\" href=\"/console/pipelines/{id}/errors\">Dead letters</a>"
-    ));
     if session.can_edit() {
-        body.push_str(&format!(
+        html.push_str(&format!(
             "<a class=\"button\" id=\"edit\" href=\"/console/pipelines/{id}/edit\">Edit</a>\
              <button id=\"start\" data-state-change=\"running\" data-pipeline=\"{id}\">Start</button>\
              <button id=\"stop\" data-state-change=\"stopped\" data-pipeline=\"{id}\">Stop</button>"
         ));
     }
-    body.push_str("</p><p id=\"action-message\" class=\"error\"></p>");
+    html.push_str("</p><p id=\"action-message\" class=\"error\"></p>");
+    html
+}
 
-    body.push_str(
+/// One row per live worker task.
+fn workers_table(workers: &[WorkerStatus]) -> String {
+    let mut html = String::from(
         "<h2>Workers</h2><table id=\"workers\"><thead><tr><th>Worker</th><th>Status</th>\
          <th>Version</th><th>Partitions</th><th>Consumed</th><th>Indexed</th><th>Dead-lettered</th>\
          <th>Filtered</th><th>Lag</th><th>Last error</th><th>Heartbeat</th></tr></thead><tbody>",
     );
-    for w in &observed.workers {
+    for w in workers {
         let partitions: Vec<String> = w.partitions.iter().map(i32::to_string).collect();
-        body.push_str(&format!(
+        html.push_str(&format!(
             "<tr data-worker=\"{worker}\"><td>{worker}</td><td>{status}</td>\
              <td class=\"worker-version\">{version}</td><td>{partitions}</td><td>{consumed}</td>\
              <td class=\"indexed\">{indexed}</td><td class=\"dead-lettered\">{dead}</td>\
@@ -169,56 +202,45 @@ pub async fn pipeline(
             age = w.heartbeat_age_ms,
         ));
     }
-    if observed.workers.is_empty() {
-        body.push_str("<tr><td colspan=\"11\" class=\"empty\">no live worker</td></tr>");
+    if workers.is_empty() {
+        html.push_str("<tr><td colspan=\"11\" class=\"empty\">no live worker</td></tr>");
     }
-    body.push_str("</tbody></table>");
-    let last_error = observed
-        .workers
-        .iter()
-        .find_map(|w| w.last_error.clone())
-        .or(row.state_reason.clone());
-    body.push_str(&format!(
-        "<h2>Last error</h2><p id=\"last-error\">{}</p>",
-        esc(last_error.as_deref().unwrap_or("none"))
-    ));
+    html.push_str("</tbody></table>");
+    html
+}
 
+/// The last hour's rates and lag, one point per minute.
+fn charts(points: &[MinutePoint]) -> String {
     let labels: Vec<String> = points
         .iter()
         .map(|p| p.minute.format("%H:%M").to_string())
         .collect();
-    body.push_str("<h2>Last hour</h2><div class=\"charts\">");
-    body.push_str(&chart::lines(
-        "chart-rates",
-        "Indexed and dead-lettered per minute",
-        &labels,
-        &[
-            Series {
-                label: "indexed",
-                class: "line-indexed",
-                values: points.iter().map(|p| p.indexed).collect(),
-            },
-            Series {
-                label: "dead-lettered",
-                class: "line-dead",
-                values: points.iter().map(|p| p.dead_lettered).collect(),
-            },
-        ],
-    ));
-    body.push_str(&chart::lines(
-        "chart-lag",
-        "Consumer lag",
-        &labels,
-        &[Series {
-            label: "lag",
-            class: "line-lag",
-            values: points.iter().map(|p| p.lag).collect(),
-        }],
-    ));
-    body.push_str("</div>");
-    page_response(
-        StatusCode::OK,
-        &frame(row.name.as_str(), Some(&session), &body),
+    let rates = [
+        Series {
+            label: "indexed",
+            class: "line-indexed",
+            values: points.iter().map(|p| p.indexed).collect(),
+        },
+        Series {
+            label: "dead-lettered",
+            class: "line-dead",
+            values: points.iter().map(|p| p.dead_lettered).collect(),
+        },
+    ];
+    let lag = [Series {
+        label: "lag",
+        class: "line-lag",
+        values: points.iter().map(|p| p.lag).collect(),
+    }];
+    format!(
+        "<h2>Last hour</h2><div class=\"charts\">{}{}</div>",
+        chart::lines(
+            "chart-rates",
+            "Indexed and dead-lettered per minute",
+            &labels,
+            &rates
+        ),
+        chart::lines("chart-lag", "Consumer lag", &labels, &lag),
     )
 }
 

@@ -1,6 +1,6 @@
 //! `replay_jobs`: a job's row, which is also its REST form, and its queries.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
@@ -46,21 +46,6 @@ impl TryFrom<String> for JobState {
     }
 }
 
-/// An instant as RFC 3339 in UTC with milliseconds, the form every time of the API takes.
-fn millis<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
-}
-
-fn optional_millis<S: serde::Serializer>(
-    t: &Option<DateTime<Utc>>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match t {
-        Some(t) => millis(t, s),
-        None => s.serialize_none(),
-    }
-}
-
 /// Selects every column of [`JobRow`].
 const SELECT_JOB: &str = "SELECT id, pipeline_id, state, filter, matched, replayed, failed, \
     error, started_by, started_at, finished_at FROM replay_jobs";
@@ -96,10 +81,10 @@ pub struct JobRow {
     /// The principal that started it.
     pub started_by: String,
     /// Start.
-    #[serde(serialize_with = "millis")]
+    #[serde(serialize_with = "crate::rfc3339::millis")]
     pub started_at: DateTime<Utc>,
     /// End, once finished.
-    #[serde(serialize_with = "optional_millis")]
+    #[serde(serialize_with = "crate::rfc3339::optional_millis")]
     pub finished_at: Option<DateTime<Utc>>,
 }
 
