@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         &flow_stream_fuzz::meta(),
     ) {
         Outcome::Failed { stage, .. } => {
-            assert_eq!(stage, "parse");
+            assert_eq!(stage.as_str(), "parse");
             assert_eq!(all, "unknown", "onFailure error failed a line that parses");
         }
         Outcome::Document(_) => assert_ne!(
