@@ -44,7 +44,7 @@ fn parsed_format(chain: &Chain, line: &str, with_time: bool) -> String {
         "parse, onFailure unknown",
     );
     checked_source(&doc);
-    match doc.fields.get("parsed").and_then(|p| p.get("format")) {
+    match doc.fields.to_map().get("parsed").and_then(|p| p.get("format")) {
         Some(Value::String(f)) => f.clone(),
         other => panic!("parsed.format is {other:?}"),
     }
@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
         &flow_stream_fuzz::meta(),
     ) {
         Outcome::Failed { stage, .. } => {
-            assert_eq!(stage, "parse");
+            assert_eq!(stage.as_str(), "parse");
             assert_eq!(all, "unknown", "onFailure error failed a line that parses");
         }
         Outcome::Document(_) => assert_ne!(

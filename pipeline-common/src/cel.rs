@@ -13,9 +13,9 @@
 //! A variable that is missing, a field that is absent or a type mismatch is an evaluation error,
 //! which the callers treat as "no match".
 
+use crate::doc::{Fields, Object, Texts, Value};
 use cel::common::ast::{EntryExpr, Expr};
 use cel::{Context, Env, IdedExpr, Program};
-use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -115,11 +115,7 @@ impl CelExpression {
     /// Evaluates the expression with `attributes` (CloudEvents attributes by name; a dotted
     /// name such as `customer.tier` reads as `customer.tier` in CEL too) and `data` bound.
     /// `Err` says why it gave no boolean.
-    pub fn evaluate(
-        &self,
-        attributes: &[(&str, &str)],
-        data: &Map<String, Value>,
-    ) -> Result<bool, String> {
+    pub fn evaluate(&self, attributes: &[(&str, &str)], data: &Fields) -> Result<bool, String> {
         let mut context = Context::with_env(Arc::clone(env()));
         bind_attributes(&mut context, attributes, |name| self.reads(name));
         if self.reads("data") {
@@ -139,8 +135,8 @@ impl CelExpression {
 /// The event's data as a CEL value: the one place that reads the document model for CEL.
 /// Integers that fit become `int` (so `data.n + 1` and `data.n > 1000` need no conversion),
 /// other numbers `double`, as CEL reads JSON.
-fn data_value(data: &Map<String, Value>) -> cel::Value {
-    fn convert(v: &Value) -> cel::Value {
+fn data_value(data: &Fields) -> cel::Value {
+    fn convert(v: &Value, texts: &Texts) -> cel::Value {
         match v {
             Value::Null => cel::Value::Null,
             Value::Bool(b) => cel::Value::Bool(*b),
@@ -151,19 +147,25 @@ fn data_value(data: &Map<String, Value>) -> cel::Value {
                     .map(cel::Value::UInt)
                     .unwrap_or_else(|| cel::Value::Float(n.as_f64().unwrap_or(f64::NAN))),
             },
-            Value::String(s) => cel::Value::String(Arc::new(s.clone())),
-            Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(convert).collect())),
-            Value::Object(m) => object(m),
+            Value::String(t) => cel::Value::String(Arc::new(texts.get(*t).to_owned())),
+            Value::Array(items) => {
+                cel::Value::List(Arc::new(items.iter().map(|x| convert(x, texts)).collect()))
+            }
+            Value::Object(o) => object(o, texts),
         }
     }
-    fn object(m: &Map<String, Value>) -> cel::Value {
-        let map: std::collections::HashMap<cel::objects::Key, cel::Value> = m
+    fn object(o: &Object, texts: &Texts) -> cel::Value {
+        let map: std::collections::HashMap<cel::objects::Key, cel::Value> = o
+            .members()
             .iter()
-            .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), convert(v)))
+            .map(|(k, v)| {
+                let key = cel::objects::Key::String(Arc::new(texts.get(*k).to_owned()));
+                (key, convert(v, texts))
+            })
             .collect();
         cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
     }
-    object(data)
+    object(&data.root, &data.texts)
 }
 
 /// Binds the attributes the expression reads; `a.b` becomes variable `a`, a map holding `b`.
@@ -296,8 +298,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn data(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    fn data(v: serde_json::Value) -> Fields {
+        Fields::from_map(v.as_object().unwrap())
     }
 
     #[test]

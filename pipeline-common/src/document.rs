@@ -1,7 +1,8 @@
 //! Document building (DESIGN §4 step 4) and bulk serialization.
 
+use crate::doc::{write, Fields};
 use crate::event::CloudEventAttributes;
-use crate::json::{self, KeyOrder};
+use crate::json;
 use crate::model::IndexName;
 use crate::stages::EventDoc;
 use crate::time::{format_rfc3339, parse_rfc3339, write_rfc3339_json};
@@ -125,8 +126,8 @@ enum Member<'a> {
 /// A document ready for OpenSearch.
 ///
 /// Its source is [`Document::fields`] plus `@timestamp`, `pipeline` and, for a CloudEvent,
-/// `cloudevent`, which replace fields of the same names. The two are kept apart and only written out, because inserting them into the
-/// map would cost a dozen allocations per event on the worker's hot path.
+/// `cloudevent`, which replace fields of the same names. The two are kept apart and only merged
+/// as they are written out, in one walk over the fields.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
     /// `_id`: the hash stage's digest, or `<topic>-<partition>-<offset>` without a hash stage.
@@ -134,7 +135,7 @@ pub struct Document {
     /// `@timestamp`: parsed time, else event time, else ingest time.
     pub timestamp: DateTime<Utc>,
     /// The event's data fields and stage outputs.
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     /// `pipeline {name, ingestedAt, partition, offset}`.
     pub origin: Origin,
     /// `cloudevent {id, source, type, time, subject}`, when the event arrived as a CloudEvent.
@@ -207,7 +208,8 @@ impl Document {
     }
 
     /// Appends the source as compact JSON (also the output topic's record value): byte for byte
-    /// what `serde_json::to_writer` writes for [`Document::into_value`], faster.
+    /// what `serde_json::to_writer` writes for [`Document::into_value`], in one walk over the
+    /// fields, copying the strings that came unescaped in the record as they are.
     pub fn write_source(&self, out: &mut Vec<u8>) {
         out.push(b'{');
         let mut first = true;
@@ -223,7 +225,9 @@ impl Document {
             .into_iter()
             .filter(|a| *a != Added::CloudEvent || has_cloudevent)
             .peekable();
-        for (key, value) in &self.fields {
+        let texts = &self.fields.texts;
+        for (k, value) in self.fields.root.members() {
+            let key = texts.get(*k);
             if key == TIMESTAMP_KEY
                 || key == PIPELINE_KEY
                 || (has_cloudevent && key == CLOUDEVENT_KEY)
@@ -235,9 +239,7 @@ impl Document {
                 self.write_added(a, out);
             }
             separate(out);
-            json::write_str(key, out);
-            out.push(b':');
-            json::write_value_in(value, KeyOrder::AsStored, out);
+            write::write_member(*k, value, texts, out);
         }
         for a in added {
             separate(out);
@@ -273,7 +275,7 @@ impl Document {
 
     /// The source as a JSON value.
     pub fn into_value(self) -> Value {
-        let mut body = self.fields;
+        let mut body = self.fields.to_map();
         body.insert(
             TIMESTAMP_KEY.into(),
             Value::String(format_rfc3339(&self.timestamp)),
@@ -309,7 +311,7 @@ mod tests {
         Document {
             id: "id".into(),
             timestamp: at,
-            fields,
+            fields: Fields::from_map(&fields),
             origin: Origin {
                 name: Arc::from("web \"logs\""),
                 ingested_at: at,

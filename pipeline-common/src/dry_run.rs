@@ -84,7 +84,7 @@ pub fn dry_run(
                 offset: i as i64,
                 ingested_at: now,
             };
-            match decode_value(ev.clone(), &ctx.limits) {
+            match decode_value(ev, &ctx.limits) {
                 Err(e) => DryRunResult::error(FailedAt::Decode, e.to_string()),
                 Ok(event) => match chain.process(event, &meta) {
                     Outcome::Document(d) => DryRunResult::Document {

@@ -7,12 +7,13 @@ mod top_level;
 
 pub use attributes::{MessageAttributes, Wanted};
 
+use crate::doc::read::Reader;
+use crate::doc::{Fields, Texts, Value};
 use crate::time::parse_rfc3339;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 use std::borrow::Cow;
-use top_level::{Attribute, CloudParts, Envelope, TopLevel, ATTRIBUTES};
+use top_level::{Attribute, CloudParts, Envelope, TopLevel, TopLevelSeed, ATTRIBUTES};
 
 /// Bounds on what an event may be (config `server.maxEventBytes`, `server.maxEventDepth`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,11 +117,12 @@ impl<'a> CloudEventAttributes<'a> {
     }
 }
 
-/// A decoded event. It may borrow from the message it was decoded from.
-#[derive(Debug, Clone, PartialEq)]
+/// A decoded event. Its attributes may borrow from the message it was decoded from; its data
+/// holds a copy of the message text that its strings span.
+#[derive(Debug, Clone)]
 pub struct Event<'a> {
     /// The data object: the event as received, which the hash stage hashes.
-    pub data: Map<String, Value>,
+    pub data: Fields,
     /// CloudEvents attributes, when the event was a CloudEvent.
     pub cloudevent: Option<CloudEventAttributes<'a>>,
     /// Event time: the CloudEvents `time`, else an RFC 3339 `@timestamp` or `timestamp` field at
@@ -130,7 +132,7 @@ pub struct Event<'a> {
 
 impl Event<'static> {
     /// A plain event around `data`, its time taken from the data.
-    pub fn from_data(data: Map<String, Value>) -> Self {
+    pub fn from_fields(data: Fields) -> Self {
         let time = data_time(&data);
         Event {
             data,
@@ -138,12 +140,17 @@ impl Event<'static> {
             time,
         }
     }
+
+    /// A plain event around the JSON object `data` (tests, fuzzing).
+    pub fn from_data(data: serde_json::Map<String, serde_json::Value>) -> Self {
+        Event::from_fields(Fields::from_map(&data))
+    }
 }
 
-fn data_time(data: &Map<String, Value>) -> Option<DateTime<Utc>> {
+fn data_time(data: &Fields) -> Option<DateTime<Utc>> {
     ["@timestamp", "timestamp"]
         .iter()
-        .find_map(|k| data.get(*k).and_then(Value::as_str).and_then(parse_rfc3339))
+        .find_map(|k| data.str_at(k).and_then(parse_rfc3339))
 }
 
 /// True when `bytes`, taken as JSON, nests arrays and objects deeper than `max_depth`. Scans
@@ -195,7 +202,8 @@ pub fn exceeds_depth(bytes: &[u8], max_depth: usize) -> bool {
 }
 
 /// Nesting depth of a parsed value, without recursion; stops counting past `limit`.
-fn value_exceeds_depth(v: &Value, limit: usize) -> bool {
+fn value_exceeds_depth(v: &serde_json::Value, limit: usize) -> bool {
+    use serde_json::Value;
     let mut stack: Vec<(&Value, usize)> = vec![(v, 1)];
     while let Some((v, d)) = stack.pop() {
         match v {
@@ -217,15 +225,8 @@ fn value_exceeds_depth(v: &Value, limit: usize) -> bool {
     false
 }
 
-fn json_type(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
+fn json_type(v: &serde_json::Value) -> &'static str {
+    crate::model::reader::type_name(v)
 }
 
 /// The text of a message that is within `limits`: not too large, UTF-8, not nested too deep.
@@ -245,14 +246,17 @@ fn checked_text<'b>(bytes: &'b [u8], limits: &DecodeLimits) -> Result<&'b str, D
     Ok(text)
 }
 
-/// Parses a JSON object from bytes within `limits`.
-pub fn parse_object(
-    bytes: &[u8],
-    limits: &DecodeLimits,
-) -> Result<Map<String, Value>, DecodeError> {
-    match serde_json::from_str::<Value>(checked_text(bytes, limits)?) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(DecodeError::NotObject(json_type(&other))),
+/// Parses a JSON object from bytes within `limits`; its fields span a copy of the text.
+pub fn parse_object(bytes: &[u8], limits: &DecodeLimits) -> Result<Fields, DecodeError> {
+    let text = checked_text(bytes, limits)?;
+    let mut extra = String::new();
+    let read = Reader::of_source(text, &mut extra).read();
+    match read {
+        Ok(Value::Object(root)) => Ok(Fields {
+            root,
+            texts: Texts::with_extra(text.into(), extra),
+        }),
+        Ok(other) => Err(DecodeError::NotObject(other.type_name())),
         Err(e) => Err(DecodeError::NotJson(e.to_string())),
     }
 }
@@ -292,14 +296,19 @@ where
         }
         _ => {
             let text = checked_text(payload, limits)?;
-            match serde_json::from_str::<TopLevel>(text) {
-                Ok(TopLevel::Object { envelope, rest }) if envelope.is_cloud_event() => {
-                    drop(rest);
-                    structured_event(envelope.into_cloud_parts(), limits)
-                }
-                Ok(TopLevel::Object { envelope, mut rest }) => {
-                    envelope.restore_into(&mut rest);
-                    Ok(Event::from_data(rest))
+            let mut extra = String::new();
+            let top = TopLevelSeed(&mut Reader::of_source(text, &mut extra)).read(text);
+            match top {
+                Ok(TopLevel::Object { envelope, rest }) => {
+                    let mut texts = Texts::with_extra(text.into(), extra);
+                    if envelope.is_cloud_event() {
+                        drop(rest);
+                        let parts = envelope.into_cloud_parts(&texts);
+                        return structured_event(parts, texts, limits);
+                    }
+                    let mut root = rest;
+                    envelope.restore_into(&mut root, &mut texts);
+                    Ok(Event::from_fields(Fields { root, texts }))
                 }
                 Ok(TopLevel::Other(ty)) => Err(DecodeError::NotObject(ty)),
                 Err(e) => Err(DecodeError::NotJson(e.to_string())),
@@ -310,21 +319,24 @@ where
 
 /// Decodes a JSON value that was already parsed (dry-run, HTTP batch mode): a structured-mode
 /// CloudEvent or a plain object, checked against `limits.max_depth`.
-pub fn decode_value(value: Value, limits: &DecodeLimits) -> Result<Event<'static>, DecodeError> {
+pub fn decode_value(
+    value: &serde_json::Value,
+    limits: &DecodeLimits,
+) -> Result<Event<'static>, DecodeError> {
     match value {
-        Value::Object(m) => {
-            if value_exceeds_depth_map(&m, limits.max_depth) {
+        serde_json::Value::Object(m) => {
+            if value_exceeds_depth_map(m, limits.max_depth) {
                 return Err(DecodeError::TooDeep {
                     limit: limits.max_depth,
                 });
             }
-            decode_object(m, limits)
+            decode_object(Fields::from_map(m), limits)
         }
-        other => Err(DecodeError::NotObject(json_type(&other))),
+        other => Err(DecodeError::NotObject(json_type(other))),
     }
 }
 
-fn value_exceeds_depth_map(m: &Map<String, Value>, limit: usize) -> bool {
+fn value_exceeds_depth_map(m: &serde_json::Map<String, serde_json::Value>, limit: usize) -> bool {
     limit == 0 || m.values().any(|v| value_exceeds_depth(v, limit - 1))
 }
 
@@ -335,19 +347,20 @@ fn is_ce_header(name: &str) -> bool {
 }
 
 /// A parsed JSON object: structured CloudEvent or plain event.
-fn decode_object(
-    obj: Map<String, Value>,
-    limits: &DecodeLimits,
-) -> Result<Event<'static>, DecodeError> {
-    if !obj.contains_key("specversion") {
-        return Ok(Event::from_data(obj));
+fn decode_object(obj: Fields, limits: &DecodeLimits) -> Result<Event<'static>, DecodeError> {
+    if obj.root.get(&obj.texts, "specversion").is_none() {
+        return Ok(Event::from_fields(obj));
     }
-    structured_event(Envelope::from_object(obj).into_cloud_parts(), limits)
+    let Fields { root, texts } = obj;
+    let parts = Envelope::from_object(root, &texts).into_cloud_parts(&texts);
+    structured_event(parts, texts, limits)
 }
 
-/// A structured-mode CloudEvent from its envelope members, checked in a fixed order.
+/// A structured-mode CloudEvent from its envelope members (their strings spanning `texts`),
+/// checked in a fixed order.
 fn structured_event<'a>(
     parts: CloudParts<'a>,
+    texts: Texts,
     limits: &DecodeLimits,
 ) -> Result<Event<'a>, DecodeError> {
     let CloudParts {
@@ -374,16 +387,16 @@ fn structured_event<'a>(
         }
     }
     let data = match (data, data_base64) {
-        (Some(Value::Object(m)), None) => m,
+        (Some(Value::Object(root)), None) => Fields { root, texts },
         (Some(other), None) => {
             return Err(DecodeError::BadEnvelope(format!(
                 "data is a {}, not a JSON object",
-                json_type(&other)
+                other.type_name()
             )))
         }
         (None, Some(Value::String(b64))) => {
             let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
+                .decode(texts.get(b64).trim())
                 .map_err(|e| DecodeError::BadEnvelope(format!("data_base64: {e}")))?;
             parse_object(&bytes, limits).map_err(|e| match e {
                 DecodeError::TooDeep { .. } | DecodeError::TooLarge { .. } => e,
@@ -410,7 +423,7 @@ fn structured_event<'a>(
 }
 
 /// A CloudEvent, binary or structured: its time is the `time` attribute, else one in its data.
-fn cloud_event<'a>(attrs: CloudEventAttributes<'a>, data: Map<String, Value>) -> Event<'a> {
+fn cloud_event<'a>(attrs: CloudEventAttributes<'a>, data: Fields) -> Event<'a> {
     let time = attrs
         .time
         .as_deref()
@@ -445,7 +458,7 @@ mod tests {
             &L,
         )
         .unwrap();
-        assert_eq!(e.data["a"], 1);
+        assert_eq!(e.data.to_map()["a"], 1);
         assert!(e.cloudevent.is_none());
         assert_eq!(e.time.unwrap().to_rfc3339(), "2026-01-02T03:04:05+00:00");
     }
@@ -456,7 +469,10 @@ mod tests {
             "data":{"log_message":"x"}});
         let text = body.to_string();
         let e = decode_message(no_headers(), text.as_bytes(), &L).unwrap();
-        assert_eq!(Value::Object(e.data.clone()), json!({"log_message":"x"}));
+        assert_eq!(
+            serde_json::Value::Object(e.data.to_map()),
+            json!({"log_message":"x"})
+        );
         let ce = e.cloudevent.unwrap();
         assert_eq!(ce.id.as_deref(), Some("1"));
         assert_eq!(ce.ty.as_deref(), Some("t"));
@@ -469,8 +485,8 @@ mod tests {
         assert_eq!(ce.subject, None);
         assert_eq!(e.time.unwrap().to_rfc3339(), "2026-11-04T00:47:17+00:00");
         let b64 = json!({"specversion":"1.0","data_base64": base64::engine::general_purpose::STANDARD.encode(b"{\"k\":2}")});
-        let e = decode_value(b64, &L).unwrap();
-        assert_eq!(e.data["k"], 2);
+        let e = decode_value(&b64, &L).unwrap();
+        assert_eq!(e.data.to_map()["k"], 2);
     }
 
     #[test]
@@ -482,7 +498,7 @@ mod tests {
             ("other", b"\xff"),
         ];
         let e = decode_message(headers, br#"{"specversion":"not-an-envelope"}"#, &L).unwrap();
-        assert_eq!(e.data["specversion"], "not-an-envelope");
+        assert_eq!(e.data.to_map()["specversion"], "not-an-envelope");
         assert_eq!(e.cloudevent.unwrap().id.as_deref(), Some("abc"));
         let http: Vec<(&str, &[u8])> = vec![
             ("Ce-Specversion", b"1.0"),
@@ -574,8 +590,8 @@ mod tests {
         for _ in 0..64 {
             v = json!({ "a": v });
         }
-        assert!(decode_value(v.clone(), &L).is_ok());
-        assert!(decode_value(json!({ "a": v }), &L).is_err());
-        assert!(decode_value(json!([1]), &L).is_err());
+        assert!(decode_value(&v, &L).is_ok());
+        assert!(decode_value(&json!({ "a": v }), &L).is_err());
+        assert!(decode_value(&json!([1]), &L).is_err());
     }
 }

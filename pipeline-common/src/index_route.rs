@@ -2,9 +2,9 @@
 //! `@timestamp` and, for a name with field references, the document's values of those fields,
 //! with a cap on how many distinct values get an index of their own.
 
+use crate::doc::Value;
 use crate::document::Document;
 use crate::model::{clean_field_value, FieldPath, IndexName, MISSING_VALUE, OVERFLOW_VALUE};
-use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -106,9 +106,11 @@ fn field_text<'d>(document: &'d Document, path: &FieldPath) -> Option<Cow<'d, st
             return text.map(Cow::Borrowed);
         }
     }
-    match path.get(&document.fields)? {
-        Value::String(s) => Some(Cow::Borrowed(s)),
-        v @ (Value::Number(_) | Value::Bool(_)) => Some(Cow::Owned(v.to_string())),
+    let fields = &document.fields;
+    match fields.root.get_path(&fields.texts, path)? {
+        Value::String(t) => Some(Cow::Borrowed(fields.texts.get(*t))),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         _ => None,
     }
 }
@@ -121,11 +123,11 @@ mod tests {
     use serde_json::json;
     use std::sync::Arc;
 
-    fn doc(ty: Option<&str>, fields: Value) -> Document {
+    fn doc(ty: Option<&str>, fields: serde_json::Value) -> Document {
         Document {
             id: "1".into(),
             timestamp: chrono::Utc.with_ymd_and_hms(2026, 3, 7, 1, 0, 0).unwrap(),
-            fields: fields.as_object().unwrap().clone(),
+            fields: crate::doc::Fields::from_map(fields.as_object().unwrap()),
             origin: Origin {
                 name: Arc::from("p"),
                 ingested_at: chrono::Utc::now(),

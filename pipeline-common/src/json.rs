@@ -1,10 +1,9 @@
-//! Compact JSON writing for the hot path (documents, the hash stage's canonical form): byte for
-//! byte what `serde_json::to_writer` writes for a [`Value`], but with strings scanned a word
-//! (8 bytes) at a time for characters that need escaping and copied in runs, instead of byte by
-//! byte.
+//! Compact JSON writing for the hot path (documents, the hash stage's canonical form; see
+//! [`crate::doc::write`]): strings and numbers byte for byte as `serde_json::to_writer` writes
+//! them, but with strings scanned a word (8 bytes) at a time for characters that need escaping
+//! and copied in runs, instead of byte by byte.
 
 use crate::swar::{load_word, lowest_bytes_below, lowest_bytes_equal};
-use serde_json::{Map, Value};
 
 /// Where JSON bytes go: a buffer, or a hasher.
 pub trait Sink {
@@ -197,95 +196,18 @@ fn fmt_u64(mut u: u64, buf: &mut [u8; 20]) -> &[u8] {
     &buf[i..]
 }
 
-/// The order in which object keys are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum KeyOrder {
-    /// The map's own iteration order, as `serde_json::to_writer` writes it.
-    AsStored,
-    /// UTF-8 byte order of the keys: the canonical form the hash stage digests.
-    Sorted,
-}
-
-/// Writes `v` as compact JSON with object keys in `order`.
-pub(crate) fn write_value_in<S: Sink>(v: &Value, order: KeyOrder, out: &mut S) {
-    match v {
-        Value::Null => out.put(b"null"),
-        Value::Bool(true) => out.put(b"true"),
-        Value::Bool(false) => out.put(b"false"),
-        Value::Number(n) => write_number(n, out),
-        Value::String(s) => write_str(s, out),
-        Value::Array(items) => {
-            out.put(b"[");
-            for (i, x) in items.iter().enumerate() {
-                if i > 0 {
-                    out.put(b",");
-                }
-                write_value_in(x, order, out);
-            }
-            out.put(b"]");
-        }
-        Value::Object(m) => write_map_in(m, order, out),
-    }
-}
-
-/// Writes `m` as a compact JSON object with its keys in `order`.
-pub(crate) fn write_map_in<S: Sink>(m: &Map<String, Value>, order: KeyOrder, out: &mut S) {
-    out.put(b"{");
-    let mut first = true;
-    let mut entry = |k: &str, v: &Value, out: &mut S| {
-        if !first {
-            out.put(b",");
-        }
-        first = false;
-        write_str(k, out);
-        out.put(b":");
-        write_value_in(v, order, out);
-    };
-    if order == KeyOrder::AsStored || keys_are_sorted(m) {
-        for (k, v) in m {
-            entry(k, v, out);
-        }
-    } else {
-        let mut entries: Vec<(&String, &Value)> = m.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        for (k, v) in entries {
-            entry(k, v, out);
-        }
-    }
-    out.put(b"}");
-}
-
-/// True when `m` iterates in key order: always with serde_json's default `BTreeMap` (whose
-/// `String` order is UTF-8 byte order), and checked per map when some crate of the build turns on
-/// `preserve_order`, which keeps insertion order.
-fn keys_are_sorted(m: &Map<String, Value>) -> bool {
-    map_keeps_keys_sorted()
-        || m.keys()
-            .zip(m.keys().skip(1))
-            .all(|(a, b)| a.as_bytes() < b.as_bytes())
-}
-
-/// Which of the two `serde_json::Map` implementations this build has, settled once, by looking.
-fn map_keeps_keys_sorted() -> bool {
-    static SORTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SORTED.get_or_init(|| {
-        let mut m = Map::new();
-        for k in ["b", "c", "a"] {
-            m.insert(k.to_owned(), Value::Null);
-        }
-        m.keys().map(String::as_str).eq(["a", "b", "c"])
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
+    /// Through the document model's writer, which writes strings and numbers with these.
     fn ours(v: &Value) -> Vec<u8> {
+        let mut texts = crate::doc::Texts::default();
+        let v = crate::doc::convert::value_from_json(v, &mut texts);
         let mut out = Vec::new();
-        write_value_in(v, KeyOrder::AsStored, &mut out);
+        crate::doc::write::write_value(&v, &texts, &mut out);
         out
     }
 

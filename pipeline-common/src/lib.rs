@@ -8,6 +8,7 @@ pub mod cel;
 pub mod chain;
 pub mod clients;
 pub mod config;
+pub mod doc;
 pub mod document;
 pub mod dry_run;
 pub mod event;

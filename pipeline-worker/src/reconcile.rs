@@ -13,7 +13,7 @@ use crate::bulk::retry::RetryPolicy;
 use crate::bulk::service::BulkService;
 use crate::consumer::Shared;
 use crate::metrics::{TaskMetrics, TaskStats};
-use crate::pipeline::build_spec;
+use crate::processor::build_spec;
 use crate::task::{self, TaskEnv, TaskFailure, TaskSpec};
 use anyhow::Context;
 use pipeline_common::chain::EngineContext;

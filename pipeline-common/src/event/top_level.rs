@@ -1,13 +1,16 @@
 //! A message's JSON read straight into what decoding needs: an object with its CloudEvents
 //! envelope members set apart, or the type of anything else.
 //!
-//! Reading into a [`Value`] first would allocate every envelope key, the map that holds them and
-//! every attribute string, only to move them out again. Here keys are matched as they are read,
-//! only the keys of other members are allocated, and once `specversion` has been read the
+//! Reading into a whole value first would keep every envelope member, only to take them apart
+//! again. Here keys are matched as they are read, the other members become the document's
+//! fields (spans of the message, see [`crate::doc`]), and once `specversion` has been read the
 //! attributes borrow their text from the message.
 
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Value};
+use crate::doc::read::{KeySeed, Reader, ValueSeed};
+use crate::doc::{Object, Text, Texts, Value};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -50,10 +53,10 @@ pub(super) enum Attribute<'a> {
 }
 
 impl Attribute<'static> {
-    fn from_value(value: Value) -> Self {
+    fn from_value(value: Value, texts: &Texts) -> Self {
         match value {
             Value::Null => Attribute::Null,
-            Value::String(s) => Attribute::Text(Cow::Owned(s)),
+            Value::String(t) => Attribute::Text(Cow::Owned(texts.get(t).to_owned())),
             _ => Attribute::NotText,
         }
     }
@@ -84,10 +87,10 @@ pub(super) struct Envelope<'a> {
 
 impl Envelope<'static> {
     /// Takes the envelope members out of a parsed object; the rest is dropped.
-    pub(super) fn from_object(obj: Map<String, Value>) -> Self {
+    pub(super) fn from_object(obj: Object, texts: &Texts) -> Self {
         let mut envelope = Envelope::default();
-        for (key, value) in obj {
-            if let Some(i) = member_index(&key) {
+        for (key, value) in obj.into_members() {
+            if let Some(i) = member_index(texts.get(key)) {
                 envelope.cloud_event |= i == 0;
                 envelope.values[i] = Some(value);
             }
@@ -104,22 +107,22 @@ impl<'a> Envelope<'a> {
 
     /// Puts the members back into the object they were read from, when it is not a CloudEvent
     /// (then every member was read as a whole value).
-    pub(super) fn restore_into(self, object: &mut Map<String, Value>) {
+    pub(super) fn restore_into(self, object: &mut Object, texts: &mut Texts) {
         for (key, value) in MEMBERS.iter().zip(self.values) {
             if let Some(value) = value {
-                object.insert((*key).to_owned(), value);
+                object.insert(texts, key, value);
             }
         }
     }
 
     /// The members of a CloudEvent. An attribute read both before and after `specversion`
     /// keeps its later value, as a repeated key does in a [`Value`].
-    pub(super) fn into_cloud_parts(self) -> CloudParts<'a> {
+    pub(super) fn into_cloud_parts(self, texts: &Texts) -> CloudParts<'a> {
         let [values @ .., data, data_base64] = self.values;
         let mut attributes = self.attributes;
         for (slot, value) in attributes.iter_mut().zip(values) {
             if slot.is_none() {
-                *slot = value.map(Attribute::from_value);
+                *slot = value.map(|v| Attribute::from_value(v, texts));
             }
         }
         CloudParts {
@@ -145,15 +148,30 @@ pub(super) enum TopLevel<'a> {
         /// Members named in [`MEMBERS`].
         envelope: Envelope<'a>,
         /// The others.
-        rest: Map<String, Value>,
+        rest: Object,
     },
     /// Not an object: its JSON type.
     Other(&'static str),
 }
 
-impl<'de> Deserialize<'de> for TopLevel<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TopLevelVisitor)
+/// Reads the top of a message, its members into the reader's document.
+pub(super) struct TopLevelSeed<'r, 't>(pub(super) &'r mut Reader<'t>);
+
+impl<'r, 't> TopLevelSeed<'r, 't> {
+    /// Reads the whole text of the reader.
+    pub(super) fn read<'de>(self, text: &'de str) -> Result<TopLevel<'de>, serde_json::Error> {
+        let mut de = serde_json::Deserializer::from_str(text);
+        let top = self.deserialize(&mut de)?;
+        de.end()?;
+        Ok(top)
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_, '_> {
+    type Value = TopLevel<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<TopLevel<'de>, D::Error> {
+        deserializer.deserialize_any(self)
     }
 }
 
@@ -169,9 +187,7 @@ fn drain_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
     Ok(())
 }
 
-struct TopLevelVisitor;
-
-impl<'de> Visitor<'de> for TopLevelVisitor {
+impl<'de> Visitor<'de> for TopLevelSeed<'_, '_> {
     type Value = TopLevel<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -179,21 +195,26 @@ impl<'de> Visitor<'de> for TopLevelVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
+        let reader = self.0;
         let mut envelope = Envelope::default();
-        let mut rest = Map::new();
-        // A repeated key keeps its last value, as in a `Value`.
-        while let Some(key) = map.next_key::<MemberKey>()? {
+        let mut rest = Vec::new();
+        // A repeated key keeps its last value, as in an object (the envelope's slots are
+        // overwritten, and `Object` keeps the last of the other members).
+        while let Some(key) = map.next_key_seed(MemberKeySeed(&mut *reader))? {
             match key {
                 MemberKey::Envelope(i) if i < DATA && (envelope.cloud_event || i == 0) => {
                     envelope.cloud_event = true;
                     envelope.attributes[i] = Some(map.next_value()?);
                 }
-                MemberKey::Envelope(i) => envelope.values[i] = Some(map.next_value()?),
+                MemberKey::Envelope(i) => {
+                    envelope.values[i] = Some(map.next_value_seed(ValueSeed(&mut *reader))?)
+                }
                 MemberKey::Other(k) => {
-                    rest.insert(k, map.next_value()?);
+                    rest.push((k, map.next_value_seed(ValueSeed(&mut *reader))?))
                 }
             }
         }
+        let rest = reader.object(rest);
         Ok(TopLevel::Object { envelope, rest })
     }
 
@@ -285,36 +306,22 @@ impl<'de> Visitor<'de> for AttributeVisitor {
     }
 }
 
-/// An object key: an envelope member's index in [`MEMBERS`], or any other key, owned.
+/// An object key: an envelope member's index in [`MEMBERS`], or any other key.
 enum MemberKey {
     Envelope(usize),
-    Other(String),
+    Other(Text),
 }
 
-impl<'de> Deserialize<'de> for MemberKey {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_str(MemberKeyVisitor)
-    }
-}
+/// Reads a key of the top-level object.
+struct MemberKeySeed<'r, 't>(&'r mut Reader<'t>);
 
-struct MemberKeyVisitor;
-
-impl<'de> Visitor<'de> for MemberKeyVisitor {
+impl<'de> DeserializeSeed<'de> for MemberKeySeed<'_, '_> {
     type Value = MemberKey;
 
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E: de::Error>(self, key: &str) -> Result<MemberKey, E> {
-        Ok(match member_index(key) {
-            Some(i) => MemberKey::Envelope(i),
-            None => MemberKey::Other(key.to_owned()),
-        })
-    }
-
-    fn visit_string<E: de::Error>(self, key: String) -> Result<MemberKey, E> {
-        Ok(match member_index(&key) {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<MemberKey, D::Error> {
+        // Envelope names are matched by text; any other key becomes a span, as `KeySeed` reads it.
+        let key = KeySeed(&mut *self.0).deserialize(deserializer)?;
+        Ok(match member_index(self.0.text_of(key)) {
             Some(i) => MemberKey::Envelope(i),
             None => MemberKey::Other(key),
         })
@@ -327,16 +334,16 @@ mod tests {
     use proptest::prelude::*;
     use serde_json::json;
 
-    /// What decoding sees of `text`: the object as a [`Value`] would hold it, the checked
-    /// envelope of a CloudEvent, or the type of anything else.
+    use crate::doc::convert::{object_to_map, value_to_json};
+    use crate::doc::Fields;
+    use serde_json::Value as Json;
+
+    /// What decoding sees of `text`: the object as a JSON value holds it, the checked envelope
+    /// of a CloudEvent, or the type of anything else.
     #[derive(Debug, PartialEq)]
     enum Seen {
-        Plain(Value),
-        Cloud(
-            Vec<Option<Attribute<'static>>>,
-            Option<Value>,
-            Option<Value>,
-        ),
+        Plain(Json),
+        Cloud(Vec<Option<Attribute<'static>>>, Option<Json>, Option<Json>),
         Other(String),
         Error(String),
     }
@@ -349,39 +356,50 @@ mod tests {
         }
     }
 
-    fn cloud(envelope: Envelope<'_>) -> Seen {
-        let parts = envelope.into_cloud_parts();
+    fn cloud(envelope: Envelope<'_>, texts: &Texts) -> Seen {
+        let parts = envelope.into_cloud_parts(texts);
+        let json = |v: Option<Value>| v.map(|v| value_to_json(&v, texts));
         Seen::Cloud(
             parts.attributes.into_iter().map(|a| a.map(owned)).collect(),
-            parts.data,
-            parts.data_base64,
+            json(parts.data),
+            json(parts.data_base64),
         )
     }
 
+    /// Reads `text` as decoding does, its members into a document over it.
+    fn top(text: &str) -> (Result<TopLevel<'_>, serde_json::Error>, Texts) {
+        let mut extra = String::new();
+        let top = TopLevelSeed(&mut Reader::of_source(text, &mut extra)).read(text);
+        (top, Texts::with_extra(text.into(), extra))
+    }
+
     fn read(text: &str) -> Seen {
-        match serde_json::from_str::<TopLevel>(text) {
-            Ok(TopLevel::Object { envelope, .. }) if envelope.is_cloud_event() => cloud(envelope),
-            Ok(TopLevel::Object { envelope, mut rest }) => {
-                envelope.restore_into(&mut rest);
-                Seen::Plain(Value::Object(rest))
+        match top(text) {
+            (Ok(TopLevel::Object { envelope, .. }), texts) if envelope.is_cloud_event() => {
+                cloud(envelope, &texts)
             }
-            Ok(TopLevel::Other(ty)) => Seen::Other(ty.to_owned()),
-            Err(e) => Seen::Error(e.to_string()),
+            (Ok(TopLevel::Object { envelope, mut rest }), mut texts) => {
+                envelope.restore_into(&mut rest, &mut texts);
+                Seen::Plain(Json::Object(object_to_map(&rest, &texts)))
+            }
+            (Ok(TopLevel::Other(ty)), _) => Seen::Other(ty.to_owned()),
+            (Err(e), _) => Seen::Error(e.to_string()),
         }
     }
 
-    /// The same through a [`Value`], as `decode_value` reads an already parsed event.
+    /// The same through a JSON value, as `decode_value` reads an already parsed event.
     fn via_value(text: &str) -> Seen {
-        match serde_json::from_str::<Value>(text) {
-            Ok(Value::Object(m)) if m.contains_key("specversion") => {
-                cloud(Envelope::from_object(m))
+        match serde_json::from_str::<Json>(text) {
+            Ok(Json::Object(m)) if m.contains_key("specversion") => {
+                let Fields { root, texts } = Fields::from_map(&m);
+                cloud(Envelope::from_object(root, &texts), &texts)
             }
-            Ok(Value::Object(m)) => Seen::Plain(Value::Object(m)),
-            Ok(Value::Null) => Seen::Other("null".into()),
-            Ok(Value::Bool(_)) => Seen::Other("boolean".into()),
-            Ok(Value::Number(_)) => Seen::Other("number".into()),
-            Ok(Value::String(_)) => Seen::Other("string".into()),
-            Ok(Value::Array(_)) => Seen::Other("array".into()),
+            Ok(Json::Object(m)) => Seen::Plain(Json::Object(m)),
+            Ok(Json::Null) => Seen::Other("null".into()),
+            Ok(Json::Bool(_)) => Seen::Other("boolean".into()),
+            Ok(Json::Number(_)) => Seen::Other("number".into()),
+            Ok(Json::String(_)) => Seen::Other("string".into()),
+            Ok(Json::Array(_)) => Seen::Other("array".into()),
             Err(e) => Seen::Error(e.to_string()),
         }
     }
@@ -417,17 +435,20 @@ mod tests {
     #[test]
     fn attributes_after_specversion_borrow_the_message() {
         let text = r#"{"specversion":"1.0","type":"t","data":{"a":1},"other":2}"#;
-        let Ok(TopLevel::Object { envelope, rest }) = serde_json::from_str::<TopLevel>(text) else {
+        let (Ok(TopLevel::Object { envelope, rest }), texts) = top(text) else {
             panic!("not an object")
         };
         assert!(envelope.is_cloud_event());
-        let parts = envelope.into_cloud_parts();
+        let parts = envelope.into_cloud_parts(&texts);
         assert!(matches!(
             parts.attributes[3],
             Some(Attribute::Text(Cow::Borrowed("t")))
         ));
-        assert_eq!(parts.data, Some(json!({"a": 1})));
-        assert_eq!(Value::Object(rest), json!({"other": 2}));
+        assert_eq!(value_to_json(&parts.data.unwrap(), &texts), json!({"a": 1}));
+        assert_eq!(
+            Json::Object(object_to_map(&rest, &texts)),
+            json!({"other": 2})
+        );
     }
 
     proptest! {
@@ -435,7 +456,7 @@ mod tests {
         fn any_object_reads_as_value_does(
             members in proptest::collection::vec(
                 (prop_oneof![proptest::sample::select(MEMBERS.to_vec()).prop_map(str::to_owned), "[a-z_]{0,8}"],
-                 prop_oneof![Just(Value::Null), any::<i64>().prop_map(Value::from), "[ -~]{0,8}".prop_map(Value::from), Just(json!({"k": [1]}))]),
+                 prop_oneof![Just(Json::Null), any::<i64>().prop_map(Json::from), "[ -~]{0,8}".prop_map(Json::from), Just(json!({"k": [1]}))]),
                 0..12,
             ),
         ) {
@@ -444,7 +465,7 @@ mod tests {
                 "{{{}}}",
                 members
                     .iter()
-                    .map(|(k, v)| format!("{}:{v}", Value::from(k.as_str())))
+                    .map(|(k, v)| format!("{}:{v}", Json::from(k.as_str())))
                     .collect::<Vec<_>>()
                     .join(",")
             );

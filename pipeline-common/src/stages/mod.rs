@@ -16,14 +16,14 @@ pub mod spec;
 
 pub use spec::{StageSpec, MAX_STAGE_LIST};
 
+use crate::doc::Fields;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
 /// An event on its way through the stages.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EventDoc {
     /// The document fields: the event's data, then stage outputs (`parsed`, `geo`, …).
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     /// The time a stage parsed from the log line; becomes `@timestamp` when set.
     pub parsed_time: Option<DateTime<Utc>>,
     /// The event time (CloudEvents `time`); the parse stage also uses it to infer a missing year.
@@ -36,7 +36,7 @@ pub struct EventDoc {
 
 impl EventDoc {
     /// A document around an event's data.
-    pub fn new(fields: Map<String, Value>, event_time: Option<DateTime<Utc>>) -> Self {
+    pub fn new(fields: Fields, event_time: Option<DateTime<Utc>>) -> Self {
         EventDoc {
             fields,
             parsed_time: None,
@@ -48,11 +48,17 @@ impl EventDoc {
 
     /// A document around a JSON object, for tests.
     #[cfg(test)]
-    pub(crate) fn of(object: Value) -> Self {
-        let Value::Object(fields) = object else {
+    pub(crate) fn of(object: serde_json::Value) -> Self {
+        let serde_json::Value::Object(fields) = object else {
             panic!("EventDoc::of takes an object, not {object}");
         };
-        EventDoc::new(fields, None)
+        EventDoc::new(Fields::from_map(&fields), None)
+    }
+
+    /// The fields as a JSON value, for tests.
+    #[cfg(test)]
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.fields.to_map())
     }
 }
 

@@ -227,7 +227,7 @@ fn without_hash_stage_id_is_topic_partition_offset() {
     let chain = Chain::build(&def, &EngineContext::default()).unwrap();
     let doc = document(run_json(&chain, &json!({"a": "from 1.2.3.4"})));
     assert_eq!(doc.id, "pipeline.web.input-2-7");
-    assert_eq!(doc.fields["a"], "from [IPV4_REDACTED]");
+    assert_eq!(doc.into_value()["a"], "from [IPV4_REDACTED]");
 }
 
 #[test]

@@ -86,6 +86,7 @@ pub async fn create(state: &AppState, spec: BrokerSpec, actor: &str) -> Result<B
             partitions: row.topics.partitions,
             replication_factor: i32::from(row.topics.replication_factor),
             retention_ms: row.topics.retention_ms,
+            min_insync_replicas: row.topics.min_insync_replicas.map(i32::from),
         };
         if let Err(failure) = state.topics.create(&topic).await {
             if !failure.created.is_empty() {

@@ -54,6 +54,8 @@ impl TryFrom<RawRow> for BrokerRow {
                 partitions: raw.partitions,
                 replication_factor: raw.replication_factor,
                 retention_ms: raw.retention_ms,
+                // A broker's definition has no minInsyncReplicas: the topic takes the cluster's.
+                min_insync_replicas: None,
             },
             created_by: raw.created_by,
             created_at: raw.created_at,

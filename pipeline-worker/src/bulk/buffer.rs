@@ -6,8 +6,8 @@
 //! must carry the original bytes unchanged). Two flat buffers instead of per-item allocations keep
 //! the hot path cheap and the memory easy to bound.
 
-use crate::engine::Processed;
 use crate::offsets::Ticket;
+use crate::processor::Processed;
 use bytes::Bytes;
 use pipeline_common::model::FlushPolicy;
 use std::ops::Range;

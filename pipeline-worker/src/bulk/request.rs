@@ -22,8 +22,8 @@ pub fn body_for(batch: &Batch, indexes: &[usize]) -> Bytes {
 mod tests {
     use super::*;
     use crate::bulk::buffer::{BulkBuffer, Original};
-    use crate::engine::Processed;
     use crate::offsets::OffsetTracker;
+    use crate::processor::Processed;
 
     #[test]
     fn subsets_hold_only_their_items() {

@@ -26,8 +26,8 @@ use crate::bulk::retry::{FlushReport, RetryPolicy};
 use crate::bulk::service::BulkService;
 use crate::consumer::{consumer_config, Shared, TaskContext};
 use crate::end_of_input::EndOfInput;
-use crate::engine::Processor;
 use crate::metrics::TaskMetrics;
+use crate::processor::Processor;
 use crate::producer::{self, OutputProducer};
 use crate::sources::TaskInputs;
 use pipeline_common::config::Settings;
@@ -46,7 +46,7 @@ pub struct TaskSpec {
     /// `pipelines.version` this spec was built from.
     pub version: i64,
     /// The decode + stage chain + document builder.
-    pub processor: Arc<dyn Processor>,
+    pub processor: Arc<Processor>,
     /// Flush thresholds (the pipeline's own, else the server defaults).
     pub flush: FlushPolicy,
     /// `output.enabled`: produce indexed documents to the output topic. When false, a document

@@ -7,8 +7,10 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::convert::equals_json;
+use crate::doc::Texts;
+use crate::doc::Value;
 use crate::failure::FailedAt;
-use serde_json::Value;
 
 /// The runtime `filter` stage.
 #[derive(Debug, Clone)]
@@ -28,20 +30,24 @@ impl FilterStage {
     pub fn matches(&self, doc: &EventDoc) -> bool {
         match &self.condition {
             FilterCondition::Cel(e) => e.evaluate(&[], &doc.fields) == Ok(true),
-            FilterCondition::Field { field, test } => field_meets(field.get(&doc.fields), test),
+            FilterCondition::Field { field, test } => {
+                let texts = &doc.fields.texts;
+                field_meets(doc.fields.root.get_path(texts, field), texts, test)
+            }
         }
     }
 }
 
-fn field_meets(v: Option<&Value>, test: &FieldTest) -> bool {
+fn field_meets(v: Option<&Value>, texts: &Texts, test: &FieldTest) -> bool {
     match (test, v) {
         (FieldTest::Exists(want), v) => v.is_some() == *want,
         (_, None) => false,
-        (FieldTest::Eq(want), Some(v)) => v == want,
-        (FieldTest::In(list), Some(v)) => list.contains(v),
-        (FieldTest::Regex(re), Some(Value::String(s))) => re.regex().is_match(s),
-        (FieldTest::Regex(re), Some(v @ (Value::Number(_) | Value::Bool(_)))) => {
-            re.regex().is_match(&v.to_string())
+        (FieldTest::Eq(want), Some(v)) => equals_json(v, texts, want),
+        (FieldTest::In(list), Some(v)) => list.iter().any(|w| equals_json(v, texts, w)),
+        (FieldTest::Regex(re), Some(Value::String(t))) => re.regex().is_match(texts.get(*t)),
+        (FieldTest::Regex(re), Some(Value::Number(n))) => re.regex().is_match(&n.to_string()),
+        (FieldTest::Regex(re), Some(Value::Bool(b))) => {
+            re.regex().is_match(if *b { "true" } else { "false" })
         }
         (FieldTest::Regex(_), Some(_)) => false,
     }

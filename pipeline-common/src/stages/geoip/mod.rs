@@ -11,6 +11,8 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::convert::value_from_json;
+use crate::doc::Fields;
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use serde::Deserialize;
@@ -191,17 +193,16 @@ impl Stage for GeoipStage {
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {
-        let ip = match self.field.get(&doc.fields) {
-            Some(Value::String(s)) => match s.trim().parse::<IpAddr>() {
-                Ok(ip) => ip,
-                Err(_) => return StageResult::Continue,
-            },
-            _ => return StageResult::Continue,
+        let Fields { root, texts } = &mut doc.fields;
+        let text = root.get_path(texts, &self.field).and_then(|v| v.as_text());
+        let Some(Ok(ip)) = text.map(|t| texts.get(t).trim().parse::<IpAddr>()) else {
+            return StageResult::Continue;
         };
         match self.db.lookup(ip) {
             Ok(Some(geo)) => {
+                let geo = value_from_json(&geo, texts);
                 // A target under a non-object leaves the event as it is.
-                let _ = self.target.set(&mut doc.fields, geo);
+                let _ = root.set_path(texts, &self.target, geo);
                 StageResult::Continue
             }
             Ok(None) => StageResult::Continue,

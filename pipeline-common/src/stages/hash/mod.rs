@@ -14,10 +14,10 @@ pub use crate::json::Sink;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::{write, Fields, Texts, Value};
 use crate::failure::FailedAt;
-use crate::json::{self, KeyOrder};
+use crate::json;
 use crate::model::FieldPath;
-use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 /// Bytes [`HashSink`] gathers before it feeds the hasher: enough for the canonical form of a
@@ -88,21 +88,28 @@ impl Sink for HashSink {
 }
 
 /// Writes the canonical JSON of `v`: compact, object keys in UTF-8 byte order.
-pub fn write_canonical<S: Sink>(v: &Value, out: &mut S) {
-    json::write_value_in(v, KeyOrder::Sorted, out);
+pub fn write_canonical<S: Sink>(v: &serde_json::Value, out: &mut S) {
+    let mut texts = Texts::default();
+    let v = crate::doc::convert::value_from_json(v, &mut texts);
+    write::write_value(&v, &texts, out);
 }
 
 /// The canonical JSON of `v` as bytes.
-pub fn canonical_json(v: &Value) -> Vec<u8> {
+pub fn canonical_json(v: &serde_json::Value) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
     write_canonical(v, &mut out);
     out
 }
 
 /// sha256 hex of the canonical JSON of an object.
-pub fn hash_object(m: &Map<String, Value>) -> String {
+pub fn hash_object(m: &serde_json::Map<String, serde_json::Value>) -> String {
+    hash_fields(&Fields::from_map(m))
+}
+
+/// sha256 hex of the canonical JSON of an event's fields.
+pub fn hash_fields(fields: &Fields) -> String {
     let mut sink = HashSink::new();
-    json::write_map_in(m, KeyOrder::Sorted, &mut sink);
+    write::write_object(&fields.root, &fields.texts, &mut sink);
     sink.finish()
 }
 
@@ -132,22 +139,22 @@ impl HashStage {
     }
 
     /// The digest of `received`, the event as received.
-    pub fn digest(&self, received: &Map<String, Value>) -> String {
+    pub fn digest(&self, received: &Fields) -> String {
         match &self.fields {
-            None => hash_object(received),
+            None => hash_fields(received),
             Some(paths) => {
                 let mut sink = HashSink::new();
                 sink.put(b"{");
                 let mut first = true;
                 for p in paths {
-                    if let Some(v) = p.get(received) {
+                    if let Some(v) = received.root.get_path(&received.texts, p) {
                         if !first {
                             sink.put(b",");
                         }
                         first = false;
                         json::write_str(p.as_str(), &mut sink);
                         sink.put(b":");
-                        write_canonical(v, &mut sink);
+                        write::write_value(v, &received.texts, &mut sink);
                     }
                 }
                 sink.put(b"}");
@@ -169,9 +176,11 @@ impl Stage for HashStage {
             Some(d) if !d.is_empty() => std::mem::take(d),
             _ => self.digest(&doc.fields),
         };
-        if self
-            .target
-            .set(&mut doc.fields, Value::String(digest.clone()))
+        let fields = &mut doc.fields;
+        let text = Value::String(fields.texts.push(&digest));
+        if fields
+            .root
+            .set_path(&mut fields.texts, &self.target, text)
             .is_err()
         {
             return StageResult::Fail(format!(
@@ -187,7 +196,7 @@ impl Stage for HashStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     #[test]
     fn canonical_form() {
@@ -233,8 +242,8 @@ mod tests {
         );
         let one = json!({"a": 1, "m": {"x": 2, "y": 3}, "noise": 1});
         let two = json!({"a": 1, "m": {"x": 2, "y": 4}, "noise": 2});
-        let d1 = st.digest(one.as_object().unwrap());
-        assert_eq!(d1, st.digest(two.as_object().unwrap()));
+        let d1 = st.digest(&Fields::from_map(one.as_object().unwrap()));
+        assert_eq!(d1, st.digest(&Fields::from_map(two.as_object().unwrap())));
         let want = hex::encode(Sha256::digest(br#"{"a":1,"m.x":2}"#));
         assert_eq!(d1, want);
     }

@@ -19,6 +19,8 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::convert::{value_from_json, value_to_json};
+use crate::doc::{Fields, Object, Texts, Value};
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::swar::{bytes_below, bytes_equal, load_word};
@@ -27,7 +29,6 @@ use email::mask_emails;
 use ipv4::mask_ipv4;
 use ipv6::{mask_ipv6, may_hold_ipv6};
 use regex::{NoExpand, Regex};
-use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// Replacement for email addresses.
@@ -132,36 +133,42 @@ impl MaskStage {
         }
     }
 
-    /// Masks every string in `v`, recursively.
-    pub fn mask_value(&self, v: &mut Value) {
+    /// Masks every string in the JSON value `v`, recursively (tests, tools; the stage works on
+    /// documents).
+    pub fn mask_value(&self, v: &mut serde_json::Value) {
+        let mut texts = Texts::default();
+        let mut doc = value_from_json(v, &mut texts);
+        self.mask_in(&mut doc, &mut texts);
+        *v = value_to_json(&doc, &texts);
+    }
+
+    /// Masks every string in `v`, recursively; a changed string is appended to `texts`, an
+    /// unchanged one stays where it is.
+    fn mask_in(&self, v: &mut Value, texts: &mut Texts) {
         match v {
-            Value::String(s) => {
-                if let Some(n) = self.mask_str(s) {
-                    *s = n;
+            Value::String(t) => {
+                if let Some(n) = self.mask_str(texts.get(*t)) {
+                    *t = texts.push(&n);
                 }
             }
             Value::Number(n) if self.credit_card && number_is_card(n) => {
-                *v = Value::String(CC_REDACTED.to_owned());
+                *v = Value::String(texts.push(CC_REDACTED));
             }
-            Value::Array(items) => items.iter_mut().for_each(|x| self.mask_value(x)),
-            Value::Object(m) => self.mask_map(m),
+            Value::Array(items) => items.iter_mut().for_each(|x| self.mask_in(x, texts)),
+            Value::Object(o) => self.mask_object(o, texts),
             _ => {}
         }
     }
 
-    /// Masks every value and key of `m`, recursively.
-    pub fn mask_map(&self, m: &mut Map<String, Value>) {
-        for v in m.values_mut() {
-            self.mask_value(v);
+    /// Masks every value and key of `o`, recursively.
+    fn mask_object(&self, o: &mut Object, texts: &mut Texts) {
+        for v in o.values_mut() {
+            self.mask_in(v, texts);
         }
-        // Keys rarely hold PII; rebuild the map only when one does.
-        if m.keys().any(|k| self.mask_str(k).is_some()) {
-            let old = std::mem::take(m);
-            for (k, v) in old {
-                let k = self.mask_str(&k).unwrap_or(k);
-                m.insert(k, v);
-            }
-        }
+        o.rekey(texts, |texts, k| {
+            let masked = self.mask_str(texts.get(k))?;
+            Some(texts.push(&masked))
+        });
     }
 }
 
@@ -171,15 +178,15 @@ impl Stage for MaskStage {
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {
+        let Fields { root, texts } = &mut doc.fields;
         match &self.fields {
-            None => self.mask_map(&mut doc.fields),
+            None => self.mask_object(root, texts),
             Some(paths) => {
                 for p in paths {
-                    if let Some(v) = p.remove(&mut doc.fields) {
-                        let mut v = v;
-                        self.mask_value(&mut v);
+                    if let Some(mut v) = root.remove_path(texts, p) {
+                        self.mask_in(&mut v, texts);
                         // The parent existed a moment ago, so this cannot fail.
-                        let _ = p.set(&mut doc.fields, v);
+                        let _ = root.set_path(texts, p, v);
                     }
                 }
             }
@@ -388,7 +395,7 @@ mod tests {
                    "john@example.com": 1}));
         st.apply(&mut doc);
         assert_eq!(
-            Value::Object(doc.fields),
+            doc.to_json(),
             json!({"log_message": "[EMAIL_REDACTED] from 10.x.x.x",
                    "parsed": {"message": "[EMAIL_REDACTED]", "list": ["1.x.x.x", 5]},
                    "[EMAIL_REDACTED]": 1})
@@ -403,7 +410,7 @@ mod tests {
         });
         let mut doc = EventDoc::of(json!({"a": {"b": "x@y.org"}, "c": "x@y.org"}));
         st.apply(&mut doc);
-        assert_eq!(doc.fields["a"]["b"], "[EMAIL_REDACTED]");
-        assert_eq!(doc.fields["c"], "x@y.org");
+        assert_eq!(doc.to_json()["a"]["b"], "[EMAIL_REDACTED]");
+        assert_eq!(doc.to_json()["c"], "x@y.org");
     }
 }

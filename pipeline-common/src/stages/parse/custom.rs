@@ -1,9 +1,8 @@
 //! Custom patterns: a named regex whose named groups become `parsed`'s fields.
 
-use super::{s, with_format, Parsed, TIME_KEYS};
+use super::{Pieces, TIME_KEYS};
 use crate::time::{parse_bsd_time, parse_log_time, parse_nginx_time};
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 
 use super::NamedPattern;
 
@@ -20,21 +19,21 @@ pub(super) fn group_names(pattern: &NamedPattern) -> Vec<(usize, String)> {
 
 /// One line matched against `pattern`; `None` when it does not match. The time is read from
 /// the first of [`TIME_KEYS`] in any of the log-time formats the stage knows.
-pub(super) fn parse(
-    pattern: &NamedPattern,
-    names: &[(usize, String)],
-    line: &str,
+pub(super) fn parse<'l>(
+    pattern: &'l NamedPattern,
+    names: &'l [(usize, String)],
+    line: &'l str,
     reference: DateTime<Utc>,
-) -> Option<Parsed> {
+) -> Option<(Pieces<'l>, Option<DateTime<Utc>>)> {
     let caps = pattern.regex.regex().captures(line)?;
-    let mut m = with_format(&pattern.name);
+    let mut m = Pieces::with_format(&pattern.name);
     for (i, name) in names {
         if let Some(v) = caps.get(*i) {
-            m.insert(name.clone(), s(v.as_str()));
+            m.text(name, v.as_str());
         }
     }
     let time = TIME_KEYS.iter().find_map(|k| {
-        m.get(*k).and_then(Value::as_str).and_then(|v| {
+        m.str_of(k).and_then(|v| {
             parse_log_time(v)
                 .or_else(|| parse_nginx_time(v))
                 .or_else(|| parse_bsd_time(v, reference))

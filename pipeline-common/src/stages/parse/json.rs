@@ -1,25 +1,27 @@
 //! The `json` format: a line holding one JSON object, whose fields become `parsed`.
 
-use super::{s, Parsed, TIME_KEYS};
+use super::{Parsed, TIME_KEYS};
+use crate::doc::read::Reader;
+use crate::doc::Value;
 use crate::event::exceeds_depth;
 use crate::time::parse_log_time;
-use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
 
-fn time_of(m: &Map<String, Value>) -> Option<DateTime<Utc>> {
-    TIME_KEYS
-        .iter()
-        .find_map(|k| m.get(*k).and_then(Value::as_str).and_then(parse_log_time))
-}
-
-/// One JSON object line, nested at most `max_depth` deep; `None` otherwise.
-pub(super) fn parse(line: &str, max_depth: usize) -> Option<Parsed> {
+/// One JSON object line, nested at most `max_depth` deep; `None` otherwise. `line` is the text
+/// `reader` reads: the object's strings become spans of it.
+pub(super) fn parse(reader: &mut Reader<'_>, line: &str, max_depth: usize) -> Option<Parsed> {
     let t = line.trim();
     if !(t.starts_with('{') && t.ends_with('}')) || exceeds_depth(t.as_bytes(), max_depth) {
         return None;
     }
-    let mut m: Map<String, Value> = serde_json::from_str(t).ok()?;
-    m.insert("format".into(), s("json"));
-    let time = time_of(&m);
+    let mut object = reader.within(t);
+    let Ok(Value::Object(mut m)) = object.read() else {
+        return None;
+    };
+    let (k, v) = (object.owned("format"), object.owned("json"));
+    m.insert_text(&object, k, Value::String(v));
+    let time = TIME_KEYS.iter().find_map(|k| {
+        let t = m.get(&object, k)?.as_text()?;
+        parse_log_time(object.text_of(t))
+    });
     Some((m, time))
 }

@@ -25,11 +25,13 @@ mod syslog;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::read::Reader;
+use crate::doc::{Fields, Object, Text, Value};
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::time::format_rfc3339;
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+use serde_json::Number;
 
 /// Where the parse stage writes its result.
 pub const PARSED_FIELD: &str = "parsed";
@@ -44,36 +46,107 @@ pub struct ParseStage {
     max_depth: usize,
 }
 
-type Parsed = (Map<String, Value>, Option<DateTime<Utc>>);
-
-fn s(v: &str) -> Value {
-    Value::String(v.to_owned())
+/// One value a format read.
+#[derive(Debug)]
+enum Piece<'l> {
+    /// Text, most often a slice of the line (then it becomes a span of it, not a copy).
+    Text(&'l str),
+    /// Text the format wrote (a normalised timestamp).
+    Owned(String),
+    /// A number.
+    Number(Number),
 }
 
-fn put(m: &mut Map<String, Value>, k: &str, v: &str) {
-    if !v.is_empty() && v != "-" {
-        m.insert(k.to_owned(), s(v));
+/// What a line-oriented format read: its fields in the order written (a repeated name keeps its
+/// last value), and the time it found.
+#[derive(Debug, Default)]
+struct Pieces<'l> {
+    fields: Vec<(&'l str, Piece<'l>)>,
+}
+
+impl<'l> Pieces<'l> {
+    fn with_format(format: &'l str) -> Self {
+        let mut p = Pieces {
+            fields: Vec::with_capacity(12),
+        };
+        p.text("format", format);
+        p
     }
-}
 
-/// Writes `timestamp` normalized when `parse` can read it, raw otherwise.
-fn put_time(
-    m: &mut Map<String, Value>,
-    raw: &str,
-    parse: impl FnOnce(&str) -> Option<DateTime<Utc>>,
-) -> Option<DateTime<Utc>> {
-    let t = parse(raw);
-    match &t {
-        Some(t) => m.insert("timestamp".into(), Value::String(format_rfc3339(t))),
-        None => m.insert("timestamp".into(), s(raw)),
-    };
-    t
-}
+    fn text(&mut self, k: &'l str, v: &'l str) {
+        self.fields.push((k, Piece::Text(v)));
+    }
 
-fn with_format(format: &str) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("format".into(), s(format));
-    m
+    fn owned(&mut self, k: &'l str, v: String) {
+        self.fields.push((k, Piece::Owned(v)));
+    }
+
+    fn number(&mut self, k: &'l str, n: impl Into<Number>) {
+        self.fields.push((k, Piece::Number(n.into())));
+    }
+
+    /// `k` unless `v` is empty or `-`.
+    fn put(&mut self, k: &'l str, v: &'l str) {
+        if !v.is_empty() && v != "-" {
+            self.text(k, v);
+        }
+    }
+
+    /// Writes `timestamp` normalized when `parse` can read it, raw otherwise.
+    fn put_time(
+        &mut self,
+        raw: &'l str,
+        parse: impl FnOnce(&str) -> Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        let t = parse(raw);
+        match &t {
+            Some(t) => self.owned("timestamp", format_rfc3339(t)),
+            None => self.text("timestamp", raw),
+        }
+        t
+    }
+
+    fn has(&self, k: &str) -> bool {
+        self.fields.iter().any(|(name, _)| *name == k)
+    }
+
+    /// The text of the last field named `k`.
+    fn str_of(&self, k: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .rev()
+            .find(|(name, _)| *name == k)
+            .and_then(|(_, v)| match v {
+                Piece::Text(t) => Some(*t),
+                Piece::Owned(t) => Some(t.as_str()),
+                Piece::Number(_) => None,
+            })
+    }
+
+    /// The `parsed` object: slices of the line become spans of it, through `reader`.
+    fn into_object(mut self, reader: &mut Reader<'_>) -> Object {
+        // Stable: of fields with the same name, the last written stays last.
+        self.fields
+            .sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut members: Vec<(Text, Value)> = Vec::with_capacity(self.fields.len());
+        let mut last: Option<&str> = None;
+        for (k, v) in self.fields {
+            let v = match v {
+                Piece::Text(t) => Value::String(reader.borrowed(t)),
+                Piece::Owned(t) => Value::String(reader.owned(&t)),
+                Piece::Number(n) => Value::Number(n),
+            };
+            if last == Some(k) {
+                if let Some(m) = members.last_mut() {
+                    m.1 = v;
+                }
+                continue;
+            }
+            last = Some(k);
+            members.push((reader.owned(k), v));
+        }
+        Object::from_sorted(members)
+    }
 }
 
 /// Splits off the next space-delimited token, skipping leading spaces.
@@ -90,6 +163,15 @@ fn token(s: &str) -> Option<(&str, &str)> {
 
 /// Where `json` lines and custom patterns keep their time, first match wins.
 const TIME_KEYS: [&str; 4] = ["@timestamp", "timestamp", "time", "ts"];
+
+/// A parsed line: the `parsed` object and the time found in it.
+type Parsed = (Object, Option<DateTime<Utc>>);
+
+/// [`ParseStage::parse_line`]'s answer: the `parsed` object as JSON, and the time found in it.
+pub type ParsedLine = (
+    serde_json::Map<String, serde_json::Value>,
+    Option<DateTime<Utc>>,
+);
 
 impl ParseStage {
     /// Builds the stage; `max_depth` bounds the nesting of JSON log lines.
@@ -108,21 +190,44 @@ impl ParseStage {
         }
     }
 
-    /// Parses one line with the configured patterns, then formats, in order.
-    pub fn parse_line(&self, line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
-        if let Some(parsed) = self
+    /// Parses `line`, the document's text `at`, with the configured patterns, then formats, in
+    /// order; what it reads spans the line or is appended through `reader`.
+    fn parse_at(
+        &self,
+        reader: &mut Reader<'_>,
+        line: &str,
+        reference: DateTime<Utc>,
+    ) -> Option<Parsed> {
+        let pieces = self
             .patterns
             .iter()
-            .find_map(|(p, names)| custom::parse(p, names, line, reference))
-        {
-            return Some(parsed);
+            .find_map(|(p, names)| custom::parse(p, names, line, reference));
+        if let Some((pieces, time)) = pieces {
+            return Some((pieces.into_object(reader), time));
         }
-        self.formats.iter().find_map(|f| match f {
-            LogFormat::Nginx => nginx::parse(line),
-            LogFormat::Syslog => syslog::parse(line, reference),
-            LogFormat::Json => json::parse(line, self.max_depth),
-            LogFormat::SimpleSplit => simple_split::parse(line),
+        self.formats.iter().find_map(|f| {
+            let (pieces, time) = match f {
+                LogFormat::Nginx => nginx::parse(line)?,
+                LogFormat::Syslog => syslog::parse(line, reference)?,
+                LogFormat::Json => return json::parse(reader, line, self.max_depth),
+                LogFormat::SimpleSplit => simple_split::parse(line)?,
+            };
+            Some((pieces.into_object(reader), time))
         })
+    }
+
+    /// Parses one line on its own, as the stage would: the `parsed` object and the time.
+    pub fn parse_line(&self, line: &str, reference: DateTime<Utc>) -> Option<ParsedLine> {
+        let mut fields = Fields::from_map(&serde_json::Map::from_iter([(
+            "line".to_owned(),
+            serde_json::Value::from(line),
+        )]));
+        let at = fields.root.get(&fields.texts, "line")?.as_text()?;
+        let (text, extra) = fields.texts.read_while_appending(at);
+        let (parsed, time) = self.parse_at(&mut Reader::new(&text, at, extra), &text, reference)?;
+        drop(text);
+        fields.root = parsed;
+        Some((fields.to_map(), time))
     }
 }
 
@@ -133,8 +238,13 @@ impl Stage for ParseStage {
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {
         let reference = doc.event_time.unwrap_or_else(Utc::now);
-        let parsed = match self.field.get(&doc.fields) {
-            Some(Value::String(line)) => self.parse_line(line, reference),
+        let Fields { root, texts } = &mut doc.fields;
+        let parsed = match root.get_path(texts, &self.field) {
+            Some(Value::String(at)) => {
+                let at = *at;
+                let (line, extra) = texts.read_while_appending(at);
+                self.parse_at(&mut Reader::new(&line, at, extra), &line, reference)
+            }
             _ if self.on_failure == OnFailure::Error => {
                 return StageResult::Fail(format!(
                     "field {} is missing or not a string",
@@ -145,7 +255,7 @@ impl Stage for ParseStage {
         };
         match parsed {
             Some((m, time)) => {
-                doc.fields.insert(PARSED_FIELD.into(), Value::Object(m));
+                root.insert(texts, PARSED_FIELD, Value::Object(m));
                 if time.is_some() {
                     doc.parsed_time = time;
                 }
@@ -157,8 +267,10 @@ impl Stage for ParseStage {
                 ))
             }
             None => {
-                doc.fields
-                    .insert(PARSED_FIELD.into(), Value::Object(with_format("unknown")));
+                let format = texts.push("format");
+                let unknown = texts.push("unknown");
+                let m = Object::from_sorted(vec![(format, Value::String(unknown))]);
+                root.insert(texts, PARSED_FIELD, Value::Object(m));
             }
         }
         StageResult::Continue
@@ -169,7 +281,7 @@ impl Stage for ParseStage {
 mod tests {
     use super::*;
     use crate::time::parse_rfc3339;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn parse(line: &str) -> Value {
         let st = ParseStage::new(&ParseSpec::default(), 64);
@@ -274,12 +386,12 @@ mod tests {
             },
             64,
         );
-        let mut doc = EventDoc::new(Map::new(), None);
+        let mut doc = EventDoc::of(json!({}));
         assert!(matches!(strict.apply(&mut doc), StageResult::Fail(_)));
         let mut doc = EventDoc::of(json!({"log_message": "??"}));
         assert!(matches!(strict.apply(&mut doc), StageResult::Fail(_)));
-        let mut doc = EventDoc::new(Map::new(), None);
+        let mut doc = EventDoc::of(json!({}));
         assert_eq!(st.apply(&mut doc), StageResult::Continue);
-        assert_eq!(doc.fields["parsed"], json!({"format": "unknown"}));
+        assert_eq!(doc.to_json()["parsed"], json!({"format": "unknown"}));
     }
 }

@@ -1,11 +1,11 @@
 //! The `nginx` format: the combined log format, or its common-log subset.
 
-use super::{put, put_time, s, with_format, Parsed};
+use super::Pieces;
 use crate::time::parse_nginx_time;
-use serde_json::Value;
+use chrono::{DateTime, Utc};
 
 /// One access-log line; `None` when it is not one.
-pub(super) fn parse(line: &str) -> Option<Parsed> {
+pub(super) fn parse(line: &str) -> Option<(Pieces<'_>, Option<DateTime<Utc>>)> {
     let (ip, rest) = line.split_once(' ')?;
     if ip.is_empty() || ip.contains(['"', '[']) {
         return None;
@@ -23,39 +23,39 @@ pub(super) fn parse(line: &str) -> Option<Parsed> {
     if bytes != "-" && (bytes.is_empty() || !bytes.bytes().all(|b| b.is_ascii_digit())) {
         return None;
     }
-    let mut m = with_format("nginx");
-    put(&mut m, "client_ip", ip);
-    put(&mut m, "ident", ident);
-    put(&mut m, "user", user);
-    let t = put_time(&mut m, time, parse_nginx_time);
+    let mut m = Pieces::with_format("nginx");
+    m.put("client_ip", ip);
+    m.put("ident", ident);
+    m.put("user", user);
+    let t = m.put_time(time, parse_nginx_time);
     let mut parts = request.split(' ');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(path), Some(proto), None) if proto.starts_with("HTTP/") => {
-            put(&mut m, "method", method);
-            put(&mut m, "path", path);
-            put(&mut m, "protocol", proto);
+            m.put("method", method);
+            m.put("path", path);
+            m.put("protocol", proto);
         }
         (Some(method), Some(path), None, None) => {
-            put(&mut m, "method", method);
-            put(&mut m, "path", path);
+            m.put("method", method);
+            m.put("path", path);
         }
         _ => {
-            m.insert("request".into(), s(request));
+            m.text("request", request);
         }
     }
     if let Ok(n) = status.parse::<u16>() {
-        m.insert("status".into(), Value::from(n));
+        m.number("status", n);
     }
     if let Ok(n) = bytes.parse::<u64>() {
-        m.insert("bytes".into(), Value::from(n));
+        m.number("bytes", n);
     }
     // Combined format: "referrer" "agent"; anything after them is ignored.
     if let Some(rest) = rest.strip_prefix('"') {
         if let Some((referrer, rest)) = rest.split_once('"') {
-            put(&mut m, "referrer", referrer);
+            m.put("referrer", referrer);
             if let Some(rest) = rest.strip_prefix(" \"") {
                 if let Some((agent, _)) = rest.split_once('"') {
-                    put(&mut m, "user_agent", agent);
+                    m.put("user_agent", agent);
                 }
             }
         }

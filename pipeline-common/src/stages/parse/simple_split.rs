@@ -1,10 +1,11 @@
 //! The `simple_split` format: `timestamp - source - level - message`.
 
-use super::{put_time, s, with_format, Parsed};
+use super::Pieces;
 use crate::time::parse_log_time;
+use chrono::{DateTime, Utc};
 
 /// One `" - "`-separated line; `None` when it has fewer than three non-empty parts.
-pub(super) fn parse(line: &str) -> Option<Parsed> {
+pub(super) fn parse(line: &str) -> Option<(Pieces<'_>, Option<DateTime<Utc>>)> {
     let mut parts = line.splitn(4, " - ");
     let ts = parts.next()?.trim();
     let source = parts.next()?.trim();
@@ -14,10 +15,10 @@ pub(super) fn parse(line: &str) -> Option<Parsed> {
     {
         return None;
     }
-    let mut m = with_format("simple_split");
-    let t = put_time(&mut m, ts, parse_log_time);
-    m.insert("source".into(), s(source));
-    m.insert("level".into(), s(level));
-    m.insert("message".into(), s(message));
+    let mut m = Pieces::with_format("simple_split");
+    let t = m.put_time(ts, parse_log_time);
+    m.text("source", source);
+    m.text("level", level);
+    m.text("message", message);
     Some((m, t))
 }

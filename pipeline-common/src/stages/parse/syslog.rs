@@ -1,18 +1,19 @@
 //! The `syslog` format: an optional `<PRI>`, then an RFC 5424 header (only after a `<PRI>`) or
 //! an RFC 3164 one.
 
-use super::{put, put_time, s, token, with_format, Parsed};
+use super::{token, Pieces};
 use crate::time::{format_rfc3339, parse_bsd_parts, parse_bsd_time, parse_rfc3339};
 use chrono::{DateTime, Utc};
-use serde_json::{Map, Value};
+
+type Parsed<'l> = (Pieces<'l>, Option<DateTime<Utc>>);
 
 const SEVERITIES: [&str; 8] = [
     "emerg", "alert", "crit", "err", "warning", "notice", "info", "debug",
 ];
 
 /// One syslog line; RFC 3164 timestamps take their year from `reference`.
-pub(super) fn parse(line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
-    let mut m = with_format("syslog");
+pub(super) fn parse(line: &str, reference: DateTime<Utc>) -> Option<Parsed<'_>> {
+    let mut m = Pieces::with_format("syslog");
     let mut rest = line;
     if let Some(after) = line.strip_prefix('<') {
         let end = after.find('>').filter(|&e| (1..=3).contains(&e))?;
@@ -20,9 +21,9 @@ pub(super) fn parse(line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
         if pri > 191 {
             return None;
         }
-        m.insert("priority".into(), Value::from(pri));
-        m.insert("facility".into(), Value::from(pri / 8));
-        m.insert("level".into(), s(SEVERITIES[usize::from(pri % 8)]));
+        m.number("priority", pri);
+        m.number("facility", pri / 8);
+        m.text("level", SEVERITIES[usize::from(pri % 8)]);
         rest = &after[end + 1..];
     }
     let is_5424 = rest.split_once(' ').is_some_and(|(v, _)| {
@@ -31,36 +32,36 @@ pub(super) fn parse(line: &str, reference: DateTime<Utc>) -> Option<Parsed> {
             && v.bytes().all(|b| b.is_ascii_digit())
             && !v.starts_with('0')
     });
-    if is_5424 && m.contains_key("priority") {
+    if is_5424 && m.has("priority") {
         return rfc5424(m, rest);
     }
     rfc3164(m, rest, reference)
 }
 
 /// RFC 5424 after the `<PRI>`: "version timestamp host app procid msgid [sd] message".
-fn rfc5424(mut m: Map<String, Value>, rest: &str) -> Option<Parsed> {
+fn rfc5424<'l>(mut m: Pieces<'l>, rest: &'l str) -> Option<Parsed<'l>> {
     let (version, r) = token(rest)?;
     let (ts, r) = token(r)?;
     let t = if ts == "-" {
         None
     } else {
-        Some(put_time(&mut m, ts, parse_rfc3339)?)
+        Some(m.put_time(ts, parse_rfc3339)?)
     };
     let (host, r) = token(r)?;
     let (app, r) = token(r)?;
     let (proc_id, r) = token(r)?;
     let (msg_id, r) = token(r)?;
-    m.insert("version".into(), s(version));
-    put(&mut m, "hostname", host);
-    put(&mut m, "app_name", app);
-    put(&mut m, "proc_id", proc_id);
-    put(&mut m, "msg_id", msg_id);
+    m.text("version", version);
+    m.put("hostname", host);
+    m.put("app_name", app);
+    m.put("proc_id", proc_id);
+    m.put("msg_id", msg_id);
     let r = r.trim_start_matches(' ');
     let msg = if let Some(after) = r.strip_prefix('-') {
         after
     } else if r.starts_with('[') {
         let end = structured_data_end(r)?;
-        put(&mut m, "structured_data", &r[..end]);
+        m.put("structured_data", &r[..end]);
         &r[end..]
     } else {
         return None;
@@ -68,13 +69,13 @@ fn rfc5424(mut m: Map<String, Value>, rest: &str) -> Option<Parsed> {
     let msg = msg.strip_prefix(' ').unwrap_or(msg);
     let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
     if !msg.is_empty() {
-        m.insert("message".into(), s(msg));
+        m.text("message", msg);
     }
     Some((m, t))
 }
 
 /// RFC 3164: "Mmm dd hh:mm:ss host tag[pid]: message".
-fn rfc3164(mut m: Map<String, Value>, rest: &str, reference: DateTime<Utc>) -> Option<Parsed> {
+fn rfc3164<'l>(mut m: Pieces<'l>, rest: &'l str, reference: DateTime<Utc>) -> Option<Parsed<'l>> {
     let (mon, r) = token(rest)?;
     let (day, r) = token(r)?;
     let (hms, r) = token(r)?;
@@ -87,9 +88,9 @@ fn rfc3164(mut m: Map<String, Value>, rest: &str, reference: DateTime<Utc>) -> O
     } else {
         parse_bsd_parts(mon, day, hms, reference)?
     };
-    m.insert("timestamp".into(), Value::String(format_rfc3339(&t)));
+    m.owned("timestamp", format_rfc3339(&t));
     let (host, r) = token(r)?;
-    put(&mut m, "hostname", host);
+    m.put("hostname", host);
     let r = r.trim_start_matches(' ');
     let (tag, msg) = match r.split_once(' ') {
         Some((tag, msg)) if tag.ends_with(':') => (Some(&tag[..tag.len() - 1]), msg),
@@ -99,14 +100,14 @@ fn rfc3164(mut m: Map<String, Value>, rest: &str, reference: DateTime<Utc>) -> O
     if let Some(tag) = tag {
         match tag.split_once('[') {
             Some((app, pid)) if pid.ends_with(']') => {
-                put(&mut m, "app_name", app);
-                put(&mut m, "proc_id", &pid[..pid.len() - 1]);
+                m.put("app_name", app);
+                m.put("proc_id", &pid[..pid.len() - 1]);
             }
-            _ => put(&mut m, "app_name", tag),
+            _ => m.put("app_name", tag),
         }
     }
     if !msg.is_empty() {
-        m.insert("message".into(), s(msg));
+        m.text("message", msg);
     }
     Some((m, Some(t)))
 }

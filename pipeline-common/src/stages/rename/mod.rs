@@ -9,9 +9,9 @@ mod spec;
 pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
+use crate::doc::{Fields, Object, Texts};
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
-use serde_json::{Map, Value};
 
 /// The runtime `rename` stage.
 #[derive(Debug, Clone)]
@@ -66,13 +66,13 @@ impl RenameStage {
     }
 }
 
-/// The object at `path` under `root`, if every segment names an object.
-fn object_at<'a>(
-    root: &'a mut Map<String, Value>,
-    path: &[String],
-) -> Option<&'a mut Map<String, Value>> {
-    path.iter()
-        .try_fold(root, |obj, seg| obj.get_mut(seg.as_str())?.as_object_mut())
+/// Moves the value at `from` to `to`; when `to`'s parent is not an object, it stays where it was.
+fn rename_across(root: &mut Object, texts: &mut Texts, from: &FieldPath, to: &FieldPath) {
+    if let Some(v) = root.remove_path(texts, from) {
+        if let Err(v) = root.set_path(texts, to, v) {
+            let _ = root.set_path(texts, from, v);
+        }
+    }
 }
 
 impl Stage for RenameStage {
@@ -81,26 +81,20 @@ impl Stage for RenameStage {
     }
 
     fn apply(&self, doc: &mut EventDoc) -> StageResult {
+        let Fields { root, texts } = &mut doc.fields;
         for step in &self.steps {
             match step {
                 Step::Within { parent, moves } => {
-                    let Some(obj) = object_at(&mut doc.fields, parent) else {
+                    let Some(obj) = root.object_at_mut(texts, parent) else {
                         continue;
                     };
                     for (from, to) in moves {
-                        if let Some(v) = obj.remove(from.as_str()) {
-                            obj.insert(to.clone(), v);
+                        if let Some(v) = obj.remove(texts, from) {
+                            obj.insert(texts, to, v);
                         }
                     }
                 }
-                Step::Across { from, to } => {
-                    if let Some(v) = from.remove(&mut doc.fields) {
-                        if let Err(v) = to.set(&mut doc.fields, v) {
-                            // The target's parent is not an object: keep the field where it was.
-                            let _ = from.set(&mut doc.fields, v);
-                        }
-                    }
-                }
+                Step::Across { from, to } => rename_across(root, texts, from, to),
             }
         }
         StageResult::Continue
@@ -111,7 +105,7 @@ impl Stage for RenameStage {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     #[test]
     fn defaults_apply_at_top_level_and_in_parsed() {
@@ -120,7 +114,7 @@ mod tests {
                    "parsed": {"msg": "pm", "lvl": "x", "time": "pt", "level": "info"}}));
         st.apply(&mut doc);
         assert_eq!(
-            Value::Object(doc.fields),
+            doc.to_json(),
             json!({"event_timestamp": "t", "message": "m", "other": 1,
                    "parsed": {"message": "pm", "level": "x", "event_time": "pt"}})
         );
@@ -143,19 +137,15 @@ mod tests {
         let mut doc = EventDoc::of(json!({"a": {"b": 1}, "x": 2, "n": 3}));
         st.apply(&mut doc);
         assert_eq!(
-            Value::Object(doc.fields),
+            doc.to_json(),
             json!({"a": {}, "c": {"d": 1}, "x": 2, "n": 3})
         );
     }
 
     /// The rule, one rename at a time: what the merged steps must do.
-    fn one_by_one(fields: &[(FieldPath, FieldPath)], doc: &mut Map<String, Value>) {
+    fn one_by_one(fields: &[(FieldPath, FieldPath)], doc: &mut Fields) {
         for (from, to) in fields {
-            if let Some(v) = from.remove(doc) {
-                if let Err(v) = to.set(doc, v) {
-                    let _ = from.set(doc, v);
-                }
-            }
+            rename_across(&mut doc.root, &mut doc.texts, from, to);
         }
     }
 
@@ -178,12 +168,13 @@ mod tests {
         #[test]
         fn merged_steps_rename_as_one_by_one(
             fields in proptest::collection::vec((small_path(), small_path()), 0..6),
-            mut want in small_object(),
+            want in small_object(),
         ) {
+            let mut want = Fields::from_map(&want);
             let mut got = EventDoc::new(want.clone(), None);
             one_by_one(&fields, &mut want);
             RenameStage::new(&RenameSpec { fields }).apply(&mut got);
-            prop_assert_eq!(Value::Object(got.fields), Value::Object(want));
+            prop_assert_eq!(got.to_json(), Value::Object(want.to_map()));
         }
     }
 }

@@ -1,7 +1,10 @@
-//! From a `pipelines` row to a runnable [`TaskSpec`]: the validated definition, its flush
-//! thresholds and its processor.
+//! What one Kafka message becomes: the stage engine of pipeline-common behind the task, and the
+//! [`TaskSpec`] a `pipelines` row gives (the validated definition, its flush thresholds and its
+//! [`Processor`]).
+//!
+//! A live definition change builds a new [`Processor`] and swaps it in whole; the bulk buffer's
+//! tests pass a closure instead of one.
 
-use crate::engine::{Processed, Processor, SourceRecord};
 use crate::metrics::TaskStats;
 use crate::sources::TaskInputs;
 use crate::task::TaskSpec;
@@ -13,8 +16,46 @@ use pipeline_common::index_route::IndexRouter;
 use pipeline_common::index_template::DEFAULT_MAX_INDICES;
 use pipeline_common::model::{PipelineDefinition, PipelineTopics, ValidationErrors};
 use pipeline_common::store::pipelines::PipelineRow;
-use rdkafka::message::Headers;
+use rdkafka::message::{BorrowedHeaders, Headers};
 use std::sync::Arc;
+
+/// One Kafka message as the engine sees it.
+#[derive(Clone, Copy)]
+pub struct SourceRecord<'a> {
+    /// Input topic.
+    pub topic: &'a str,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Record key.
+    pub key: Option<&'a [u8]>,
+    /// Record value.
+    pub payload: Option<&'a [u8]>,
+    /// Record headers (CloudEvents binary mode puts its attributes here).
+    pub headers: Option<&'a BorrowedHeaders>,
+    /// Record timestamp in milliseconds since the epoch, if the broker set one.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// What processing one message gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// A document whose action and source lines were appended to the bulk body.
+    Document {
+        /// Its `_id`.
+        id: String,
+    },
+    /// Dropped by a filter: done, nothing to index.
+    Dropped,
+    /// Decoding or a stage failed: dead-letter the original message.
+    Failed {
+        /// The stage that failed (`decode` for undecodable input).
+        stage: pipeline_common::failure::FailedAt,
+        /// Why.
+        reason: String,
+    },
+}
 
 /// Why a `pipelines` row cannot become a task; shown as the task's failure reason.
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +98,7 @@ pub fn build_spec(
         .indexing()
         .max_indices
         .unwrap_or(DEFAULT_MAX_INDICES);
-    let processor = ChainProcessor {
+    let processor = Processor {
         chain,
         router: IndexRouter::new(definition.index().clone(), max_indices as usize),
         broker,
@@ -72,17 +113,20 @@ pub fn build_spec(
     })
 }
 
-/// The stage engine of pipeline-common behind the task's [`Processor`] seam, with the source
-/// filter of a broker-sourced pipeline in front and the index router behind.
-struct ChainProcessor {
+/// Turns messages into bulk lines: one pipeline's chain, the source filter of a broker-sourced
+/// pipeline in front and the index router behind. Immutable and shared; a definition change
+/// builds a new one.
+pub struct Processor {
     chain: Chain,
     router: IndexRouter,
     broker: Option<BrokerFilter>,
     stats: Arc<TaskStats>,
 }
 
-impl Processor for ChainProcessor {
-    fn process(&self, record: &SourceRecord<'_>, body: &mut Vec<u8>) -> Processed {
+impl Processor {
+    /// Processes one message, appending the bulk action and source lines (each ending in `\n`)
+    /// to `body` when the outcome is [`Processed::Document`].
+    pub fn process(&self, record: &SourceRecord<'_>, body: &mut Vec<u8>) -> Processed {
         let meta = SourceMeta {
             topic: record.topic,
             partition: record.partition,
