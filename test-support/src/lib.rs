@@ -442,10 +442,15 @@ impl MariaDb {
     pub fn spawn_with(args: &[&str]) -> MariaDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().join("data");
+        // Temporary tables of its own: bootstraps running at once in a shared /tmp have failed
+        // with "Could not remove temporary table".
+        let tmp = dir.path().join("tmp");
+        std::fs::create_dir_all(&tmp).expect("mariadb tmpdir");
         let (install_log, install_file) = log_file(dir.path(), "mariadb-install.log");
         let installed = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", tmp.display()))
             .arg(format!("--user={}", Self::os_user()))
             .args(["--auth-root-authentication-method=normal", "--skip-test-db"])
             .stdin(Stdio::null())
@@ -488,6 +493,7 @@ impl MariaDb {
         let child = Command::new("/usr/sbin/mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
+            .arg(format!("--tmpdir={}", self.dir.path().join("tmp").display()))
             .arg(format!("--user={}", Self::os_user()))
             .args([
                 "--bind-address=127.0.0.1",
