@@ -66,8 +66,12 @@ impl std::ops::Deref for Lease {
 }
 
 impl Drop for Lease {
+    /// Never panics: a panic here while the test is already failing would abort the whole test
+    /// binary, taking every later test with it.
     fn drop(&mut self) {
-        self.cluster.start_all();
+        if let Err(error) = self.cluster.try_start_all() {
+            eprintln!("restarting the cluster's stopped nodes failed: {error}");
+        }
     }
 }
 
@@ -160,6 +164,12 @@ impl Cluster {
     }
 
     fn stack(&self, args: &[&str]) {
+        if let Err(error) = self.try_stack(args) {
+            panic!("{error}");
+        }
+    }
+
+    fn try_stack(&self, args: &[&str]) -> Result<(), String> {
         let script = std::env::var("FLOW_SERVERS_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| {
@@ -170,12 +180,15 @@ impl Cluster {
             .args(args)
             .env("FLOW_STACK_DIR", &self.dir)
             .output()
-            .unwrap_or_else(|e| panic!("run {}: {e}", script.display()));
-        assert!(
-            output.status.success(),
-            "scripts/stack {args:?} failed:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+            .map_err(|e| format!("run {}: {e}", script.display()))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "scripts/stack {args:?} failed:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
     }
 
     /// The pid of a running node, from its pid file.
@@ -210,13 +223,21 @@ impl Cluster {
 
     /// Starts every node that is not running (`scripts/stack up`).
     pub fn start_all(&self) {
+        if let Err(error) = self.try_start_all() {
+            panic!("{error}");
+        }
+    }
+
+    fn try_start_all(&self) -> Result<(), String> {
         let stopped = self
             .brokers
             .iter()
             .chain(&self.search_nodes)
             .any(|n| self.pid(n).is_none());
         if stopped {
-            self.stack(&["up"]);
+            self.try_stack(&["up"])
+        } else {
+            Ok(())
         }
     }
 
