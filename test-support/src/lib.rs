@@ -493,7 +493,10 @@ impl MariaDb {
         let child = Command::new("/usr/sbin/mariadbd")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .arg(format!("--tmpdir={}", self.dir.path().join("tmp").display()))
+            .arg(format!(
+                "--tmpdir={}",
+                self.dir.path().join("tmp").display()
+            ))
             .arg(format!("--user={}", Self::os_user()))
             .args([
                 "--bind-address=127.0.0.1",

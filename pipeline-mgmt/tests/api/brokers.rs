@@ -73,7 +73,7 @@ async fn a_broker_in_use_cannot_be_deleted_until_its_pipelines_are() {
         .unwrap();
     assert_eq!(item["pipelines"], json!([pipeline]));
 
-    let console = console_page(&app, "/console/brokers").await;
+    let console = app.console_page("/console/brokers").await;
     let row = console
         .split("<tr data-name=")
         .find(|r| r.starts_with(&format!("\"{broker}\"")))
@@ -291,35 +291,6 @@ async fn ingest_into_a_broker_writes_its_topic() {
         .iter()
         .any(|(k, v)| k == "ce_type" && v == "order.created"));
     assert_eq!(first.1, r#"{"amount": 1500}"#);
-}
-
-/// A console page as the viewer sees it.
-async fn console_page(app: &TestApp, path: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let signed_in = client
-        .post(app.url("/console/sign-in"))
-        .form(&[("token", app.tokens.viewer.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed_in.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = client
-        .get(app.url(path))
-        .header(reqwest::header::COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    page.text().await.unwrap()
 }
 
 /// Every record of `topic` (one partition, three expected): (headers, value).

@@ -146,6 +146,35 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
 }
 
 impl TestApp {
+    /// A console page's HTML as the signed-in viewer sees it (200 asserted).
+    pub async fn console_page(&self, path: &str) -> String {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let signed_in = client
+            .post(self.url("/console/sign-in"))
+            .form(&[("token", self.tokens.viewer.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let cookie = signed_in.headers()[reqwest::header::SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = client
+            .get(self.url(path))
+            .header(reqwest::header::COOKIE, cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        page.text().await.unwrap()
+    }
+
     /// Polls `/readyz` until it answers 200 (a dependency came back); panics after `timeout`.
     pub async fn wait_ready(&self, timeout: std::time::Duration) {
         let deadline = std::time::Instant::now() + timeout;

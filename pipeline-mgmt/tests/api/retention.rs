@@ -94,35 +94,6 @@ async fn wait_until(what: &str, timeout: Duration, mut done: impl AsyncFnMut() -
     }
 }
 
-/// The HTML of console page `path`, signed in as the viewer.
-async fn console_page(app: &TestApp, path: &str) -> String {
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let signed_in = client
-        .post(app.url("/console/sign-in"))
-        .form(&[("token", app.tokens.viewer.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let cookie = signed_in.headers()[reqwest::header::SET_COOKIE]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
-    let page = client
-        .get(app.url(path))
-        .header(reqwest::header::COOKIE, cookie)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    page.text().await.unwrap()
-}
-
 /// The indices retention deleted, by the audit trail: (index, pipeline name) per row.
 async fn retention_audit(app: &TestApp) -> Vec<(String, String)> {
     sqlx::query_as(
@@ -257,7 +228,7 @@ async fn retention_deletes_exactly_the_dated_indices_past_it_once_across_two_rep
     let unparsed = items.iter().find(|i| i["name"] == odd[1].as_str()).unwrap();
     assert_eq!(unparsed["retentionDeletesAt"], Value::Null);
     // So does the console's pipeline page.
-    let html = console_page(&app, &format!("/console/pipelines/{id}")).await;
+    let html = app.console_page(&format!("/console/pipelines/{id}")).await;
     let row_of = |index: &str| {
         let start = html
             .find(&format!("<tr data-index=\"{index}\">"))
