@@ -161,6 +161,9 @@ pub enum DryRunResult {
         /// Always `true`.
         #[serde(rename = "dropped")]
         _dropped: bool,
+        /// Why, when a broker source's filter turned it away.
+        #[serde(default)]
+        reason: Option<String>,
     },
     /// Would be dead-lettered.
     Error {

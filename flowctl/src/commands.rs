@@ -521,9 +521,10 @@ async fn dry_run(
                     documents += 1;
                     ("document".to_owned(), id.clone())
                 }
-                api::DryRunResult::Dropped { .. } => {
+                api::DryRunResult::Dropped { reason, .. } => {
                     dropped += 1;
-                    ("dropped".to_owned(), "-".to_owned())
+                    let detail = reason.as_deref().map_or("-".to_owned(), |r| shorten(r, 60));
+                    ("dropped".to_owned(), detail)
                 }
                 api::DryRunResult::Error { error } => {
                     failed += 1;
