@@ -65,19 +65,24 @@ impl Trigger {
     }
 
     /// Decides about one message of the broker's topic.
-    pub fn admit<'a>(
+    /// `headers` is walked once for the attributes and once more only to decode for a CEL
+    /// expression.
+    pub fn admit<'a, H>(
         &self,
-        headers: &[(&'a str, &'a [u8])],
+        headers: H,
         payload: &'a [u8],
         limits: &DecodeLimits,
-    ) -> Admission<'a> {
+    ) -> Admission<'a>
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])> + Clone,
+    {
         if self.filter.is_empty() {
             return Admission::Admitted(None);
         }
         let attributes = if self.wanted.is_empty() {
             MessageAttributes::default()
         } else {
-            MessageAttributes::read(headers.iter().copied(), payload, &self.wanted)
+            MessageAttributes::read(headers.clone(), payload, &self.wanted)
         };
         if !self.filter.attributes_match(|name| attributes.get(name)) {
             return Admission::Rejected(Rejection::NoMatch);
@@ -86,7 +91,7 @@ impl Trigger {
             return Admission::Admitted(None);
         };
         // An event that does not decode is the chain's to dead-letter, as for any pipeline.
-        let Ok(event) = decode_message(headers.iter().copied(), payload, limits) else {
+        let Ok(event) = decode_message(headers, payload, limits) else {
             return Admission::Admitted(None);
         };
         match cel.evaluate(&attributes.pairs(), &event.data) {
@@ -120,7 +125,7 @@ mod tests {
     }
 
     fn verdict(t: &Trigger, payload: &[u8]) -> Result<bool, Rejection> {
-        match t.admit(&[], payload, &DecodeLimits::default()) {
+        match t.admit(std::iter::empty(), payload, &DecodeLimits::default()) {
             Admission::Admitted(event) => Ok(event.is_some()),
             Admission::Rejected(r) => Err(r),
         }
@@ -158,7 +163,7 @@ mod tests {
             [("ce_specversion", b"1.0"), ("ce_type", b"order.created")];
         // The body is not even JSON: only the headers were read.
         assert!(matches!(
-            t.admit(&headers, b"\xff", &DecodeLimits::default()),
+            t.admit(headers.iter().copied(), b"\xff", &DecodeLimits::default()),
             Admission::Admitted(None)
         ));
         let everything = trigger(json!({}));

@@ -184,6 +184,18 @@ def create_topics(brokers, names):
     admin = AdminClient({"bootstrap.servers": brokers, "log_level": 3})
     for f in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in names]).values():
         f.result()
+    # The controller has made them, but a broker's metadata may not show them yet: a worker
+    # started now could find its input missing and wait a whole watch interval (5 minutes) to
+    # retry, which would time the wait and a second start-up instead of the work.
+    deadline = time.time() + 30
+    while True:
+        topics = admin.list_topics(timeout=10).topics
+        if all(t in topics and len(topics[t].partitions) == PARTITIONS and
+               all(p.leader >= 0 for p in topics[t].partitions.values()) for t in names):
+            return
+        if time.time() > deadline:
+            raise SystemExit(f"topics {names} not in the broker's metadata after 30 s")
+        time.sleep(0.1)
 
 
 def produce(brokers, topic, lines):

@@ -100,10 +100,16 @@ impl OffsetTracker {
         if entry.generation != ticket.generation {
             return false;
         }
-        let Ok(index) = entry
-            .pending
-            .binary_search_by_key(&ticket.offset, |&(o, _)| o)
-        else {
+        // A message done as soon as it is tracked (an event the source filter turns away) is the
+        // newest one; only those done later need the search.
+        let newest = (entry.pending.len().checked_sub(1))
+            .filter(|&last| entry.pending[last].0 == ticket.offset);
+        let Some(index) = newest.or_else(|| {
+            entry
+                .pending
+                .binary_search_by_key(&ticket.offset, |&(o, _)| o)
+                .ok()
+        }) else {
             return false;
         };
         entry.pending[index].1 = true;
@@ -205,6 +211,26 @@ mod tests {
         assert_eq!(t.committable(I, 3), Some(13), "13 is still in flight");
         assert!(t.complete(tickets[3]));
         assert_eq!(t.committable(I, 3), Some(15));
+    }
+
+    #[test]
+    fn messages_done_on_arrival_wait_behind_an_unfinished_one() {
+        // A broker-sourced pipeline: offset 20 is being indexed while the filter turns away the
+        // messages after it, each done as soon as it is tracked.
+        let mut t = OffsetTracker::new();
+        let indexed = t.track(I, 0, 20);
+        for offset in 21..25 {
+            let filtered = t.track(I, 0, offset);
+            assert!(t.complete(filtered));
+            assert_eq!(t.committable(I, 0), None, "20 is still in flight");
+        }
+        let late = t.track(I, 0, 25);
+        assert!(t.complete(indexed));
+        assert_eq!(t.committable(I, 0), Some(25), "25 is not done");
+        assert!(!t.complete(Ticket { offset: 26, ..late }), "never tracked");
+        assert!(t.complete(late));
+        assert_eq!(t.committable(I, 0), Some(26));
+        assert_eq!(t.in_flight(), 0);
     }
 
     #[test]

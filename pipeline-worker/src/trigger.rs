@@ -56,7 +56,10 @@ impl BrokerFilter {
     }
 
     /// Screens one message of the broker's topic.
-    pub fn screen<'a>(&self, headers: &[(&'a str, &'a [u8])], payload: &'a [u8]) -> Screened<'a> {
+    pub fn screen<'a, H>(&self, headers: H, payload: &'a [u8]) -> Screened<'a>
+    where
+        H: Iterator<Item = (&'a str, &'a [u8])> + Clone,
+    {
         match self.trigger.admit(headers, payload, &self.limits) {
             Admission::Admitted(event) => {
                 self.matched.increment(1);

@@ -4,6 +4,7 @@
 //! not take costs it a header scan or one pass over the bytes, and no document.
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::fmt;
 
@@ -44,8 +45,14 @@ impl Wanted {
 /// The wanted attributes of one message, lowercase names; empty when it is not a CloudEvent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageAttributes<'a> {
-    pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    pairs: Pairs<'a>,
 }
+
+/// A filter names few attributes: up to this many are kept without a heap allocation, which
+/// every event a pipeline turns away would otherwise cost.
+const INLINE_ATTRIBUTES: usize = 4;
+
+type Pairs<'a> = SmallVec<[(Cow<'a, str>, Cow<'a, str>); INLINE_ATTRIBUTES]>;
 
 impl<'a> MessageAttributes<'a> {
     /// The value of attribute `name` (lowercase), if the message has it.
@@ -74,7 +81,7 @@ impl<'a> MessageAttributes<'a> {
         I: IntoIterator<Item = (&'a str, &'a [u8])>,
     {
         let mut binary = false;
-        let mut pairs = Vec::new();
+        let mut pairs = Pairs::new();
         for (name, value) in headers {
             let Some(attribute) = ce_attribute(name) else {
                 continue;
@@ -117,8 +124,6 @@ struct EnvelopeVisitor<'w> {
     wanted: &'w Wanted,
 }
 
-type Pairs<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
-
 impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
     type Value = Option<Pairs<'de>>;
 
@@ -128,8 +133,11 @@ impl<'de> Visitor<'de> for EnvelopeVisitor<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut cloud_event = false;
-        let mut pairs = Vec::new();
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        let mut pairs = Pairs::new();
+        // Keys are read as `Scalar`, which borrows them from the input (serde's own `Cow` would
+        // copy every one); a JSON key is always a string.
+        while let Some(Scalar(key)) = map.next_key::<Scalar<'de>>()? {
+            let key = key.unwrap_or_default();
             if key == "specversion" {
                 cloud_event = true;
             }
