@@ -118,7 +118,7 @@ pub fn dry_run(
 /// a CEL expression that gives no boolean is a non-match, and the reason says so.
 fn source_rejects(trigger: &Trigger, event: &Value, ctx: &EngineContext) -> Option<DryRunResult> {
     let bytes = serde_json::to_vec(event).ok()?;
-    let reason = match trigger.admit(&[], &bytes, &ctx.limits) {
+    let reason = match trigger.admit(std::iter::empty(), &bytes, &ctx.limits) {
         Admission::Admitted(_) => return None,
         Admission::Rejected(Rejection::NoMatch) => "the source's filter does not match".to_owned(),
         Admission::Rejected(Rejection::CelError(error)) => {

@@ -16,6 +16,7 @@ pub mod failure;
 pub mod index_route;
 pub mod index_template;
 mod json;
+pub mod kafka_headers;
 pub mod model;
 pub mod stages;
 pub mod startup;

@@ -14,9 +14,10 @@ use pipeline_common::config::Settings;
 use pipeline_common::document::SourceMeta;
 use pipeline_common::index_route::IndexRouter;
 use pipeline_common::index_template::DEFAULT_MAX_INDICES;
+use pipeline_common::kafka_headers::raw_headers;
 use pipeline_common::model::{PipelineDefinition, PipelineTopics, ValidationErrors};
 use pipeline_common::store::pipelines::PipelineRow;
-use rdkafka::message::{BorrowedHeaders, Headers};
+use rdkafka::message::BorrowedHeaders;
 use std::sync::Arc;
 
 /// One Kafka message as the engine sees it.
@@ -40,12 +41,12 @@ pub struct SourceRecord<'a> {
 
 impl<'a> SourceRecord<'a> {
     /// The headers as (name, value) pairs, an absent value as empty; read from the message
-    /// each time the iterator is walked, so cloning it copies nothing.
+    /// each time the iterator is walked, so cloning it copies nothing. A header whose name is
+    /// not UTF-8 names nothing this reads (CloudEvents attributes are ASCII) and is left out.
     fn header_pairs(&self) -> impl Iterator<Item = (&'a str, &'a [u8])> + Clone + use<'a> {
         self.headers.into_iter().flat_map(|headers| {
-            (0..headers.count())
-                .filter_map(move |i| headers.try_get(i))
-                .map(|header| (header.key, header.value.unwrap_or_default()))
+            raw_headers(headers)
+                .filter_map(|header| Some((header.name_str()?, header.value.unwrap_or_default())))
         })
     }
 

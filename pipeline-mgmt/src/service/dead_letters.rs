@@ -9,9 +9,10 @@
 use anyhow::{anyhow, Context};
 use pipeline_common::config::Settings;
 use pipeline_common::failure::{headers, FailedAt};
+use pipeline_common::kafka_headers::raw_headers;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -192,8 +193,12 @@ impl TopicReader {
             let headers = message
                 .headers()
                 .map(|h| {
-                    h.iter()
-                        .map(|header| (header.key.to_owned(), header.value.map(<[u8]>::to_vec)))
+                    // A name that is not UTF-8 (another producer's) is shown with U+FFFD.
+                    raw_headers(h)
+                        .map(|header| {
+                            let name = String::from_utf8_lossy(header.name).into_owned();
+                            (name, header.value.map(<[u8]>::to_vec))
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
