@@ -800,3 +800,75 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Produces one record whose header `name` may be any bytes (Kafka does not require UTF-8).
+/// The independent client cannot send such a name (confluent-kafka turns a bytes name into its
+/// `repr`), and rdkafka's header API takes `&str`, so the header goes in through librdkafka.
+#[allow(unsafe_code)]
+pub fn produce_with_raw_header_name(brokers: &str, topic: &str, value: &[u8], name: &[u8]) {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let headers = rdkafka::message::OwnedHeaders::new();
+    let list = headers.as_borrowed() as *const rdkafka::message::BorrowedHeaders
+        as *mut rdkafka::bindings::rd_kafka_headers_t;
+    // SAFETY: `list` is the header list `headers` owns (rdkafka's BorrowedHeaders is that
+    // pointer); librdkafka copies the name and value it is given.
+    let err = unsafe {
+        rdkafka::bindings::rd_kafka_header_add(
+            list,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            b"x".as_ptr().cast(),
+            1,
+        )
+    };
+    assert_eq!(
+        err,
+        rdkafka::bindings::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+    );
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    producer
+        .send(
+            BaseRecord::<(), [u8]>::to(topic)
+                .payload(value)
+                .headers(headers),
+        )
+        .map_err(|(e, _)| e)
+        .unwrap();
+    producer.flush(Duration::from_secs(30)).unwrap();
+    assert!(
+        topic_holds_header_name(brokers, topic, name),
+        "the record with header {name:?} is in {topic}"
+    );
+}
+
+/// Whether a record of `topic` (partition 0) carries a header named `name`, read as bytes.
+fn topic_holds_header_name(brokers: &str, topic: &str, name: &[u8]) -> bool {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set(
+            "group.id",
+            format!("check-{}", uuid::Uuid::new_v4().simple()),
+        )
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    list.add_partition_offset(topic, 0, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&list).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(Ok(message)) = consumer.poll(Duration::from_millis(200)) {
+            let found = message.headers().is_some_and(|headers| {
+                pipeline_common::kafka_headers::raw_headers(headers).any(|h| h.name == name)
+            });
+            if found {
+                return true;
+            }
+        }
+    }
+    false
+}

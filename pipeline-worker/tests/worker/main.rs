@@ -744,7 +744,8 @@ async fn a_worker_on_sasl_waits_out_rejected_credentials_and_then_indexes() {
 }
 
 /// A binary-mode CloudEvent (attributes in `ce_*` headers) keeps its context in the document as
-/// `cloudevent`; a structured one too; a plain JSON event has none.
+/// `cloudevent`; a structured one too; a plain JSON event has none, nor does one whose only
+/// header has a name that is not UTF-8.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cloudevent_attributes_are_kept_in_the_document() {
     let _slot = slot().await;
@@ -761,6 +762,9 @@ async fn cloudevent_attributes_are_kept_in_the_document() {
         "type": "com.example.structured", "subject": "s2", "data": {"seq": 2}})
     .to_string();
     let plain = json!({"seq": 3, "log_message": "plain"}).to_string();
+    // A header name that is not UTF-8: Kafka carries it, and reading it once panicked the task
+    // on every redelivery.
+    let odd_header = json!({"seq": 4, "log_message": "odd header"}).to_string();
     let headers: &[(&str, &str)] = &[
         ("ce_specversion", "1.0"),
         ("ce_id", "evt-1"),
@@ -776,16 +780,25 @@ async fn cloudevent_attributes_are_kept_in_the_document() {
         (None, plain.as_str(), &[]),
     ]);
     assert_eq!(produced, 3);
+    helpers::produce_with_raw_header_name(
+        &brokers,
+        &world.topic("input"),
+        odd_header.as_bytes(),
+        b"ce_\xff",
+    );
     let worker = InProcess::start(world.settings("w1", &[])).await;
-    world.wait_count(3, Duration::from_secs(60)).await;
-    let outputs = world.read_topic("output", 3, Duration::from_secs(30));
+    world.wait_count(4, Duration::from_secs(60)).await;
+    let outputs = world.read_topic("output", 4, Duration::from_secs(30));
     let mut by_seq = std::collections::HashMap::new();
     for record in &outputs {
         let id = String::from_utf8(record.key.clone().unwrap()).unwrap();
         let doc = world.get_doc(&id).await.expect("indexed by _id");
         by_seq.insert(seq_of(&doc).unwrap(), doc);
     }
-    assert_eq!(by_seq.len(), 3, "{by_seq:?}");
+    assert_eq!(by_seq.len(), 4, "{by_seq:?}");
+    assert_eq!(by_seq[&4]["log_message"], "odd header");
+    assert!(by_seq[&4].get("cloudevent").is_none(), "{}", by_seq[&4]);
+    world.assert_no_dead_letters("a header name is not the event");
     assert_eq!(
         by_seq[&1]["cloudevent"],
         json!({"id": "evt-1", "source": "/edge/nginx", "type": "com.example.log",
