@@ -106,7 +106,8 @@ impl CloudEventContext {
             if i > 0 {
                 out.push(b',');
             }
-            json::write_str(key, out);
+            // Our own keys: nothing to escape.
+            json::Sink::put_quoted(out, key.as_bytes());
             out.push(b':');
             match value {
                 Member::Text(t) => json::write_str(t, out),
@@ -250,7 +251,7 @@ impl Document {
 
     /// `"key":value` of an added field; `pipeline`'s keys in byte order, like the other objects.
     fn write_added(&self, added: Added, out: &mut Vec<u8>) {
-        json::write_str(added.key(), out);
+        json::Sink::put_quoted(out, added.key().as_bytes());
         out.push(b':');
         match added {
             Added::Timestamp => write_rfc3339_json(&self.timestamp, out),

@@ -296,7 +296,9 @@ where
         }
         _ => {
             let text = checked_text(payload, limits)?;
-            let mut extra = String::new();
+            // Room for what the stages add (masked strings, parsed keys, the digest) without
+            // growing it string by string.
+            let mut extra = String::with_capacity(text.len());
             let top = TopLevelSeed(&mut Reader::of_source(text, &mut extra)).read(text);
             match top {
                 Ok(TopLevel::Object { envelope, rest }) => {

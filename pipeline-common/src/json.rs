@@ -109,6 +109,12 @@ fn first_escape_in_words(b: &[u8]) -> Option<usize> {
     (flags != 0).then(|| i + (flags.trailing_zeros() / 8) as usize)
 }
 
+/// Whether `b` holds a byte that a JSON string needs escaped.
+#[inline]
+pub(crate) fn needs_escaping(b: &[u8]) -> bool {
+    first_escape(b).is_some()
+}
+
 /// Writes `s` as a JSON string, escaped as serde_json does: `"`, `\`, `\b \f \n \r \t`, other
 /// control characters as `\u00xx` (lowercase hex), nothing else.
 pub(crate) fn write_str<S: Sink>(s: &str, out: &mut S) {

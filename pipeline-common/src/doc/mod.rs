@@ -19,6 +19,7 @@ mod object;
 pub(crate) mod read;
 pub(crate) mod write;
 
+pub(crate) use object::key_order;
 pub use object::Object;
 
 use serde_json::Number;
@@ -26,6 +27,11 @@ use std::borrow::Cow;
 
 /// The tag bit of a [`Text`] that lies in the extra buffer.
 const EXTRA: usize = 1 << (usize::BITS - 1);
+/// The tag bit of a [`Text`] of the extra buffer known to need no JSON escaping, so that writing
+/// it is a copy, as for a span of the source.
+const CLEAN: usize = 1 << (usize::BITS - 2);
+/// Both tag bits.
+const TAGS: usize = EXTRA | CLEAN;
 
 /// A string of a document: a span of its source text or of its extra buffer (see [`Texts`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +48,19 @@ impl Text {
     /// Whether the span lies in the source: JSON string content that needed no escaping.
     pub(crate) fn in_source(self) -> bool {
         self.start & EXTRA == 0
+    }
+
+    /// Whether its string needs no JSON escaping: a span of the source, or one of the extra
+    /// buffer pushed as clean.
+    #[inline]
+    pub(crate) fn is_clean(self) -> bool {
+        self.start & EXTRA == 0 || self.start & CLEAN != 0
+    }
+
+    /// Its offset in the text it lies in, without the tag bits.
+    #[inline]
+    pub(crate) fn offset(self) -> usize {
+        self.start & !TAGS
     }
 
     /// Its length in bytes.
@@ -86,7 +105,7 @@ impl Texts {
         if t.in_source() {
             self.source.get(t.start..t.start + t.len).unwrap_or("")
         } else {
-            let start = t.start & !EXTRA;
+            let start = t.offset();
             self.extra.get(start..start + t.len).unwrap_or("")
         }
     }
@@ -95,6 +114,13 @@ impl Texts {
     #[inline]
     pub fn push(&mut self, s: &str) -> Text {
         read::push_extra(&mut self.extra, s)
+    }
+
+    /// [`Texts::push`] of a string the caller knows needs no JSON escaping (no `"`, `\\` or
+    /// control character): it will be written without a scan.
+    #[inline]
+    pub(crate) fn push_clean(&mut self, s: &str) -> Text {
+        read::push_extra_clean(&mut self.extra, s)
     }
 
     /// The string `t` spans, with the extra buffer to append to meanwhile: a span of the source

@@ -3,6 +3,19 @@
 
 use super::{Text, TextSource, Texts, Value};
 use crate::model::FieldPath;
+use std::cmp::Ordering;
+
+/// The byte order of two keys, as `a.cmp(b)` gives it, settled by the first bytes when they
+/// differ (most comparisons of a search among keys) without the call to `memcmp` that comparing
+/// the slices makes.
+#[inline]
+pub(crate) fn key_order(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    match (a.first(), b.first()) {
+        (Some(x), Some(y)) if x != y => x.cmp(y),
+        _ => a.cmp(b),
+    }
+}
 
 /// A JSON object of a document; members sorted by the UTF-8 bytes of their keys, keys unique.
 #[derive(Debug, Clone, Default)]
@@ -46,12 +59,12 @@ impl Object {
             *k = key(m.0);
         }
         let keys = &mut keys[..n];
-        if keys.windows(2).all(|w| w[0].as_bytes() < w[1].as_bytes()) {
+        if keys.windows(2).all(|w| key_order(w[0], w[1]).is_lt()) {
             return Object { members };
         }
         for i in 1..n {
             let mut j = i;
-            while j > 0 && keys[j - 1].as_bytes() > keys[j].as_bytes() {
+            while j > 0 && key_order(keys[j - 1], keys[j]).is_gt() {
                 keys.swap(j - 1, j);
                 members.swap(j - 1, j);
                 j -= 1;
@@ -70,7 +83,7 @@ impl Object {
 
     /// [`Object::sorted_by`] of a large object.
     fn sorted_large<'k>(mut members: Vec<(Text, Value)>, key: impl Fn(Text) -> &'k str) -> Self {
-        members.sort_by(|a, b| key(a.0).as_bytes().cmp(key(b.0).as_bytes()));
+        members.sort_by(|a, b| key_order(key(a.0), key(b.0)));
         let mut kept: Vec<(Text, Value)> = Vec::with_capacity(members.len());
         for m in members {
             match kept.last_mut() {
@@ -114,7 +127,7 @@ impl Object {
     /// Where `key` is, or where it would go.
     fn find<R: TextSource + ?Sized>(&self, texts: &R, key: &str) -> Result<usize, usize> {
         self.members
-            .binary_search_by(|(k, _)| texts.text(*k).as_bytes().cmp(key.as_bytes()))
+            .binary_search_by(|(k, _)| key_order(texts.text(*k), key))
     }
 
     /// The value at `key`.

@@ -2,18 +2,35 @@
 //! spans of the text read, not copies; only strings that had escapes are written to the extra
 //! buffer. Objects are sorted as they close.
 
-use super::{Object, Text, TextSource, Value, EXTRA};
+use super::{Object, Text, TextSource, Value, CLEAN, EXTRA};
+use crate::json;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Number;
 use std::fmt;
 
-/// Appends `s` to an extra buffer and returns its span.
+/// Appends `s` to an extra buffer and returns its span, tagged clean when a short string needs
+/// no JSON escaping (keys and the like: one word to test; a longer string is scanned when it
+/// is written, as it would be here).
 #[inline]
 pub(crate) fn push_extra(extra: &mut String, s: &str) -> Text {
+    if s.len() <= 8 && !json::needs_escaping(s.as_bytes()) {
+        return push_extra_clean(extra, s);
+    }
     let start = extra.len();
     extra.push_str(s);
     Text {
         start: start | EXTRA,
+        len: s.len(),
+    }
+}
+
+/// [`push_extra`] of a string known to need no JSON escaping.
+#[inline]
+pub(crate) fn push_extra_clean(extra: &mut String, s: &str) -> Text {
+    let start = extra.len();
+    extra.push_str(s);
+    Text {
+        start: start | EXTRA | CLEAN,
         len: s.len(),
     }
 }
@@ -90,17 +107,23 @@ impl<'t> Reader<'t> {
         push_extra(self.extra, s)
     }
 
+    /// [`Reader::owned`] of a string known to need no JSON escaping.
+    #[inline]
+    pub(crate) fn owned_clean(&mut self, s: &str) -> Text {
+        push_extra_clean(self.extra, s)
+    }
+
     /// The string `t` spans, for sorting keys while reading.
     pub(crate) fn text_of(&self, t: Text) -> &str {
-        let at = self.at.start;
-        if !self.copy && t.start >= at && t.start + t.len <= at + self.at.len {
-            let from = t.start - at;
+        let at = self.at.offset();
+        let (from, same_text) = (t.offset(), t.in_source() == self.at.in_source());
+        if !self.copy && same_text && from >= at && from + t.len <= at + self.at.len {
+            let from = from - at;
             return self.text.get(from..from + t.len).unwrap_or("");
         }
         if t.in_source() {
             return "";
         }
-        let from = t.start & !EXTRA;
         self.extra.get(from..from + t.len).unwrap_or("")
     }
 
@@ -180,7 +203,8 @@ impl<'de> Visitor<'de> for ValueSeed<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut members = Vec::new();
+        // Most objects of events are small: one allocation for them.
+        let mut members = Vec::with_capacity(8);
         while let Some(k) = map.next_key_seed(KeySeed(&mut *self.0))? {
             let v = map.next_value_seed(ValueSeed(&mut *self.0))?;
             members.push((k, v));

@@ -119,3 +119,73 @@ proptest! {
         prop_assert_eq!(convert::value_to_json(&doc, &texts), reference);
     }
 }
+
+#[test]
+fn extra_strings_are_escaped_unless_known_clean() {
+    let mut texts = Texts::default();
+    let quoted_short = texts.push("a\"b");
+    let clean_short = texts.push("key");
+    let quoted_long = texts.push("a long string with a \" quote");
+    let plain_long = texts.push("a long string that needs no escaping");
+    let known_clean = texts.push_clean("a long string pushed as clean");
+    // A span inside a clean one is clean too.
+    let inner = known_clean.slice(2, 6);
+    assert!(!quoted_short.is_clean() && clean_short.is_clean());
+    assert!(!quoted_long.is_clean() && !plain_long.is_clean());
+    assert!(known_clean.is_clean() && inner.is_clean());
+    assert_eq!(texts.get(inner), "long");
+    let o = Object::from_members(
+        vec![
+            (clean_short, Value::String(quoted_short)),
+            (texts.push("q\"k"), Value::String(quoted_long)),
+            (texts.push("z"), Value::String(known_clean)),
+        ],
+        &texts,
+    );
+    assert_eq!(
+        written(&Value::Object(o), &texts),
+        r#"{"key":"a\"b","q\"k":"a long string with a \" quote","z":"a long string pushed as clean"}"#
+    );
+}
+
+#[test]
+fn a_reader_of_an_extra_span_finds_strings_of_either_tag() {
+    let mut texts = Texts::default();
+    texts.push_clean("padding");
+    let line = texts.push_clean(r#"{"k":"v","e":"\u0041"}"#);
+    let (text, extra) = texts.read_while_appending(line);
+    let text = text.into_owned();
+    let mut reader = Reader::new(&text, line, extra);
+    let v = reader.read().unwrap();
+    let o = v.as_object().unwrap();
+    let k = o.get(&reader, "k").unwrap().as_text().unwrap();
+    let e = o.get(&reader, "e").unwrap().as_text().unwrap();
+    let clean = reader.owned_clean("added");
+    assert_eq!(reader.text_of(k), "v");
+    assert_eq!(reader.text_of(e), "A");
+    assert_eq!(reader.text_of(clean), "added");
+    assert_eq!(texts.get(k), "v");
+    assert_eq!(texts.get(e), "A");
+    assert_eq!(texts.get(clean), "added");
+    // Over the source, an unescaped string's offset in the extra buffer is no offset of the
+    // source.
+    let mut extra = String::new();
+    let text = r#"{"e":"\u0041","k":"v"}"#;
+    let mut reader = Reader::of_source(text, &mut extra);
+    let v = reader.read().unwrap();
+    let e = v
+        .as_object()
+        .unwrap()
+        .get(&reader, "e")
+        .unwrap()
+        .as_text()
+        .unwrap();
+    assert_eq!(reader.text_of(e), "A");
+}
+
+proptest! {
+    #[test]
+    fn key_order_is_byte_order(a in "[a-c\u{0}é]{0,12}", b in "[a-c\u{0}é]{0,12}") {
+        prop_assert_eq!(key_order(&a, &b), a.as_bytes().cmp(b.as_bytes()));
+    }
+}

@@ -7,11 +7,12 @@ use crate::json::{self, Sink};
 
 /// Writes the string `t`: a span of the source is JSON string content that needed no escaping
 /// (the reader only borrows strings without escapes, and JSON text holds no raw control
-/// character or quote), so it is copied as it is; any other string is escaped.
+/// character or quote), as is one of the extra buffer pushed clean, so it is copied as it is;
+/// any other string is escaped.
 #[inline]
 pub(crate) fn write_text<S: Sink>(t: Text, texts: &Texts, out: &mut S) {
     let s = texts.get(t);
-    if t.in_source() {
+    if t.is_clean() {
         out.put_quoted(s.as_bytes());
     } else {
         json::write_str(s, out);

@@ -197,7 +197,7 @@ impl<'de> Visitor<'de> for TopLevelSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<TopLevel<'de>, A::Error> {
         let reader = self.0;
         let mut envelope = Envelope::default();
-        let mut rest = Vec::new();
+        let mut rest = Vec::with_capacity(8);
         // A repeated key keeps its last value, as in an object (the envelope's slots are
         // overwritten, and `Object` keeps the last of the other members).
         while let Some(key) = map.next_key_seed(MemberKeySeed(&mut *reader))? {

@@ -41,9 +41,10 @@ impl HashSink {
         }
     }
 
-    fn finish(mut self) -> String {
+    // By reference: the sink is over a kilobyte, which a move copies.
+    fn finish(&mut self) -> String {
         self.hasher.update(&self.buf[..self.len]);
-        let digest = self.hasher.finalize();
+        let digest = self.hasher.finalize_reset();
         // `hex::encode` builds its string a char at a time; this is one copy.
         let mut text = [0u8; 64];
         match hex::encode_to_slice(digest, &mut text)
@@ -177,7 +178,8 @@ impl Stage for HashStage {
             _ => self.digest(&doc.fields),
         };
         let fields = &mut doc.fields;
-        let text = Value::String(fields.texts.push(&digest));
+        // Hex digits: nothing to escape.
+        let text = Value::String(fields.texts.push_clean(&digest));
         if fields
             .root
             .set_path(&mut fields.texts, &self.target, text)

@@ -20,7 +20,7 @@ pub use spec::*;
 
 use super::{EventDoc, Stage, StageResult};
 use crate::doc::convert::{value_from_json, value_to_json};
-use crate::doc::{Fields, Object, Texts, Value};
+use crate::doc::{Fields, Object, Text, Texts, Value};
 use crate::failure::FailedAt;
 use crate::model::FieldPath;
 use crate::swar::{bytes_below, bytes_equal, load_word};
@@ -49,6 +49,9 @@ pub struct MaskStage {
     credit_card: bool,
     salt: String,
     custom: Vec<(Regex, String)>,
+    /// No custom replacement needs JSON escaping, so masking a string that needs none gives one
+    /// that needs none (the built-in replacements need none).
+    clean_replacements: bool,
     fields: Option<Vec<FieldPath>>,
 }
 
@@ -62,6 +65,7 @@ impl MaskStage {
             credit_card: false,
             salt: spec.salt.clone().unwrap_or_default(),
             custom: Vec::new(),
+            clean_replacements: true,
             fields: spec.fields.clone(),
         };
         for r in &spec.rules {
@@ -75,7 +79,21 @@ impl MaskStage {
                     .push((c.regex.regex().clone(), c.replacement.clone())),
             }
         }
+        st.clean_replacements = st
+            .custom
+            .iter()
+            .all(|(_, r)| !crate::json::needs_escaping(r.as_bytes()));
         st
+    }
+
+    /// Appends `masked`, the masked form of the text `was`, to `texts`: tagged as needing no
+    /// escaping when `was` needed none and no replacement does.
+    fn push_masked(&self, texts: &mut Texts, was: Text, masked: &str) -> Text {
+        if self.clean_replacements && was.is_clean() {
+            texts.push_clean(masked)
+        } else {
+            texts.push(masked)
+        }
     }
 
     /// The masked form of `s`, or `None` when nothing in it is PII.
@@ -148,11 +166,11 @@ impl MaskStage {
         match v {
             Value::String(t) => {
                 if let Some(n) = self.mask_str(texts.get(*t)) {
-                    *t = texts.push(&n);
+                    *t = self.push_masked(texts, *t, &n);
                 }
             }
             Value::Number(n) if self.credit_card && number_is_card(n) => {
-                *v = Value::String(texts.push(CC_REDACTED));
+                *v = Value::String(texts.push_clean(CC_REDACTED));
             }
             Value::Array(items) => items.iter_mut().for_each(|x| self.mask_in(x, texts)),
             Value::Object(o) => self.mask_object(o, texts),
@@ -167,7 +185,7 @@ impl MaskStage {
         }
         o.rekey(texts, |texts, k| {
             let masked = self.mask_str(texts.get(k))?;
-            Some(texts.push(&masked))
+            Some(self.push_masked(texts, k, &masked))
         });
     }
 }
@@ -400,6 +418,31 @@ mod tests {
                    "parsed": {"message": "[EMAIL_REDACTED]", "list": ["1.x.x.x", 5]},
                    "[EMAIL_REDACTED]": 1})
         );
+    }
+
+    #[test]
+    fn a_replacement_that_needs_escaping_is_escaped_in_strings_of_the_record() {
+        let def = crate::model::PipelineDefinition::parse(
+            &json!({"name": "m", "stages": [{"type": "mask", "rules": [
+                "email",
+                {"name": "q", "regex": "secret", "replacement": "[\"q\\]"}]}]}),
+            &crate::model::ValidationContext::new(false),
+        )
+        .unwrap();
+        let Some([crate::model::StageSpec::Mask(spec)]) = def.stages() else {
+            panic!("one mask stage")
+        };
+        for st in [MaskStage::new(spec), default_stage()] {
+            let record = br#"{"a":"x@y.org and secret","secret":1}"#;
+            let fields =
+                crate::event::parse_object(record, &crate::event::DecodeLimits::default()).unwrap();
+            let mut doc = EventDoc::new(fields, None);
+            st.apply(&mut doc);
+            let mut out = Vec::new();
+            crate::doc::write::write_object(&doc.fields.root, &doc.fields.texts, &mut out);
+            let written: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(written, doc.to_json(), "{}", String::from_utf8_lossy(&out));
+        }
     }
 
     #[test]

@@ -126,14 +126,14 @@ impl<'l> Pieces<'l> {
     /// The `parsed` object: slices of the line become spans of it, through `reader`.
     fn into_object(mut self, reader: &mut Reader<'_>) -> Object {
         // Stable: of fields with the same name, the last written stays last.
-        self.fields
-            .sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        self.fields.sort_by(|a, b| crate::doc::key_order(a.0, b.0));
         let mut members: Vec<(Text, Value)> = Vec::with_capacity(self.fields.len());
         let mut last: Option<&str> = None;
         for (k, v) in self.fields {
             let v = match v {
                 Piece::Text(t) => Value::String(reader.borrowed(t)),
-                Piece::Owned(t) => Value::String(reader.owned(&t)),
+                // Normalised timestamps: digits, `-`, `:`, `.`, `T`, `Z`.
+                Piece::Owned(t) => Value::String(reader.owned_clean(&t)),
                 Piece::Number(n) => Value::Number(n),
             };
             if last == Some(k) {
@@ -143,7 +143,9 @@ impl<'l> Pieces<'l> {
                 continue;
             }
             last = Some(k);
-            members.push((reader.owned(k), v));
+            // Field names of the formats, or a custom pattern's group names (letters, digits,
+            // `_`, `.`, `[`, `]`): nothing to escape.
+            members.push((reader.owned_clean(k), v));
         }
         Object::from_sorted(members)
     }
@@ -267,8 +269,8 @@ impl Stage for ParseStage {
                 ))
             }
             None => {
-                let format = texts.push("format");
-                let unknown = texts.push("unknown");
+                let format = texts.push_clean("format");
+                let unknown = texts.push_clean("unknown");
                 let m = Object::from_sorted(vec![(format, Value::String(unknown))]);
                 root.insert(texts, PARSED_FIELD, Value::Object(m));
             }
