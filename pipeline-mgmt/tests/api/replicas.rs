@@ -148,7 +148,10 @@ async fn provisioned(app: &TestApp, name: &str) -> (BTreeMap<String, usize>, boo
 
 /// 50 creates of one name at once, half to each replica: exactly one 201, 49 409s, one row, one
 /// audit `create`, and the winner's three topics and template are all there afterwards (no
-/// loser undid them).
+/// loser undid them). Without the name lock alone it still passes: the row comes first, and its
+/// unique key turns the losers away before they touch anything. Its mutant
+/// (`scripts/mutants/creates-no-lock-row-last.patch`) also inserts the row last, and the losers'
+/// undo then deletes the winner's topics.
 #[tokio::test]
 async fn fifty_concurrent_creates_of_one_name_across_two_replicas_make_one_pipeline() {
     let app = spawn_app().await;
@@ -202,7 +205,8 @@ async fn fifty_concurrent_creates_of_one_name_across_two_replicas_make_one_pipel
 
 /// Rounds of a create on one replica and a forced DELETE of the same pipeline on the other,
 /// sent the moment its row appears: whatever each answers, once both are done either the
-/// pipeline is whole (row running, three topics, template) or nothing of it is left.
+/// pipeline is whole (row running, three topics, template) or nothing of it is left. Without the
+/// name lock in DELETE (`scripts/mutants/delete-no-lock.patch`) the first round leaves orphans.
 #[tokio::test]
 async fn a_delete_racing_a_create_leaves_no_orphan_topic_or_template() {
     let app = spawn_app().await;

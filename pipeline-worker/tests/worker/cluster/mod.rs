@@ -6,6 +6,12 @@
 //! without indexing progress, events processed twice, how long partitions went without an owner)
 //! go to `test_support::cluster::report`.
 //!
+//! Each is checked to fail when what it guards is broken: `scripts/check-mutants` applies the
+//! patches under `scripts/mutants/` (the producer giving up during a leader change, a consumer
+//! error failing the task, no failover to the next OpenSearch node, a commit past unindexed
+//! events on SIGTERM, a stopping worker that does not leave the group) and runs the test each
+//! names.
+//!
 //! They need the clustered stack (`FLOW_TEST_CLUSTER=1 scripts/test`, or `scripts/stack up` with
 //! `FLOW_STACK_KAFKA_BROKERS=3 FLOW_STACK_OPENSEARCH_NODES=2`) and skip, saying so, without it.
 
