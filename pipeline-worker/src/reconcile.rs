@@ -8,6 +8,8 @@
 //!   counters, lag);
 //! - every watch interval (`server.watchWorkersIntervalMin`): restart failed tasks. A failed task
 //!   has left its consumer group, so the pipeline's other workers took its partitions meanwhile.
+//!   One failure is retried sooner, at the next reconciliations: an input topic missing right
+//!   after the task started ([`NEW_TOPIC_WINDOW`]).
 
 use crate::bulk::retry::RetryPolicy;
 use crate::bulk::service::BulkService;
@@ -25,7 +27,7 @@ use sqlx::MySqlPool;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::MissedTickBehavior;
@@ -36,6 +38,16 @@ use uuid::Uuid;
 fn broker_of(row: &PipelineRow) -> Option<&serde_json::Value> {
     row.definition.pointer("/source/broker")
 }
+
+/// mgmt creates a pipeline's topics moments before it sets the pipeline running, and a new topic
+/// reaches a cluster's brokers asynchronously: a task that starts at once may be told its input
+/// topic does not exist. A task that fails so within this time of its start is restarted at the
+/// next reconciliation instead of after the watch interval (minutes), at most
+/// [`EARLY_RESTARTS`] times in a row; a topic still missing after that is left to the watcher.
+const NEW_TOPIC_WINDOW: Duration = Duration::from_secs(30);
+
+/// How many restarts in a row a task gets at a reconciliation (see [`NEW_TOPIC_WINDOW`]).
+const EARLY_RESTARTS: u32 = 3;
 
 /// Health of the supervisor, read by `/readyz`.
 #[derive(Debug, Default)]
@@ -51,7 +63,18 @@ enum Run {
     },
     Failed {
         reason: String,
+        /// Restart at the next reconciliation, not the next watch (see [`NEW_TOPIC_WINDOW`]).
+        soon: bool,
     },
+}
+
+/// Which failed tasks a restart takes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Restart {
+    /// Those marked to restart soon: at a reconciliation.
+    Soon,
+    /// Every one: at the watch interval.
+    All,
 }
 
 struct TaskHandle {
@@ -63,6 +86,10 @@ struct TaskHandle {
     run: Run,
     /// Distinguishes this run's exit notice from an earlier run's.
     generation: u64,
+    /// When this run started.
+    started: Instant,
+    /// Restarts in a row at a reconciliation before this run.
+    early_restarts: u32,
 }
 
 struct Exit {
@@ -143,9 +170,12 @@ impl Supervisor {
                 biased;
                 () = shutdown.cancelled() => break,
                 Some(exit) = self.exits_rx.recv() => self.on_exit(exit).await,
-                _ = reconcile.tick() => self.reconcile().await,
+                _ = reconcile.tick() => {
+                    self.reconcile().await;
+                    self.restart_failed(Restart::Soon).await;
+                }
                 _ = heartbeat.tick() => self.heartbeat().await,
-                _ = watch_tick.tick() => self.restart_failed().await,
+                _ = watch_tick.tick() => self.restart_failed(Restart::All).await,
             }
         }
         self.stop_all().await;
@@ -239,8 +269,11 @@ impl Supervisor {
                     stats,
                     run: Run::Failed {
                         reason: format!("invalid definition: {error}"),
+                        soon: false,
                     },
                     generation: 0,
+                    started: Instant::now(),
+                    early_restarts: 0,
                 };
                 self.report_failure(&handle).await;
                 self.tasks.insert(handle.row.id, handle);
@@ -305,6 +338,8 @@ impl Supervisor {
             stats,
             run: Run::Running { stop, join },
             generation,
+            started: Instant::now(),
+            early_restarts: 0,
         }
     }
 
@@ -315,21 +350,32 @@ impl Supervisor {
         if handle.generation != exit.generation {
             return;
         }
+        let soon = matches!(exit.result, Err(TaskFailure::InputTopicMissing(_)))
+            && handle.started.elapsed() < NEW_TOPIC_WINDOW
+            && handle.early_restarts < EARLY_RESTARTS;
         let reason = match exit.result {
             Ok(()) => "task ended unexpectedly".to_owned(),
             Err(failure) => failure.to_string(),
         };
-        tracing::error!(pipeline = %handle.row.name, %reason, "task failed; the watcher retries it");
-        handle.run = Run::Failed { reason };
+        if soon {
+            tracing::warn!(pipeline = %handle.row.name, %reason,
+                "task failed right after it started; restarting it at the next reconciliation");
+        } else {
+            tracing::error!(pipeline = %handle.row.name, %reason, "task failed; the watcher retries it");
+        }
+        handle.run = Run::Failed { reason, soon };
         let handle = &self.tasks[&exit.pipeline_id];
         self.report_failure(handle).await;
     }
 
-    async fn restart_failed(&mut self) {
+    async fn restart_failed(&mut self, which: Restart) {
         let failed: Vec<Uuid> = self
             .tasks
             .iter()
-            .filter(|(_, h)| matches!(h.run, Run::Failed { .. }))
+            .filter(|(_, h)| match h.run {
+                Run::Failed { soon, .. } => soon || which == Restart::All,
+                Run::Running { .. } => false,
+            })
             .map(|(id, _)| *id)
             .collect();
         for id in failed {
@@ -339,7 +385,12 @@ impl Supervisor {
             match build_spec(&handle.row, &self.settings, &self.engine, &handle.stats) {
                 Ok(spec) => {
                     tracing::info!(pipeline = %handle.row.name, "restarting failed task");
-                    let handle = self.launch(handle.row, handle.stats, spec);
+                    let early_restarts = match handle.run {
+                        Run::Failed { soon: true, .. } => handle.early_restarts + 1,
+                        _ => 0,
+                    };
+                    let mut handle = self.launch(handle.row, handle.stats, spec);
+                    handle.early_restarts = early_restarts;
                     if let Err(error) =
                         worker_tasks::clear_failure(&self.pool, handle.row.id, &self.worker_id)
                             .await
@@ -368,7 +419,7 @@ impl Supervisor {
                     .reason()
                     .or_else(|| handle.shared.kafka_credentials.reason()),
             ),
-            Run::Failed { reason } => (TaskStatus::Failed, Some(reason.clone())),
+            Run::Failed { reason, .. } => (TaskStatus::Failed, Some(reason.clone())),
         };
         TaskReport {
             pipeline_id: handle.row.id,

@@ -162,6 +162,31 @@ async fn a_vanished_input_topic_fails_the_task_until_the_topic_is_back() {
     worker.shutdown().await;
 }
 
+/// The input topic does not exist yet when the task starts, as when a new topic has not reached
+/// the broker the consumer asks: the task fails with "input topic missing" and is restarted at
+/// the next reconciliations, not after the watch interval (ten minutes here), so it indexes
+/// what arrives once the topic is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_input_topic_that_arrives_after_the_task_started_is_read_without_the_watch_interval() {
+    let _slot = slot().await;
+    let (brokers, opensearch) = shared_servers();
+    let world = World::new(&brokers, &opensearch, 2, json!({})).await;
+    world.delete_topic("input").await;
+    let overrides = [
+        ("FLOW__WORKER__WATCH_INTERVAL_MS", "600000"),
+        ("FLOW__WORKER__RECONCILE_INTERVAL_MS", "5000"),
+    ];
+    let worker = InProcess::start(world.settings("w1", &overrides)).await;
+    let reason = world.wait_task_failed(Duration::from_secs(30)).await;
+    assert!(reason.contains("input topic missing"), "{reason}");
+    world.create_topic("input").await;
+    world.produce(&batch(0, 200));
+    world.wait_count(200, Duration::from_secs(60)).await;
+    world.wait_committed_at_end(Duration::from_secs(30)).await;
+    world.assert_no_dead_letters("a topic that comes late is not bad data");
+    worker.shutdown().await;
+}
+
 /// SIGTERM while a flush cannot complete (OpenSearch stalled): the worker exits within
 /// `worker.shutdownGraceMs` (plus the time to leave the group), having committed only what was
 /// indexed; a new worker then indexes the rest exactly once.
