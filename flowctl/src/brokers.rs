@@ -56,11 +56,24 @@ pub async fn run(client: &Client, format: Format, command: BrokerCommand) -> Res
         BrokerCommand::Create {
             broker,
             partitions,
+            replication_factor,
+            min_insync_replicas,
+            retention_ms,
             description,
         } => {
             let mut body = json!({"name": broker, "description": description.unwrap_or_default()});
-            if let Some(partitions) = partitions {
-                body["topics"] = json!({"partitions": partitions});
+            // Only what was given: the server applies its defaults and checks the rest.
+            let topics: serde_json::Map<String, Value> = [
+                ("partitions", partitions.map(i64::from)),
+                ("replicationFactor", replication_factor.map(i64::from)),
+                ("minInsyncReplicas", min_insync_replicas.map(i64::from)),
+                ("retentionMs", retention_ms),
+            ]
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_owned(), json!(value?))))
+            .collect();
+            if !topics.is_empty() {
+                body["topics"] = Value::Object(topics);
             }
             let created = client.post("/api/v1/brokers", &body).await?.body;
             if !output::structured(format, &created)? {

@@ -110,6 +110,16 @@ pub enum BrokerCommand {
         /// Partitions of its topic (default 3).
         #[arg(long)]
         partitions: Option<u32>,
+        /// Replicas of its topic (default 1; use 3 on a production cluster).
+        #[arg(long)]
+        replication_factor: Option<u32>,
+        /// `min.insync.replicas` of its topic, at most the replication factor (default: the
+        /// Kafka cluster's).
+        #[arg(long)]
+        min_insync_replicas: Option<u32>,
+        /// `retention.ms` of its topic: -1 keeps forever (default: the Kafka cluster's).
+        #[arg(long, allow_negative_numbers = true)]
+        retention_ms: Option<i64>,
         /// Free text.
         #[arg(long)]
         description: Option<String>,

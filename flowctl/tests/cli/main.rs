@@ -521,10 +521,32 @@ async fn brokers_list_the_pipelines_on_each_and_refuse_deletion_while_read() {
     let created = mgmt
         .flowctl(
             &mgmt.editor,
-            &["brokers", "create", &broker, "--partitions", "1"],
+            &[
+                "brokers",
+                "create",
+                &broker,
+                "--partitions",
+                "1",
+                "--min-insync-replicas",
+                "1",
+                "--retention-ms",
+                "-1",
+            ],
         )
         .await;
     assert_eq!(created.code, 0, "{}", created.stderr);
+    let read = mgmt
+        .flowctl(&mgmt.viewer, &["-o", "json", "brokers", "get", &broker])
+        .await;
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    let body: serde_json::Value = serde_json::from_str(&read.stdout).unwrap();
+    assert_eq!(
+        body["topics"],
+        serde_json::json!({"partitions": 1, "replicationFactor": 1,
+            "minInsyncReplicas": 1, "retentionMs": -1}),
+        "{}",
+        read.stdout
+    );
     assert!(
         created
             .stdout

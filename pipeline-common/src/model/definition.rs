@@ -276,7 +276,7 @@ impl PipelineDefinition {
                 .as_ref()
                 .and_then(|n| IndexName::parse(n.as_str()).ok()),
         };
-        let topics = parse_topics(&f, &mut errs);
+        let topics = parse_topics(&f, &TOPIC_NAME_KEYS, &mut errs);
         let stages = parse_stages(&f, ctx, &mut errs);
         let flush = parse_flush(&f, &mut errs);
         let indexing = parse_indexing(&f, stages.as_deref(), index.as_ref(), ctx, &mut errs);
@@ -382,7 +382,9 @@ impl PipelineDefinition {
 }
 
 /// `description`: free text of at most [`MAX_DESCRIPTION_CHARS`] characters (default empty).
-fn parse_description(f: &Fields<'_>, errs: &mut ValidationErrors) -> String {
+/// `description`: free text of at most [`MAX_DESCRIPTION_CHARS`] characters (a pipeline's or a
+/// broker's).
+pub(super) fn parse_description(f: &Fields<'_>, errs: &mut ValidationErrors) -> String {
     let description = f.str("description", errs).unwrap_or("").to_owned();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
         errs.push(
@@ -393,8 +395,13 @@ fn parse_description(f: &Fields<'_>, errs: &mut ValidationErrors) -> String {
     description
 }
 
-/// `topics`: partitions, replication factor and retention; the server's topic names ignored.
-fn parse_topics(f: &Fields<'_>, errs: &mut ValidationErrors) -> TopicSpec {
+/// `topics`: partitions, replication factor, `minInsyncReplicas` and retention, for a pipeline's
+/// topics or a broker's; keys in `ignored` (a pipeline's server-set topic names) pass silently.
+pub(super) fn parse_topics(
+    f: &Fields<'_>,
+    ignored: &[&str],
+    errs: &mut ValidationErrors,
+) -> TopicSpec {
     let mut topics = TopicSpec::default();
     let Some(t) = f
         .get("topics")
@@ -409,7 +416,7 @@ fn parse_topics(f: &Fields<'_>, errs: &mut ValidationErrors) -> TopicSpec {
             "minInsyncReplicas",
             "retentionMs",
         ],
-        &TOPIC_NAME_KEYS,
+        ignored,
         errs,
     );
     if let Some(n) = t.int("partitions", PARTITIONS.0, PARTITIONS.1, errs) {

@@ -10,11 +10,9 @@
 //!                       "cel": "data.amount > 1000"}}
 //! ```
 
+use super::definition::{parse_description, parse_topics};
 use super::reader::{type_name, Fields};
-use super::{
-    PipelineName, TopicSpec, ValidationErrors, MAX_DESCRIPTION_CHARS, PARTITIONS,
-    REPLICATION_FACTOR,
-};
+use super::{PipelineName, TopicSpec, ValidationErrors};
 use crate::cel::CelExpression;
 use serde::{Serialize, Serializer};
 use serde_json::Value;
@@ -304,36 +302,9 @@ impl BrokerSpec {
         let name = f
             .required_str("name", &mut errs)
             .and_then(|s| BrokerName::parse(s).map_err(|e| errs.push("name", e)).ok());
-        let description = f.str("description", &mut errs).unwrap_or("").to_owned();
-        if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            errs.push(
-                "description",
-                format!("at most {MAX_DESCRIPTION_CHARS} characters"),
-            );
-        }
-        let mut topics = TopicSpec::default();
-        if let Some(t) = f
-            .get("topics")
-            .and_then(|v| Fields::object(v, "topics".into(), &mut errs))
-        {
-            t.deny_unknown(
-                &["partitions", "replicationFactor", "retentionMs"],
-                &[],
-                &mut errs,
-            );
-            if let Some(n) = t.int("partitions", PARTITIONS.0, PARTITIONS.1, &mut errs) {
-                topics.partitions = n as i32;
-            }
-            let (low, high) = REPLICATION_FACTOR;
-            if let Some(n) = t.int("replicationFactor", low, high, &mut errs) {
-                topics.replication_factor = n as i16;
-            }
-            match t.int("retentionMs", -1, i64::MAX, &mut errs) {
-                Some(0) => errs.push("topics.retentionMs", "must be -1 (forever) or positive"),
-                Some(n) => topics.retention_ms = Some(n),
-                None => {}
-            }
-        }
+        let description = parse_description(&f, &mut errs);
+        // The same settings, bounds and defaults as a pipeline's topics.
+        let topics = parse_topics(&f, &[], &mut errs);
         match name {
             Some(name) if errs.is_empty() => Ok(BrokerSpec {
                 name,
@@ -434,5 +405,14 @@ mod tests {
             fields,
             ["x", "name", "topics.partitions", "topics.retentionMs"]
         );
+        let b = BrokerSpec::parse(&json!({"name": "shared",
+            "topics": {"replicationFactor": 3, "minInsyncReplicas": 2}}))
+        .unwrap();
+        assert_eq!(b.topics.min_insync_replicas, Some(2));
+        let errs = BrokerSpec::parse(&json!({"name": "shared",
+            "topics": {"replicationFactor": 1, "minInsyncReplicas": 2, "input": "x"}}))
+        .unwrap_err();
+        let fields: Vec<&str> = errs.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["topics.input", "topics.minInsyncReplicas"]);
     }
 }

@@ -77,6 +77,11 @@ pub struct NewBrokerTopics {
     /// Replication factor (default 1).
     #[schema(minimum = 1, maximum = 32)]
     pub replication_factor: Option<i16>,
+    /// `min.insync.replicas` of the topic: how many replicas must hold a record before producers
+    /// with `acks=all` (ours) are answered. At most `replicationFactor`; absent uses the Kafka
+    /// cluster's default.
+    #[schema(minimum = 1, maximum = 32)]
+    pub min_insync_replicas: Option<i16>,
     /// `retention.ms`: -1 keeps forever, a positive value is milliseconds; absent uses the
     /// Kafka broker's default. 0 is refused (422).
     #[schema(minimum = -1, format = Int64)]
@@ -104,7 +109,8 @@ fn invalid(errors: ValidationErrors) -> ApiError {
 }
 
 /// Create a broker: its row, then its topic. A taken name is 409; a topic that cannot be made
-/// removes the row again (502).
+/// removes the row again: 422 when the Kafka cluster has fewer brokers than `replicationFactor`,
+/// else 502.
 #[utoipa::path(post, path = "/api/v1/brokers", tag = "brokers", request_body = NewBroker,
     responses(
         (status = 201, description = "created", body = Broker,

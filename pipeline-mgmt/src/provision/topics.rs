@@ -44,9 +44,6 @@ pub struct CreateFailure {
     pub error: anyhow::Error,
 }
 
-/// The broker turned our SASL credentials away: an operator must fix `mq.username` /
-/// `mq.password` / `mq.mechanism` (or the broker's users). Readiness names it, because unlike an
-/// outage it does not heal by waiting.
 /// The cluster has fewer brokers than the topics' replication factor: the definition asks for
 /// something this cluster cannot do (the broker's INVALID_REPLICATION_FACTOR).
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +57,9 @@ pub struct TooFewBrokers {
     pub brokers: usize,
 }
 
+/// The broker turned our SASL credentials away: an operator must fix `mq.username` /
+/// `mq.password` / `mq.mechanism` (or the broker's users). Readiness names it, because unlike an
+/// outage it does not heal by waiting.
 #[derive(Debug, thiserror::Error)]
 #[error("the Kafka broker rejected the SASL credentials (authentication failed)")]
 pub struct AuthenticationFailed;

@@ -19,6 +19,8 @@ pub struct BrokerTopics {
     pub partitions: i32,
     /// Replication factor.
     pub replication_factor: i16,
+    /// `min.insync.replicas`; `null` for the Kafka cluster's default.
+    pub min_insync_replicas: Option<i16>,
     /// `retention.ms`; `null` for the Kafka broker's default.
     pub retention_ms: Option<i64>,
 }
@@ -55,6 +57,7 @@ fn view(state: &AppState, row: BrokerRow, pipelines: Vec<String>) -> Broker {
         topics: BrokerTopics {
             partitions: row.topics.partitions,
             replication_factor: row.topics.replication_factor,
+            min_insync_replicas: row.topics.min_insync_replicas,
             retention_ms: row.topics.retention_ms,
         },
         pipelines,
@@ -97,7 +100,7 @@ pub async fn create(state: &AppState, spec: BrokerSpec, actor: &str) -> Result<B
             if let Err(err) = store::remove_unprovisioned(&state.db, row.id).await {
                 tracing::error!(broker = %row.name, error = %err, "undo: removing the row failed");
             }
-            return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
+            return Err(super::topic_creation_error(failure.error, "the broker"));
         }
         Ok(view(&state, row, Vec::new()))
     })

@@ -13,13 +13,30 @@ pub mod samples;
 pub mod status;
 pub mod templates;
 
-use crate::error::{ApiError, Dependency};
+use crate::error::{ApiError, Dependency, FieldProblem};
+use crate::provision::topics::TooFewBrokers;
 use crate::state::AppState;
 use pipeline_common::model::PipelineTopics;
 use pipeline_common::store::pipelines::{
     self as rows, CorruptRow, Decoded, PipelineRow, PipelineState,
 };
 use uuid::Uuid;
+
+/// The answer to a create whose topics could not be made: 422 on `topics.replicationFactor` when
+/// the Kafka cluster has fewer brokers than it asks for (what was asked cannot be given here, and
+/// waiting will not change it), 502 for anything else. `what` names the body, e.g. "the broker".
+pub fn topic_creation_error(error: anyhow::Error, what: &str) -> ApiError {
+    match error.downcast_ref::<TooFewBrokers>() {
+        Some(too_few) => ApiError::Unprocessable {
+            detail: format!("{what} is invalid"),
+            errors: vec![FieldProblem {
+                field: "topics.replicationFactor".into(),
+                message: too_few.to_string(),
+            }],
+        },
+        None => ApiError::bad_gateway(Dependency::Kafka, error),
+    }
+}
 
 /// The row of `id`, or 404.
 pub async fn find(state: &AppState, id: Uuid) -> Result<PipelineRow, ApiError> {

@@ -8,7 +8,7 @@ use crate::error::{ApiError, Dependency, FieldProblem};
 use crate::name_lock::NameLock;
 use crate::provision;
 use crate::provision::index_template::PipelineTemplate;
-use crate::provision::topics::{TooFewBrokers, TopicSpec};
+use crate::provision::topics::TopicSpec;
 use crate::state::AppState;
 use crate::store::{self, AuditAction, Change, Guarded, NewPipeline};
 use pipeline_common::model::{DesiredState, PipelineDefinition, PipelineTopics, ValidationErrors};
@@ -119,13 +119,10 @@ async fn create_saga(
     }
     if let Err(failure) = state.topics.create(&spec).await {
         undo_create(state, id, &failure.created, &template.name).await;
-        if let Some(too_few) = failure.error.downcast_ref::<TooFewBrokers>() {
-            return Err(field_error(
-                "topics.replicationFactor",
-                &too_few.to_string(),
-            ));
-        }
-        return Err(ApiError::bad_gateway(Dependency::Kafka, failure.error));
+        return Err(super::topic_creation_error(
+            failure.error,
+            "the pipeline definition",
+        ));
     }
     if let Err(err) =
         store::set_provisioning_state(&state.db, id, desired(definition.state()), None).await

@@ -36,6 +36,7 @@ struct RawRow {
     description: String,
     partitions: i32,
     replication_factor: i16,
+    min_insync_replicas: Option<i16>,
     retention_ms: Option<i64>,
     created_by: String,
     created_at: DateTime<Utc>,
@@ -54,8 +55,7 @@ impl TryFrom<RawRow> for BrokerRow {
                 partitions: raw.partitions,
                 replication_factor: raw.replication_factor,
                 retention_ms: raw.retention_ms,
-                // A broker's definition has no minInsyncReplicas: the topic takes the cluster's.
-                min_insync_replicas: None,
+                min_insync_replicas: raw.min_insync_replicas,
             },
             created_by: raw.created_by,
             created_at: raw.created_at,
@@ -63,8 +63,8 @@ impl TryFrom<RawRow> for BrokerRow {
     }
 }
 
-const COLUMNS: &str = "id, name, description, partitions, replication_factor, retention_ms, \
-                       created_by, created_at";
+const COLUMNS: &str = "id, name, description, partitions, replication_factor, \
+                       min_insync_replicas, retention_ms, created_by, created_at";
 
 async fn audit(
     tx: &mut Transaction<'_, MySql>,
@@ -104,13 +104,14 @@ pub async fn insert(
     };
     let mut tx = pool.begin().await?;
     sqlx::query(&format!(
-        "INSERT INTO brokers ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        "INSERT INTO brokers ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(row.id.hyphenated().to_string())
     .bind(row.name.as_str())
     .bind(&row.description)
     .bind(row.topics.partitions)
     .bind(row.topics.replication_factor)
+    .bind(row.topics.min_insync_replicas)
     .bind(row.topics.retention_ms)
     .bind(actor)
     .bind(row.created_at)

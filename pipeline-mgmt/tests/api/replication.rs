@@ -135,7 +135,7 @@ async fn assert_nothing_left(app: &TestApp, name: &str) {
 
 /// On the three-broker cluster: a pipeline with replication 3 and `minInsyncReplicas` 2 gets
 /// three topics whose every partition has three replicas, all in sync, and
-/// `min.insync.replicas=2` — the error topic as much as the input.
+/// `min.insync.replicas=2` — the error topic as much as the input, and a broker's topic too.
 #[tokio::test]
 async fn on_the_cluster_every_topic_gets_three_replicas_and_min_insync_two() {
     let Some(cluster) =
@@ -167,4 +167,94 @@ async fn on_the_cluster_every_topic_gets_three_replicas_and_min_insync_two() {
             "{topic}"
         );
     }
+    // A broker's topic, which many pipelines read, takes the same settings.
+    let broker = test_support::unique_name("b");
+    let body = json!({"name": broker,
+        "topics": {"partitions": 3, "replicationFactor": 3, "minInsyncReplicas": 2}});
+    let created = app
+        .post_json("/api/v1/brokers", &app.tokens.editor, &body)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let topic = created.body["topic"].as_str().unwrap();
+    let replicas = cluster.replicas_of(topic);
+    assert_eq!(replicas.len(), 3, "{topic}: three partitions");
+    for (partition, (assigned, _)) in &replicas {
+        assert_eq!(assigned.len(), 3, "{topic}/{partition}: {assigned:?}");
+    }
+    let (value, source) = min_insync(&cluster.bootstrap(), topic).await;
+    assert_eq!(
+        (value.as_str(), source),
+        ("2", ConfigSource::DynamicTopic),
+        "{topic}"
+    );
+}
+
+/// A broker's topic takes a pipeline's topic settings with the same checks: `minInsyncReplicas`
+/// becomes the topic's own `min.insync.replicas` and is shown; above `replicationFactor` it is
+/// 422 before anything is made; a replication factor the cluster cannot give is 422 on
+/// `topics.replicationFactor` (not a 502) and leaves neither row nor topic.
+#[tokio::test]
+async fn a_brokers_topic_takes_the_same_settings_and_checks_as_a_pipelines() {
+    let app = spawn_app().await;
+    let create = |name: &str, topics: serde_json::Value| {
+        let body = json!({"name": name, "topics": topics});
+        let app = &app;
+        async move {
+            app.post_json("/api/v1/brokers", &app.tokens.editor, &body)
+                .await
+        }
+    };
+    let broker = test_support::unique_name("b");
+    let created = create(&broker, json!({"minInsyncReplicas": 1})).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    assert_eq!(created.body["topics"]["minInsyncReplicas"], 1);
+    let topic = format!("{}.broker.{broker}", app.prefix);
+    let (value, source) = min_insync(&app.brokers, &topic).await;
+    assert_eq!((value.as_str(), source), ("1", ConfigSource::DynamicTopic));
+    let read = app
+        .get(&format!("/api/v1/brokers/{broker}"), &app.tokens.viewer)
+        .await;
+    assert_eq!(read.body["topics"]["minInsyncReplicas"], 1, "{}", read.text);
+
+    let refused = test_support::unique_name("b");
+    let too_many = create(
+        &refused,
+        json!({"replicationFactor": 1, "minInsyncReplicas": 2}),
+    )
+    .await;
+    assert_eq!(
+        too_many.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_many.text
+    );
+    assert_eq!(
+        too_many.body["errors"][0]["field"],
+        "topics.minInsyncReplicas"
+    );
+
+    let brokers = broker_count(&app.brokers);
+    let wide = create(&refused, json!({"replicationFactor": brokers + 1})).await;
+    assert_eq!(
+        wide.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        wide.text
+    );
+    assert_eq!(wide.body["errors"][0]["field"], "topics.replicationFactor");
+    let message = wide.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("has {brokers} available")),
+        "{message}"
+    );
+    let gone = app
+        .get(&format!("/api/v1/brokers/{refused}"), &app.tokens.viewer)
+        .await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.text);
+    let topic = format!("{}.broker.{refused}", app.prefix);
+    let topics = TestApp::topics_on(&app.brokers);
+    assert!(
+        !topics.iter().any(|(t, _)| *t == topic),
+        "{topic} was left behind"
+    );
 }
