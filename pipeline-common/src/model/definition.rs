@@ -381,9 +381,8 @@ impl PipelineDefinition {
     }
 }
 
-/// `description`: free text of at most [`MAX_DESCRIPTION_CHARS`] characters (default empty).
-/// `description`: free text of at most [`MAX_DESCRIPTION_CHARS`] characters (a pipeline's or a
-/// broker's).
+/// `description`: free text of at most [`MAX_DESCRIPTION_CHARS`] characters (default empty), a
+/// pipeline's or a broker's.
 pub(super) fn parse_description(f: &Fields<'_>, errs: &mut ValidationErrors) -> String {
     let description = f.str("description", errs).unwrap_or("").to_owned();
     if description.chars().count() > MAX_DESCRIPTION_CHARS {
